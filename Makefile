@@ -1,0 +1,44 @@
+# Two commands on a fresh machine with python3 (3.11+): `make demo` and `make test`.
+# Both create .venv from requirements.lock (exact pins) when it is missing or stale.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export CDP_DUCKDB_PATH ?= $(CURDIR)/warehouse/cdp.duckdb
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: install demo test lint format bench ui clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cdp demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check orchestration tests bench
+	$(BIN)/ruff format --check orchestration tests bench
+	$(BIN)/dbt parse --quiet
+	$(BIN)/sqlfluff lint models tests/data_tests macros
+
+test: lint
+	$(BIN)/python -m pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format orchestration tests bench
+	$(BIN)/ruff check --fix orchestration tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_generate_load.py
+
+ui: $(STAMP)
+	$(BIN)/cdp ui
+
+clean:
+	rm -rf target logs warehouse demo .dagster

@@ -1,0 +1,11 @@
+{#-
+    JSONPath for a dotted path: 'page.path' -> '$."page"."path"'. Keys are quoted
+    so keys with dashes or spaces work. Helper of json_extract_text.
+-#}
+{% macro json_path(path) -%}
+    {%- set quoted = [] -%}
+    {%- for key in path.split('.') -%}
+        {%- do quoted.append('"' ~ key ~ '"') -%}
+    {%- endfor -%}
+    $.{{ quoted | join('.') }}
+{%- endmacro %}

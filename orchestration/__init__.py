@@ -1,0 +1,1 @@
+"""Warehouse-native customer data platform: loaders, Dagster definitions and the `cdp` CLI."""

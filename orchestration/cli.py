@@ -1,0 +1,276 @@
+"""The `cdp` command line: generate sample data, run the pipeline, open the UI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from orchestration.warehouse import PROJECT_DIR
+
+app = typer.Typer(
+    name="cdp",
+    help="Warehouse-native customer data platform.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DEMO_DIR = PROJECT_DIR / "demo"
+
+
+class TargetName(str, Enum):
+    duckdb = "duckdb"
+    postgres = "postgres"
+
+
+class CliError(click.ClickException):
+    """An error for the user: printed as one line, exit status 1."""
+
+
+@app.command()
+def generate(
+    customers: int = typer.Option(10_000, "--customers", "-n", min=1, help="People to simulate."),
+    seed: int = typer.Option(42, "--seed", "-s", help="Random seed; same seed, same files."),
+    out: Path = typer.Option(Path("landing"), "--out", "-o", help="Landing folder to write."),
+) -> None:
+    """Write sample landing files of a fictional omnichannel retailer (eight sources)."""
+    _generate(customers, seed, out)
+
+
+def _generate(customers: int, seed: int, out: Path) -> None:
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    from orchestration.generator import generate as run_generator
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed:,}/{task.total:,} customers",
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("generating", total=customers)
+        try:
+            result = run_generator(
+                customers, seed, out, progress=lambda done, total: bar.update(task, completed=done)
+            )
+        except (ValueError, OSError) as exc:
+            raise CliError(str(exc)) from exc
+    rows = sum(f.rows for f in result.files)
+    console.print(
+        f"generated {customers:,} customers, {rows:,} rows in {len(result.files)} files "
+        f"under {out} in {result.seconds:.1f} s"
+    )
+
+
+def _prepare(target: TargetName, landing: Path | None):
+    from orchestration.settings import apply_defaults
+    from orchestration.warehouse import WarehouseError, duckdb_connect, pg_connect, resolve_target
+
+    if landing is not None and not landing.is_dir():
+        raise CliError(f"landing folder {landing} does not exist (try `cdp generate --out {landing}`)")
+    apply_defaults(target.value, landing)
+    resolved = resolve_target(target.value)
+    try:  # fail early, in one line, when the warehouse cannot be reached
+        if resolved.name == "duckdb":
+            with duckdb_connect(resolved.duckdb_path):
+                pass
+        else:
+            with pg_connect():
+                pass
+    except WarehouseError as exc:
+        raise CliError(str(exc)) from exc
+    from orchestration.dbt_project import ensure_manifest
+
+    try:
+        ensure_manifest()
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    return resolved
+
+
+@app.command()
+def run(
+    target: TargetName = typer.Option(TargetName.duckdb, "--target", "-t", help="Warehouse."),
+    landing: Path = typer.Option(None, "--landing", "-l", help="Landing folder (default ./landing)."),
+) -> None:
+    """Materialise everything: load landing files, build and test every dbt model."""
+    resolved = _prepare(target, landing)
+    summary = _execute(resolved)
+    _print_summary(resolved, summary)
+    if not summary["success"]:
+        raise CliError(f"run {summary['run_id']} failed: {summary['failure']}")
+
+
+@app.command()
+def demo(
+    customers: int = typer.Option(2_000, "--customers", "-n", min=1, help="People to simulate."),
+    seed: int = typer.Option(42, "--seed", "-s"),
+) -> None:
+    """Generate a small data set, run the whole pipeline on DuckDB and print a summary."""
+    landing = DEMO_DIR / "landing"
+    if not os.environ.get("CDP_DUCKDB_PATH"):
+        warehouse = DEMO_DIR / "cdp.duckdb"
+        for stale in (warehouse, warehouse.with_suffix(".duckdb.wal")):
+            stale.unlink(missing_ok=True)
+        os.environ["CDP_DUCKDB_PATH"] = str(warehouse)
+    if landing.exists():
+        shutil.rmtree(landing)
+    started = time.perf_counter()
+    _generate(customers, seed, landing)
+    generated = time.perf_counter() - started
+    resolved = _prepare(TargetName.duckdb, landing)
+    summary = _execute(resolved)
+    summary["stages"].insert(0, ("generate", generated))
+    _print_summary(resolved, summary)
+    if not summary["success"]:
+        raise CliError(f"run {summary['run_id']} failed: {summary['failure']}")
+
+
+def _execute(target) -> dict:
+    """Run the `cdp_all` job in this process, recorded in the Dagster instance."""
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    instance = DagsterInstance.get()
+    job = defs.resolve_job_def("cdp_all")
+    started = time.perf_counter()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    elapsed = time.perf_counter() - started
+    stats = instance.get_run_step_stats(result.run_id)
+    stages = [
+        (s.step_key, (s.end_time or s.start_time or 0) - (s.start_time or 0))
+        for s in sorted(stats, key=lambda s: s.start_time or 0)
+    ]
+    failure = ""
+    for event in result.all_events:
+        if event.is_step_failure:
+            err_info = event.step_failure_data.error
+            failure = f"{event.step_key}: {err_info.message.strip().splitlines()[0] if err_info else ''}"
+            break
+    loaded: dict[str, tuple[int, int]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        meta = mat.metadata
+        if "rows_loaded" in meta:
+            key = "/".join(mat.asset_key.path[1:])
+            loaded[key] = (meta["rows_loaded"].value, meta["rows_quarantined"].value)
+    return {
+        "run_id": result.run_id,
+        "success": result.success,
+        "failure": failure,
+        "stages": stages,
+        "elapsed": elapsed,
+        "loaded": loaded,
+    }
+
+
+def _print_summary(target, summary: dict) -> None:
+    from orchestration.loading.loader import quarantine_by_reason
+    from orchestration.warehouse import WarehouseError, raw_row_counts
+
+    console.print(f"\nrun {summary['run_id']} on {target.label}")
+    try:
+        totals = raw_row_counts(target)
+        reasons = quarantine_by_reason(target)
+    except WarehouseError as exc:
+        raise CliError(str(exc)) from exc
+    except Exception:  # raw tables may not exist when the first load failed
+        totals, reasons = {}, []
+    rows = RichTable(title="rows loaded per source", title_justify="left")
+    for col in ("source table", "loaded this run", "quarantined this run", "raw total"):
+        rows.add_column(col, justify="left" if col == "source table" else "right")
+    for key, (loaded, quarantined) in sorted(summary["loaded"].items()):
+        raw_name = key.replace("/", "_")
+        rows.add_row(key, f"{loaded:,}", f"{quarantined:,}", f"{totals.get(raw_name, 0):,}")
+    console.print(rows)
+    quarantine = RichTable(title="quarantined rows by reason (all loads)", title_justify="left")
+    for col in ("raw table", "reason", "rows"):
+        quarantine.add_column(col, justify="right" if col == "rows" else "left")
+    for table, kind, n in reasons:
+        quarantine.add_row(table, kind, f"{n:,}")
+    console.print(quarantine)
+    stages = RichTable(title="time per stage", title_justify="left")
+    stages.add_column("stage")
+    stages.add_column("seconds", justify="right")
+    for name, seconds in summary["stages"]:
+        stages.add_row(name, f"{seconds:.1f}")
+    stages.add_row("total (run)", f"{summary['elapsed']:.1f}")
+    console.print(stages)
+
+
+@app.command()
+def ui(
+    target: TargetName = typer.Option(TargetName.duckdb, "--target", "-t"),
+    landing: Path = typer.Option(None, "--landing", "-l"),
+    port: int = typer.Option(3000, "--port", "-p"),
+) -> None:
+    """Start the Dagster UI on 127.0.0.1 (Ctrl-C stops it)."""
+    _prepare(target, landing)
+    cmd = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "-m",
+        "orchestration.definitions",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    proc = subprocess.Popen(
+        cmd,
+        cwd=PROJECT_DIR,
+        start_new_session=True,
+        preexec_fn=lambda: (
+            signal.signal(signal.SIGINT, signal.SIG_DFL),
+            signal.signal(signal.SIGTERM, signal.SIG_DFL),
+        ),
+    )
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        console.print("stopping the Dagster UI")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("cdp: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        err.print(f"cdp: error: {exc.format_message()}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("cdp: interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The dbt project as Dagster sees it. Kept apart so the manifest can be prepared first."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.warehouse import PROJECT_DIR
+
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+MANIFEST = PROJECT_DIR / "target" / "manifest.json"
+_WATCHED = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
+
+dbt_project = DbtProject(
+    project_dir=PROJECT_DIR,
+    profiles_dir=PROJECT_DIR,
+    target=os.environ.get("CDP_TARGET", "duckdb"),
+)
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for name in _WATCHED:
+        path = PROJECT_DIR / name
+        files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
+        for f in files:
+            if f.is_file():
+                newest = max(newest, f.stat().st_mtime)
+    return newest
+
+
+def ensure_manifest(force: bool = False) -> Path:
+    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    if force or not MANIFEST.exists() or MANIFEST.stat().st_mtime < _newest_source_mtime():
+        proc = subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(PROJECT_DIR),
+             "--profiles-dir", str(PROJECT_DIR)],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_DIR,
+        )
+        if proc.returncode != 0:
+            detail = (proc.stdout + proc.stderr).strip().splitlines()
+            raise RuntimeError("dbt parse failed: " + (detail[-1] if detail else "no output"))
+    return MANIFEST

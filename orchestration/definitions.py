@@ -1,0 +1,57 @@
+"""Dagster definitions: loaders, dbt models and checks, the job, schedule and sensor.
+
+Importing this module opens no database connection; heavy libraries load inside assets.
+The dbt manifest must exist first (`cdp run`, `cdp ui` and `make` prepare it).
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
+from dagster_dbt import DbtCliResource
+
+from orchestration.assets.dbt import cdp_dbt_assets
+from orchestration.assets.raw import loader_assets
+from orchestration.progress import cdp_console_logger
+from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.resources import CdpSettings
+from orchestration.sensors import build_landing_sensor
+from orchestration.settings import apply_defaults, landing_dir
+
+apply_defaults()
+TARGET = os.environ["CDP_TARGET"]
+
+landing_specs, loaders = loader_assets()
+
+# DuckDB allows one writer per file: run every step of a run in one process, in order.
+cdp_job = define_asset_job(
+    "cdp_all",
+    selection=AssetSelection.all() - AssetSelection.groups("landing"),
+    executor_def=in_process_executor,
+    description="Load every landing file into raw, then build and test every dbt model.",
+)
+
+daily = ScheduleDefinition(
+    name="cdp_daily", job=cdp_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
+)
+
+defs = Definitions(
+    assets=[*landing_specs, *loaders, cdp_dbt_assets],
+    jobs=[cdp_job],
+    schedules=[daily],
+    sensors=[build_landing_sensor(cdp_job, landing_dir())],
+    loggers={"console": cdp_console_logger},
+    resources={
+        "cdp": CdpSettings(target=TARGET, landing_dir=str(landing_dir())),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, target=TARGET, dbt_executable=DBT_EXECUTABLE
+        ),
+    },
+)

@@ -1,0 +1,312 @@
+"""Parse one landing file into a typed batch and its quarantine, inside DuckDB.
+
+DuckDB's readers do the heavy lifting (parallel, vectorised). Structural errors
+(wrong column count, invalid UTF-8, over-long lines) come from the CSV reader's
+reject tables; value errors (bad dates, numbers, missing required values, broken
+JSON) are found with try_cast in SQL so each bad row gets a precise reason.
+
+After `parse_file`, the connection holds two temp tables:
+  _cdp_good(<declared columns>, [payload], _source_row)
+  _cdp_bad(_source_row, reason, raw_text)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.sources import Table
+from orchestration.warehouse import TYPE_MAP
+
+DUCK_TYPES = TYPE_MAP["duckdb"]
+# A byte that never appears unescaped in a valid JSON line, used as "no delimiter".
+_JSONL_DELIM = "\x1f"
+
+
+class BatchError(ValueError):
+    """The whole file cannot be loaded (unreadable, wrong header); one line for the user."""
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    rows_read: int
+    rows_good: int
+    rows_bad: int
+
+
+def _q(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _reason_expr(table: Table, text_of: dict[str, str]) -> str:
+    """SQL for a '; '-joined list of everything wrong with a row (empty when fine).
+
+    text_of maps column name -> SQL expression of its value as text (NULL when absent).
+    """
+    parts = []
+    for col in table.columns:
+        text = text_of[col.name]
+        if col.required:
+            parts.append(
+                f"case when nullif(trim({text}), '') is null "
+                f"then 'missing required value in {col.name}' end"
+            )
+        if col.type not in ("varchar", "json"):
+            parts.append(
+                f"case when {text} is not null and try_cast({text} as {DUCK_TYPES[col.type]}) "
+                f"is null then 'bad {col.type} in {col.name}: ' || left({text}, 60) end"
+            )
+    return "concat_ws('; ', " + ", ".join(parts) + ")" if parts else "''"
+
+
+def _typed_expr(col_type: str, text: str) -> str:
+    if col_type == "varchar":
+        return text
+    return f"try_cast({text} as {DUCK_TYPES[col_type]})"
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        line = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise BatchError(f"{path.name}: header is not valid UTF-8") from exc
+    return [h.strip().strip('"') for h in line.split(",")]
+
+
+def _read_csv_sql(path: Path, columns: dict[str, str], *, header: bool, delim: str, quote: str):
+    cols = "{" + ", ".join(f"{_q(n)}: {_q(t)}" for n, t in columns.items()) + "}"
+    return (
+        f"read_csv({_q(str(path))}, columns = {cols}, header = {str(header).lower()}, "
+        f"delim = {_q(delim)}, quote = {_q(quote)}, escape = {_q(quote)}, "
+        "auto_detect = false, strict_mode = true, store_rejects = true, "
+        "rejects_table = '_cdp_reject_errors', rejects_scan = '_cdp_reject_scans', "
+        "rejects_limit = 0, max_line_size = 4000000)"
+    )
+
+
+def _parse_csv(con, table: Table, path: Path) -> None:
+    header = _csv_header(path)
+    expected = [c.name for c in table.columns]
+    if header != expected:
+        missing = [c for c in expected if c not in header]
+        extra = [c for c in header if c not in expected]
+        detail = []
+        if missing:
+            detail.append("missing " + ", ".join(missing))
+        if extra:
+            detail.append("unexpected " + ", ".join(extra))
+        raise BatchError(
+            f"{path.name}: header does not match {table.source}.{table.name} "
+            f"({'; '.join(detail) or 'columns out of order'})"
+        )
+    reader = _read_csv_sql(path, {n: "VARCHAR" for n in expected}, header=True, delim=",", quote='"')
+    text_of = {c.name: _ident(c.name) for c in table.columns}
+    select_typed = ", ".join(
+        f"{_typed_expr(c.type, _ident(c.name))} as {_ident(c.name)}" for c in table.columns
+    )
+    csv_fields = " || ',' || ".join(f"coalesce(_cdp_csv_field({_ident(n)}), '')" for n in expected)
+    con.execute(
+        "create or replace temp macro _cdp_csv_field(x) as "
+        "case when x similar to '.*[,\"].*' then '\"' || replace(x, '\"', '\"\"') || '\"' else x end"
+    )
+    con.execute(
+        f"""
+        create or replace temp table _cdp_parsed as
+        with numbered as (select row_number() over () as _k, * from {reader}),
+        checked as (select *, {_reason_expr(table, text_of)} as _reason from numbered)
+        select _k, {select_typed}, _reason,
+               case when _reason <> '' then {csv_fields} end as _raw_text
+        from checked
+        """
+    )
+
+
+def _parse_jsonl(con, table: Table, path: Path) -> None:
+    reader = _read_csv_sql(path, {"line": "VARCHAR"}, header=False, delim=_JSONL_DELIM, quote="")
+    paths = [f"$.{c.path or c.name}" for c in table.columns]
+    # One JSON parse per line: extract every declared path at once.
+    text_of = {
+        c.name: f"nullif(_v[{i + 1}], 'null')" if c.type != "json" else f"_j[{i + 1}]"
+        for i, c in enumerate(table.columns)
+    }
+    select_typed = ", ".join(
+        f"{_typed_expr(c.type, text_of[c.name])}::{DUCK_TYPES[c.type]} as {_ident(c.name)}"
+        for c in table.columns
+    )
+    payload = ", _doc::JSON as payload" if table.keep_payload else ""
+    path_list = "[" + ", ".join(_q(p) for p in paths) + "]"
+    con.execute(
+        f"""
+        create or replace temp table _cdp_parsed as
+        with numbered as (select row_number() over () as _k, line from {reader}),
+        valid as (
+            select _k, line,
+                   case when json_valid(line) and json_type(line) = 'OBJECT' then line end as _doc
+            from numbered
+        ),
+        extracted as (
+            select *, json_extract_string(_doc, {path_list}) as _v,
+                      json_extract(_doc, {path_list}) as _j
+            from valid
+        ),
+        checked as (
+            select *,
+                   case when _doc is null then 'malformed JSON'
+                        else {_reason_expr(table, text_of)} end as _reason
+            from extracted
+        )
+        select _k, {select_typed}{payload}, _reason,
+               case when _reason <> '' then line end as _raw_text
+        from checked
+        """
+    )
+
+
+def _parse_parquet(con, table: Table, path: Path) -> None:
+    names = [c.name for c in table.columns]
+    try:
+        schema = {
+            r[0]
+            for r in con.execute(
+                f"select name from parquet_schema({_q(str(path))})"
+            ).fetchall()
+        }
+    except Exception as exc:  # duckdb raises several kinds for unreadable files
+        raise BatchError(f"{path.name}: not a readable Parquet file ({str(exc).splitlines()[0]})")
+    missing = [n for n in names if n not in schema]
+    if missing:
+        raise BatchError(
+            f"{path.name}: Parquet schema of {table.source}.{table.name} lacks {', '.join(missing)}"
+        )
+    text_of = {c.name: f"{_ident(c.name)}::VARCHAR" for c in table.columns}
+    select_typed = ", ".join(
+        f"{_typed_expr(c.type, text_of[c.name])} as {_ident(c.name)}" for c in table.columns
+    )
+    cols = ", ".join(_ident(n) for n in names)
+    con.execute(
+        f"""
+        create or replace temp table _cdp_parsed as
+        with src as (
+            select file_row_number + 1 as _k, {cols}
+            from read_parquet({_q(str(path))}, file_row_number = true)
+        ),
+        checked as (select *, {_reason_expr(table, text_of)} as _reason from src)
+        select _k, {select_typed}, _reason,
+               case when _reason <> '' then to_json(struct_pack({cols}))::VARCHAR end
+                   as _raw_text
+        from checked
+        """
+    )
+
+
+def _line_at(fh, pos: int) -> bytes:
+    """The whole physical line that contains byte offset `pos`."""
+    back = min(pos, 1 << 16)
+    fh.seek(pos - back)
+    before = fh.read(back)
+    start = pos - back + before.rfind(b"\n") + 1
+    fh.seek(start)
+    return fh.readline().rstrip(b"\r\n")
+
+
+def _collect_rejects(con, path: Path | None) -> None:
+    """One row per rejected physical line, with the exact bytes of the line."""
+    rows = []
+    if path is not None:
+        rows = con.execute(
+            """
+        select line, min(line_byte_position),
+               string_agg(distinct lower(error_type), '; ' order by lower(error_type))
+        from _cdp_reject_errors group by line order by line
+        """
+        ).fetchall()
+    out = []
+    if rows:
+        with open(path, "rb") as fh:
+            for line, pos, kinds in rows:
+                raw = _line_at(fh, pos)
+                reason = kinds.replace("invalid encoding", "invalid UTF-8 (wrong encoding)")
+                out.append((line, reason, raw.decode("utf-8", errors="backslashreplace")))
+    con.execute(
+        "create or replace temp table _cdp_reject_lines "
+        "(line bigint, reason varchar, raw_text varchar)"
+    )
+    if out:
+        con.executemany("insert into _cdp_reject_lines values (?, ?, ?)", out)
+
+
+def _place(con, table: Table, header_lines: int) -> None:
+    """Map good-row ordinals to physical line numbers; split good rows from bad ones.
+
+    The k-th row the reader returned sits after every rejected line j whose count of
+    good lines before it (its data index minus its rank among rejects) is below k.
+    """
+    cols = [c.name for c in table.columns] + (["payload"] if table.keep_payload else [])
+    col_sql = ", ".join(_ident(c) for c in cols)
+    con.execute(
+        f"""
+        create or replace temp table _cdp_steps as
+        with rejects as (
+            select line - {header_lines} - row_number() over (order by line) as good_before,
+                   row_number() over (order by line) as n_before
+            from _cdp_reject_lines
+        )
+        select good_before, max(n_before) as n_before from rejects group by good_before
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp view _cdp_good as
+        select {col_sql}, p._k + {header_lines} + coalesce(s.n_before, 0) as _source_row
+        from _cdp_parsed as p asof left join _cdp_steps as s on p._k > s.good_before
+        where p._reason = ''
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp table _cdp_bad as
+        select p._k + {header_lines} + coalesce(s.n_before, 0) as _source_row,
+               p._reason as reason, p._raw_text as raw_text
+        from _cdp_parsed as p asof left join _cdp_steps as s on p._k > s.good_before
+        where p._reason <> ''
+        union all
+        select line, reason, raw_text from _cdp_reject_lines
+        """
+    )
+
+
+def parse_file(con, table: Table, path: Path) -> ParseResult:
+    """Parse `path` for `table` into the temp tables _cdp_good and _cdp_bad."""
+    if not path.is_file():
+        raise BatchError(f"{path}: file not found")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise BatchError(f"{path}: cannot read file ({exc.strerror})") from exc
+    for name in ("_cdp_reject_errors", "_cdp_reject_scans"):
+        con.execute(f"drop table if exists {name}")
+    if table.format == "csv":
+        _parse_csv(con, table, path)
+        _collect_rejects(con, path)
+        _place(con, table, header_lines=1)
+    elif table.format == "jsonl":
+        _parse_jsonl(con, table, path)
+        _collect_rejects(con, path)
+        _place(con, table, header_lines=0)
+    else:
+        _parse_parquet(con, table, path)
+        _collect_rejects(con, None)
+        # file_row_number already is the row's position; nothing is rejected by the reader.
+        _place(con, table, header_lines=0)
+    total, bad = con.execute(
+        "select (select count(*) from _cdp_parsed), (select count(*) from _cdp_bad)"
+    ).fetchone()
+    rejected = con.execute("select count(*) from _cdp_reject_lines").fetchone()[0]
+    return ParseResult(rows_read=total + rejected, rows_good=total + rejected - bad, rows_bad=bad)
