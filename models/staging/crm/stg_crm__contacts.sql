@@ -1,0 +1,62 @@
+with
+
+source as (
+    select * from {{ source('crm', 'contacts') }}
+),
+
+renamed as (
+    select
+        nullif(trim(contact_id), '') as contact_id,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(last_name), '') as last_name,
+        lower(nullif(trim(email), '')) as email,
+        nullif(trim(phone), '') as phone,
+        nullif(trim(street), '') as street,
+        nullif(trim(city), '') as city,
+        nullif(trim(region), '') as region,
+        nullif(trim(postal_code), '') as postal_code,
+        upper(nullif(trim(country), '')) as country,
+        lower(nullif(trim(lifecycle_stage), '')) as lifecycle_stage,
+        cast(created_at as timestamp) as created_at,
+        cast(updated_at as timestamp) as updated_at,
+        _load_id,
+        _source_file,
+        _source_row,
+        _loaded_at
+    from source
+),
+
+ranked_by_load as (
+    select
+        *,
+        row_number() over (
+            partition by contact_id
+            order by _loaded_at, _load_id, _source_row
+        ) as load_rank
+    from renamed
+),
+
+final as (
+    select
+        contact_id,
+        first_name,
+        last_name,
+        email,
+        phone,
+        street,
+        city,
+        region,
+        postal_code,
+        country,
+        lifecycle_stage,
+        created_at,
+        updated_at,
+        _load_id,
+        _source_file,
+        _source_row,
+        _loaded_at
+    from ranked_by_load
+    where load_rank = 1
+)
+
+select * from final

@@ -1,0 +1,52 @@
+with
+
+source as (
+    select * from {{ source('email', 'events') }}
+),
+
+renamed as (
+    select
+        nullif(trim(event_id), '') as email_event_id,
+        lower(nullif(trim(email), '')) as email,
+        lower(nullif(trim(event_type), '')) as event_type,
+        nullif(trim(campaign_id), '') as campaign_id,
+        nullif(trim(campaign_name), '') as campaign_name,
+        cast(occurred_at as timestamp) as event_at,
+        nullif(trim(link_url), '') as link_url,
+        lower(nullif(trim(bounce_type), '')) as bounce_type,
+        _load_id,
+        _source_file,
+        _source_row,
+        _loaded_at
+    from source
+),
+
+ranked_by_load as (
+    select
+        *,
+        row_number() over (
+            partition by email_event_id
+            order by _loaded_at, _load_id, _source_row
+        ) as load_rank
+    from renamed
+),
+
+final as (
+    select
+        email_event_id,
+        email,
+        event_type,
+        campaign_id,
+        campaign_name,
+        event_at,
+        link_url,
+        bounce_type,
+        _load_id,
+        _source_file,
+        _source_row,
+        _loaded_at
+    from ranked_by_load
+    where load_rank = 1
+)
+
+select * from final

@@ -1,0 +1,54 @@
+with
+
+source as (
+    select * from {{ source('pos', 'transactions') }}
+),
+
+renamed as (
+    select
+        nullif(trim(transaction_id), '') as transaction_id,
+        nullif(trim(store_id), '') as store_id,
+        nullif(trim(register_id), '') as register_id,
+        nullif(trim(loyalty_card_id), '') as loyalty_card_id,
+        cast(transacted_at as timestamp) as transacted_at,
+        cast(items_count as integer) as item_count,
+        cast(total_amount as decimal(18, 2)) as total_amount,
+        upper(nullif(trim(currency), '')) as currency_code,
+        lower(nullif(trim(payment_method), '')) as payment_method,
+        _load_id,
+        _source_file,
+        _source_row,
+        _loaded_at
+    from source
+),
+
+ranked_by_load as (
+    select
+        *,
+        row_number() over (
+            partition by transaction_id
+            order by _loaded_at, _load_id, _source_row
+        ) as load_rank
+    from renamed
+),
+
+final as (
+    select
+        transaction_id,
+        store_id,
+        register_id,
+        loyalty_card_id,
+        transacted_at,
+        item_count,
+        total_amount,
+        currency_code,
+        payment_method,
+        _load_id,
+        _source_file,
+        _source_row,
+        _loaded_at
+    from ranked_by_load
+    where load_rank = 1
+)
+
+select * from final
