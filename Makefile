@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check orchestration tests bench
 	$(BIN)/ruff format --check orchestration tests bench
 	$(BIN)/dbt parse --quiet
-	$(BIN)/sqlfluff lint models tests/data_tests macros
+	$(BIN)/sqlfluff lint models tests/data_tests
 
 test: lint
 	$(BIN)/python -m pytest

@@ -8,33 +8,46 @@ import signal
 import subprocess
 import sys
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import click
-import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from orchestration.warehouse import PROJECT_DIR
 
-app = typer.Typer(
-    name="cdp",
-    help="Warehouse-native customer data platform.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 DEMO_DIR = PROJECT_DIR / "demo"
 
 
-class TargetName(str, Enum):
+class TargetName(StrEnum):
     duckdb = "duckdb"
     postgres = "postgres"
+
+
+TARGET_OPTION = click.option(
+    "--target",
+    "-t",
+    type=click.Choice([t.value for t in TargetName]),
+    default="duckdb",
+    show_default=True,
+    help="Warehouse to load and build.",
+)
+LANDING_OPTION = click.option(
+    "--landing",
+    "-l",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Landing folder (default: ./landing or CDP_LANDING_DIR).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def app() -> None:
+    """Warehouse-native customer data platform."""
 
 
 class CliError(click.ClickException):
@@ -42,11 +55,31 @@ class CliError(click.ClickException):
 
 
 @app.command()
-def generate(
-    customers: int = typer.Option(10_000, "--customers", "-n", min=1, help="People to simulate."),
-    seed: int = typer.Option(42, "--seed", "-s", help="Random seed; same seed, same files."),
-    out: Path = typer.Option(Path("landing"), "--out", "-o", help="Landing folder to write."),
-) -> None:
+@click.option(
+    "--customers",
+    "-n",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="People to simulate.",
+)
+@click.option(
+    "--seed",
+    "-s",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Random seed; same seed, same files.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=Path("landing"),
+    show_default=True,
+    help="Landing folder to write.",
+)
+def generate(customers: int, seed: int, out: Path) -> None:
     """Write sample landing files of a fictional omnichannel retailer (eight sources)."""
     _generate(customers, seed, out)
 
@@ -79,14 +112,16 @@ def _generate(customers: int, seed: int, out: Path) -> None:
     )
 
 
-def _prepare(target: TargetName, landing: Path | None):
+def _prepare(target: str, landing: Path | None):
     from orchestration.settings import apply_defaults
     from orchestration.warehouse import WarehouseError, duckdb_connect, pg_connect, resolve_target
 
     if landing is not None and not landing.is_dir():
-        raise CliError(f"landing folder {landing} does not exist (try `cdp generate --out {landing}`)")
-    apply_defaults(target.value, landing)
-    resolved = resolve_target(target.value)
+        raise CliError(
+            f"landing folder {landing} does not exist (try `cdp generate --out {landing}`)"
+        )
+    apply_defaults(target, landing)
+    resolved = resolve_target(target)
     try:  # fail early, in one line, when the warehouse cannot be reached
         if resolved.name == "duckdb":
             with duckdb_connect(resolved.duckdb_path):
@@ -106,10 +141,9 @@ def _prepare(target: TargetName, landing: Path | None):
 
 
 @app.command()
-def run(
-    target: TargetName = typer.Option(TargetName.duckdb, "--target", "-t", help="Warehouse."),
-    landing: Path = typer.Option(None, "--landing", "-l", help="Landing folder (default ./landing)."),
-) -> None:
+@TARGET_OPTION
+@LANDING_OPTION
+def run(target: str, landing: Path | None) -> None:
     """Materialise everything: load landing files, build and test every dbt model."""
     resolved = _prepare(target, landing)
     summary = _execute(resolved)
@@ -119,10 +153,16 @@ def run(
 
 
 @app.command()
-def demo(
-    customers: int = typer.Option(2_000, "--customers", "-n", min=1, help="People to simulate."),
-    seed: int = typer.Option(42, "--seed", "-s"),
-) -> None:
+@click.option(
+    "--customers",
+    "-n",
+    type=click.IntRange(min=1),
+    default=2_000,
+    show_default=True,
+    help="People to simulate.",
+)
+@click.option("--seed", "-s", type=int, default=42, show_default=True)
+def demo(customers: int, seed: int) -> None:
     """Generate a small data set, run the whole pipeline on DuckDB and print a summary."""
     landing = DEMO_DIR / "landing"
     if not os.environ.get("CDP_DUCKDB_PATH"):
@@ -135,7 +175,7 @@ def demo(
     started = time.perf_counter()
     _generate(customers, seed, landing)
     generated = time.perf_counter() - started
-    resolved = _prepare(TargetName.duckdb, landing)
+    resolved = _prepare("duckdb", landing)
     summary = _execute(resolved)
     summary["stages"].insert(0, ("generate", generated))
     _print_summary(resolved, summary)
@@ -163,7 +203,9 @@ def _execute(target) -> dict:
     for event in result.all_events:
         if event.is_step_failure:
             err_info = event.step_failure_data.error
-            failure = f"{event.step_key}: {err_info.message.strip().splitlines()[0] if err_info else ''}"
+            failure = (
+                f"{event.step_key}: {err_info.message.strip().splitlines()[0] if err_info else ''}"
+            )
             break
     loaded: dict[str, tuple[int, int]] = {}
     for event in result.get_asset_materialization_events():
@@ -217,11 +259,10 @@ def _print_summary(target, summary: dict) -> None:
 
 
 @app.command()
-def ui(
-    target: TargetName = typer.Option(TargetName.duckdb, "--target", "-t"),
-    landing: Path = typer.Option(None, "--landing", "-l"),
-    port: int = typer.Option(3000, "--port", "-p"),
-) -> None:
+@TARGET_OPTION
+@LANDING_OPTION
+@click.option("--port", "-p", type=click.IntRange(1, 65535), default=3000, show_default=True)
+def ui(target: str, landing: Path | None, port: int) -> None:
     """Start the Dagster UI on 127.0.0.1 (Ctrl-C stops it)."""
     _prepare(target, landing)
     cmd = [
@@ -260,12 +301,15 @@ def ui(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        app.main(prog_name="cdp", standalone_mode=False)
     except click.exceptions.Abort:
         err.print("cdp: aborted")
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help())
+        sys.exit(0)
     except click.ClickException as exc:
-        err.print(f"cdp: error: {exc.format_message()}", soft_wrap=True)
+        err.print(f"cdp: error: {exc.format_message()}", soft_wrap=True, markup=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("cdp: interrupted")

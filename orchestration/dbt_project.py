@@ -37,8 +37,15 @@ def ensure_manifest(force: bool = False) -> Path:
     """Run `dbt parse` when the manifest is missing or older than the project's files."""
     if force or not MANIFEST.exists() or MANIFEST.stat().st_mtime < _newest_source_mtime():
         proc = subprocess.run(
-            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(PROJECT_DIR),
-             "--profiles-dir", str(PROJECT_DIR)],
+            [
+                DBT_EXECUTABLE,
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+            ],
             capture_output=True,
             text=True,
             cwd=PROJECT_DIR,

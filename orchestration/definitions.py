@@ -19,8 +19,8 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.assets.dbt import cdp_dbt_assets
 from orchestration.assets.raw import loader_assets
-from orchestration.progress import cdp_console_logger
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.progress import cdp_console_logger
 from orchestration.resources import CdpSettings
 from orchestration.sensors import build_landing_sensor
 from orchestration.settings import apply_defaults, landing_dir

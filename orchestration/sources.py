@@ -14,7 +14,17 @@ import yaml
 
 SOURCES_FILE = Path(__file__).with_name("sources.yml")
 
-PORTABLE_TYPES = {"varchar", "integer", "bigint", "decimal", "double", "boolean", "date", "timestamp", "json"}
+PORTABLE_TYPES = {
+    "varchar",
+    "integer",
+    "bigint",
+    "decimal",
+    "double",
+    "boolean",
+    "date",
+    "timestamp",
+    "json",
+}
 FORMATS = {"csv", "jsonl", "parquet"}
 
 # Columns every raw table carries besides the declared ones.
@@ -79,7 +89,9 @@ class SourceSpecError(ValueError):
 def _parse_table(source: str, name: str, spec: dict) -> Table:
     fmt = spec.get("format")
     if fmt not in FORMATS:
-        raise SourceSpecError(f"{source}.{name}: format must be one of {sorted(FORMATS)}, got {fmt!r}")
+        raise SourceSpecError(
+            f"{source}.{name}: format must be one of {sorted(FORMATS)}, got {fmt!r}"
+        )
     columns = []
     for col_name, col in (spec.get("columns") or {}).items():
         col_type = col.get("type")

@@ -4,8 +4,6 @@ Landing folders are external assets upstream of them, so the lineage starts at t
 files: landing/<source> -> raw/<source>/<table> -> staging/stg_<source>__<table>.
 """
 
-from __future__ import annotations
-
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
@@ -82,9 +80,12 @@ def build_loader_asset(source: Source):
                     "files": MetadataValue.md(
                         "\n".join(
                             f"- `{f.file}`: "
-                            + ("already loaded" if f.skipped else
-                               f"{f.rows_loaded:,} rows, {f.rows_quarantined:,} quarantined, "
-                               f"{f.seconds:.1f} s")
+                            + (
+                                "already loaded"
+                                if f.skipped
+                                else f"{f.rows_loaded:,} rows, {f.rows_quarantined:,} quarantined, "
+                                f"{f.seconds:.1f} s"
+                            )
                             for f in res.files
                         )
                         or "no files"

@@ -117,6 +117,11 @@ def _lineage_select(table: Table) -> str:
     return ", ".join(f'"{c}"' for c in cols)
 
 
+def _manifest_values(manifest: dict) -> list:
+    """The manifest row, in column order; written last inside each load's transaction."""
+    return [manifest[name] for name, _ in MANIFEST_COLUMNS]
+
+
 def _ddl(engine: str, table: Table) -> list[str]:
     return [
         f"create schema if not exists {RAW_SCHEMA}",
@@ -179,7 +184,7 @@ class _DuckDBSink:
             con.execute(
                 f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values "
                 f"({', '.join('?' for _ in MANIFEST_COLUMNS)})",
-                [manifest[name] for name, _ in MANIFEST_COLUMNS],
+                _manifest_values(manifest),
             )
             con.execute("commit")
         except BaseException:
@@ -256,7 +261,7 @@ class _PostgresSink:
             cur.execute(
                 f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values "
                 f"({', '.join('%s' for _ in MANIFEST_COLUMNS)})",
-                [manifest[name] for name, _ in MANIFEST_COLUMNS],
+                _manifest_values(manifest),
             )
 
 

@@ -105,7 +105,9 @@ def _parse_csv(con, table: Table, path: Path) -> None:
             f"{path.name}: header does not match {table.source}.{table.name} "
             f"({'; '.join(detail) or 'columns out of order'})"
         )
-    reader = _read_csv_sql(path, {n: "VARCHAR" for n in expected}, header=True, delim=",", quote='"')
+    reader = _read_csv_sql(
+        path, {n: "VARCHAR" for n in expected}, header=True, delim=",", quote='"'
+    )
     text_of = {c.name: _ident(c.name) for c in table.columns}
     select_typed = ", ".join(
         f"{_typed_expr(c.type, _ident(c.name))} as {_ident(c.name)}" for c in table.columns
@@ -173,12 +175,12 @@ def _parse_parquet(con, table: Table, path: Path) -> None:
     try:
         schema = {
             r[0]
-            for r in con.execute(
-                f"select name from parquet_schema({_q(str(path))})"
-            ).fetchall()
+            for r in con.execute(f"select name from parquet_schema({_q(str(path))})").fetchall()
         }
     except Exception as exc:  # duckdb raises several kinds for unreadable files
-        raise BatchError(f"{path.name}: not a readable Parquet file ({str(exc).splitlines()[0]})")
+        raise BatchError(
+            f"{path.name}: not a readable Parquet file ({str(exc).splitlines()[0]})"
+        ) from None
     missing = [n for n in names if n not in schema]
     if missing:
         raise BatchError(

@@ -1,0 +1,178 @@
+"""Loader: quarantine with reasons and row numbers, idempotency, atomicity, clear errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from orchestration.loading import loader
+from orchestration.loading.loader import LoadError, load_tables
+from orchestration.sources import get_table
+from orchestration.warehouse import fetch_all, raw_row_counts
+
+CONTACTS = get_table("crm", "contacts")
+EVENTS = get_table("web", "events")
+ITEMS = get_table("shop", "order_items")
+
+
+def _contact(i: int, created: str = "2026-01-02 10:00:00", cid: str | None = None) -> str:
+    cid = f"c{i}" if cid is None else cid
+    return f'{cid},Ann,"Smith, Jr",A{i}@Example.com,555-0100,1 Main St,Town,CA,90001,US,lead,{created},'
+
+
+def _write_messy_landing(root: Path) -> dict[tuple[str, int], str]:
+    """Files with planted defects; returns {(file, line): expected reason fragment}."""
+    (root / "crm").mkdir(parents=True)
+    (root / "web").mkdir()
+    header = ",".join(c.name for c in CONTACTS.columns)
+    lines = [header] + [_contact(i) for i in range(1, 13)]
+    lines[3] = _contact(3, created="2026-02-30 10:00:00")  # line 4
+    lines[5] = "c5,Ann,Smith"  # line 6
+    lines[7] = _contact(7, cid="")  # line 8
+    lines[9] = _contact(9) + ",extra"  # line 10
+    data = ("\n".join(lines) + "\n").encode()
+    data = data.replace(b"c11,Ann", b"c11,Jos\xe9")  # line 12, cp1252 bytes
+    (root / "crm" / "contacts_1.csv").write_bytes(data)
+    events = [
+        b'{"messageId":"a","type":"track","event":"x","timestamp":"2026-01-01T00:00:00.123Z",'
+        b'"context":{"ip":"10.0.0.1"}}',
+        b'{"messageId":"b","type":"page","timestamp":"2026-01-01T00:00:01Z"}',
+        b'{"messageId":"c","type":"page","timest',
+        b'{"messageId":"Jos\xe9","type":"page","timestamp":"2026-01-01T00:00:01Z"}',
+        b'{"type":"page","timestamp":"2026-01-01T00:00:01Z"}',
+        b'{"messageId":"f","type":"page","timestamp":"yesterday"}',
+        b'{"messageId":"g","type":"identify","userId":"u1","timestamp":"2026-01-01T00:00:02Z"}',
+    ]
+    (root / "web" / "events_1.jsonl").write_bytes(b"\n".join(events) + b"\n")
+    return {
+        ("crm/contacts_1.csv", 4): "bad timestamp in created_at",
+        ("crm/contacts_1.csv", 6): "missing columns",
+        ("crm/contacts_1.csv", 8): "missing required value in contact_id",
+        ("crm/contacts_1.csv", 10): "too many columns",
+        ("crm/contacts_1.csv", 12): "invalid UTF-8",
+        ("web/events_1.jsonl", 3): "malformed JSON",
+        ("web/events_1.jsonl", 4): "invalid UTF-8",
+        ("web/events_1.jsonl", 5): "missing required value in message_id",
+        ("web/events_1.jsonl", 6): "bad timestamp in event_timestamp",
+    }
+
+
+def test_bad_rows_go_to_quarantine_with_reason_row_and_raw_text(any_target, tmp_path):
+    expected = _write_messy_landing(tmp_path / "landing")
+    results = load_tables(any_target, [CONTACTS, EVENTS], tmp_path / "landing")
+
+    assert [r.rows_loaded for r in results] == [12 - 5, 7 - 4]
+    assert [r.rows_quarantined for r in results] == [5, 4]
+    rows = fetch_all(
+        any_target, "select source_file, source_row, reason, raw_text from raw.quarantine"
+    )
+    got = {(f, r): (reason, text) for f, r, reason, text in rows}
+    assert set(got) == set(expected)
+    for key, fragment in expected.items():
+        assert fragment in got[key][0], (key, got[key])
+    assert got[("crm/contacts_1.csv", 6)][1] == "c5,Ann,Smith"
+    assert "Jos\\xe9" in got[("crm/contacts_1.csv", 12)][1]  # the bytes survive, escaped
+    assert got[("web/events_1.jsonl", 3)][1] == '{"messageId":"c","type":"page","timest'
+
+    # Good rows keep their physical line number, file and load time.
+    good = fetch_all(
+        any_target, "select contact_id, _source_row, _source_file from raw.crm_contacts"
+    )
+    assert {c: (row, f) for c, row, f in good} == {
+        f"c{i}": (i + 1, "crm/contacts_1.csv") for i in (1, 2, 4, 6, 8, 10, 12)
+    }
+    events = fetch_all(any_target, "select message_id, _source_row from raw.web_events")
+    assert dict(events) == {"a": 1, "b": 2, "g": 7}
+    assert fetch_all(
+        any_target, "select count(*) from raw.web_events where _loaded_at is null"
+    ) == [(0,)]
+
+
+def test_loading_the_same_files_twice_adds_nothing(any_target, tmp_path):
+    _write_messy_landing(tmp_path / "landing")
+    load_tables(any_target, [CONTACTS, EVENTS], tmp_path / "landing")
+    before = raw_row_counts(any_target)
+    quarantined = fetch_all(any_target, "select count(*) from raw.quarantine")
+    second = load_tables(any_target, [CONTACTS, EVENTS], tmp_path / "landing")
+
+    assert all(f.skipped for r in second for f in r.files)
+    assert raw_row_counts(any_target) == before
+    assert fetch_all(any_target, "select count(*) from raw.quarantine") == quarantined
+    manifest = fetch_all(
+        any_target, "select table_name, file_path, rows_loaded from raw.load_manifest order by 1"
+    )
+    assert manifest == [
+        ("crm_contacts", "crm/contacts_1.csv", 7),
+        ("web_events", "web/events_1.jsonl", 3),
+    ]
+
+
+def test_a_new_file_is_appended(duckdb_target, tmp_path):
+    root = tmp_path / "landing"
+    _write_messy_landing(root)
+    load_tables(duckdb_target, [CONTACTS], root)
+    header = ",".join(c.name for c in CONTACTS.columns)
+    (root / "crm" / "contacts_2.csv").write_text(f"{header}\n{_contact(100)}\n")
+    result = load_tables(duckdb_target, [CONTACTS], root)[0]
+    assert [(f.file, f.skipped, f.rows_loaded) for f in result.files] == [
+        ("crm/contacts_1.csv", True, 0),
+        ("crm/contacts_2.csv", False, 1),
+    ]
+    assert raw_row_counts(duckdb_target)["crm_contacts"] == 8
+
+
+def test_a_crash_while_committing_leaves_nothing_half_written(any_target, tmp_path, monkeypatch):
+    root = tmp_path / "landing"
+    _write_messy_landing(root)
+    real = loader._manifest_values
+
+    def crash(manifest):  # the manifest row is the last write of the transaction
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(loader, "_manifest_values", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        load_tables(any_target, [CONTACTS], root)
+    monkeypatch.setattr(loader, "_manifest_values", real)
+    assert raw_row_counts(any_target)["crm_contacts"] == 0
+    assert fetch_all(any_target, "select count(*) from raw.quarantine") == [(0,)]
+    # ...and the file loads completely on the next attempt.
+    assert load_tables(any_target, [CONTACTS], root)[0].rows_loaded == 7
+
+
+def test_parquet_rows_with_missing_required_values_are_quarantined(duckdb_target, tmp_path):
+    import duckdb
+
+    root = tmp_path / "landing" / "shop"
+    root.mkdir(parents=True)
+    duckdb.sql(
+        "copy (select * from (values ('o1', 1, 's', 'p', 'c', 2, 9.99), "
+        "(null, 2, 's', 'p', 'c', 1, 5.00), ('o2', 1, 's', 'p', 'c', 1, 3.50)) "
+        "t(order_id, line_number, sku, product_name, category, quantity, unit_price)) "
+        f"to '{root / 'order_items_1.parquet'}' (format parquet)"
+    )
+    result = load_tables(duckdb_target, [ITEMS], tmp_path / "landing")[0]
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    [(row, reason, text)] = fetch_all(
+        duckdb_target, "select source_row, reason, raw_text from raw.quarantine"
+    )
+    assert row == 2 and reason == "missing required value in order_id"
+    assert '"line_number":2' in text
+
+
+def test_header_mismatch_fails_that_file_only(duckdb_target, tmp_path):
+    root = tmp_path / "landing"
+    _write_messy_landing(root)
+    cols = [c.name for c in CONTACTS.columns if c.name != "email"]
+    with open(root / "crm" / "contacts_2.csv", "w", newline="") as fh:
+        csv.writer(fh).writerow(cols)
+    result = load_tables(duckdb_target, [CONTACTS], root)[0]
+    assert result.rows_loaded == 7
+    assert result.errors == ["contacts_2.csv: header does not match crm.contacts (missing email)"]
+
+
+def test_missing_landing_folder_is_one_clear_line(duckdb_target, tmp_path):
+    with pytest.raises(LoadError) as info:
+        load_tables(duckdb_target, [CONTACTS], tmp_path / "nowhere")
+    assert "\n" not in str(info.value) and "does not exist" in str(info.value)
