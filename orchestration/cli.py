@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 DEMO_DIR = PROJECT_DIR / "demo"
+RUN_LOG = PROJECT_DIR / "logs" / "cdp-run.log"
 
 
 class TargetName(StrEnum):
@@ -191,8 +193,15 @@ def _execute(target) -> dict:
 
     instance = DagsterInstance.get()
     job = defs.resolve_job_def("cdp_all")
+    RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    # dbt's own console lines go to the run log; the terminal gets one line per step.
+    with RUN_LOG.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
     elapsed = time.perf_counter() - started
     stats = instance.get_run_step_stats(result.run_id)
     stages = [
@@ -209,7 +218,7 @@ def _execute(target) -> dict:
             break
     loaded: dict[str, tuple[int, int]] = {}
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.step_materialization_data.materialization
         meta = mat.metadata
         if "rows_loaded" in meta:
             key = "/".join(mat.asset_key.path[1:])
@@ -256,6 +265,7 @@ def _print_summary(target, summary: dict) -> None:
         stages.add_row(name, f"{seconds:.1f}")
     stages.add_row("total (run)", f"{summary['elapsed']:.1f}")
     console.print(stages)
+    console.print(f"dbt output: {RUN_LOG}")
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -36,4 +36,16 @@ translator = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
     manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator
 )
 def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+    """Run `dbt build` on the selected models; tests report as asset checks."""
+    total_models = len(context.selected_asset_keys)
+    built = 0
+    for event in dbt.cli(["build"], context=context).stream():
+        if isinstance(event, Output | AssetMaterialization):
+            built += 1
+            key = (
+                context.asset_key_for_output(event.output_name)
+                if isinstance(event, Output)
+                else event.asset_key
+            )
+            context.log.info(f"built {'/'.join(key.path)} ({built} of {total_models})")
+        yield event
