@@ -1,0 +1,67 @@
+{#-
+    Profile attributes (names, address, birth date) as each source record wrote them,
+    from the `attributes` of every model that declares `meta.identity`, with email and phone
+    taken from the kept identifiers. Input of the golden record's survivorship rules.
+-#}
+-- depends_on: {{ ref('stg_consent__records') }}
+-- depends_on: {{ ref('stg_crm__contacts') }}
+-- depends_on: {{ ref('stg_email__events') }}
+-- depends_on: {{ ref('stg_loyalty__members') }}
+-- depends_on: {{ ref('stg_pos__transactions') }}
+-- depends_on: {{ ref('stg_shop__order_items') }}
+-- depends_on: {{ ref('stg_shop__orders') }}
+-- depends_on: {{ ref('stg_support__tickets') }}
+-- depends_on: {{ ref('stg_web__events') }}
+{%- set declarations = cdp.identity_declarations() | selectattr('attributes') | list %}
+{{ cdp.identity_check_dependencies(cdp.identity_declarations()) }}
+{%- set text = dbt.type_string() %}
+{%- set name_attributes = ['first_name', 'last_name'] %}
+{%- set upper_attributes = ['country', 'postal_code'] %}
+
+with
+{% for decl in declarations %}
+{{ decl.name }}_attributes as (
+    select
+        '{{ decl.source }}' as source,  -- noqa: RF04
+        {{ cdp.identity_record_id(decl) }} as source_record_id,
+        declared.attribute,
+        declared.attribute_value,
+        {{ decl.seen_at or '_loaded_at' }} as seen_at
+    from {{ ref(decl.name) }}
+    cross join
+        lateral (
+            values
+            {%- for attribute, column in decl.attributes.items() | sort %}
+            {%- if attribute in name_attributes %}
+            ('{{ attribute }}', {{ cdp.normalise_name('cast(' ~ column ~ ' as ' ~ text ~ ')') }})
+            {%- elif attribute in upper_attributes %}
+            ('{{ attribute }}', upper(nullif(trim(cast({{ column }} as {{ text }})), '')))
+            {%- else %}
+            ('{{ attribute }}', nullif(trim(cast({{ column }} as {{ text }})), ''))
+            {%- endif %}{{ "," if not loop.last }}
+            {%- endfor %}
+        ) as declared (attribute, attribute_value)
+    where declared.attribute_value is not null
+),
+{% endfor %}
+
+identifier_attributes as (
+    select
+        source,
+        source_record_id,
+        identifier_type as attribute,  -- noqa: RF04
+        identifier_value as attribute_value,
+        seen_at
+    from {{ ref('int_identifiers_kept') }}
+    where identifier_type in ('email', 'phone')
+),
+
+unioned as (
+    {%- for decl in declarations %}
+    select * from {{ decl.name }}_attributes
+    union all
+    {%- endfor %}
+    select * from identifier_attributes
+)
+
+select * from unioned

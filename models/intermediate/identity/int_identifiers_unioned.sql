@@ -1,0 +1,78 @@
+{#-
+    One row per (source record, identifier) as the source wrote it, from every model that
+    declares `meta.identity` (see macros/identity/identity_declarations.sql). Adding a source
+    means declaring its identifiers in its YAML, plus the depends_on line below.
+-#}
+-- depends_on: {{ ref('stg_consent__records') }}
+-- depends_on: {{ ref('stg_crm__contacts') }}
+-- depends_on: {{ ref('stg_email__events') }}
+-- depends_on: {{ ref('stg_loyalty__members') }}
+-- depends_on: {{ ref('stg_pos__transactions') }}
+-- depends_on: {{ ref('stg_shop__order_items') }}
+-- depends_on: {{ ref('stg_shop__orders') }}
+-- depends_on: {{ ref('stg_support__tickets') }}
+-- depends_on: {{ ref('stg_web__events') }}
+{%- set declarations = cdp.identity_declarations() %}
+{{ cdp.identity_check_dependencies(declarations) }}
+{%- set text = dbt.type_string() %}
+
+with
+{% for decl in declarations %}
+{{ decl.name }}_identifiers as (
+    select
+        '{{ decl.source }}' as source,  -- noqa: RF04
+        {{ cdp.identity_record_id(decl) }} as source_record_id,
+        declared.identifier_type,
+        declared.raw_value,
+        declared.country_code,
+        {{ decl.seen_at or '_loaded_at' }} as seen_at,
+        _loaded_at as loaded_at  -- noqa: RF02
+    from {{ ref(decl.name) }}
+    cross join
+        lateral (
+            values
+            {%- for ident in decl.identifiers %}
+            {%- if ident.type_column %}
+            (
+                case {{ ident.type_column }}
+                    {%- for value, type in ident.types.items() %}
+                    when '{{ value }}' then '{{ type }}'
+                    {%- endfor %}
+                end,
+                cast({{ ident.column }} as {{ text }}),
+                cast({{ ident.country_column or 'null' }} as {{ text }})
+            ){{ "," if not loop.last }}
+            {%- else %}
+            (
+                '{{ ident.type }}',
+                cast({{ ident.column }} as {{ text }}),
+                cast({{ ident.country_column or 'null' }} as {{ text }})
+            ){{ "," if not loop.last }}
+            {%- endif %}
+            {%- endfor %}
+        ) as declared (identifier_type, raw_value, country_code)
+    where declared.raw_value is not null and declared.identifier_type is not null
+),
+{% endfor %}
+
+unioned as (
+    {%- for decl in declarations %}
+    select * from {{ decl.name }}_identifiers
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- if not declarations %}
+    select
+        cast(null as {{ text }}) as source,
+        cast(null as {{ text }}) as source_record_id,
+        cast(null as {{ text }}) as identifier_type,
+        cast(null as {{ text }}) as raw_value,
+        cast(null as {{ text }}) as country_code,
+        cast(null as timestamp) as seen_at,
+        cast(null as timestamp) as loaded_at
+    where false
+    {%- endif %}
+)
+
+select * from unioned

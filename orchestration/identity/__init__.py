@@ -1,0 +1,1 @@
+"""Identity resolution helpers on the Python side: accuracy metrics and `cdp explain`."""
