@@ -217,9 +217,12 @@ def _execute(target) -> dict:
             )
             break
     loaded: dict[str, tuple[int, int]] = {}
+    identity: dict = {}
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         meta = mat.metadata
+        if mat.asset_key.path == ["marts", "identity_quality"]:
+            identity = {name: value.value for name, value in meta.items()}
         if "rows_loaded" in meta:
             key = "/".join(mat.asset_key.path[1:])
             loaded[key] = (meta["rows_loaded"].value, meta["rows_quarantined"].value)
@@ -230,6 +233,7 @@ def _execute(target) -> dict:
         "stages": stages,
         "elapsed": elapsed,
         "loaded": loaded,
+        "identity": identity,
     }
 
 
@@ -265,7 +269,61 @@ def _print_summary(target, summary: dict) -> None:
         stages.add_row(name, f"{seconds:.1f}")
     stages.add_row("total (run)", f"{summary['elapsed']:.1f}")
     console.print(stages)
+    if summary.get("identity"):
+        _print_identity(summary["identity"])
     console.print(f"dbt output: {RUN_LOG}")
+
+
+IDENTITY_LABELS = {
+    "precision": "pairwise precision",
+    "recall": "pairwise recall",
+    "f1": "pairwise F1",
+    "truth_records": "truth records scored",
+    "customers_spanning_people": "customers holding records of >1 person",
+    "people_split": "people split over >1 customer",
+    "customers": "customers",
+    "records_matched": "source records with a customer",
+    "largest_customer_records": "largest customer (records)",
+    "largest_customer_identifiers": "largest customer (identifiers)",
+    "identifiers_per_customer_avg": "identifiers per customer (mean)",
+    "identifiers_per_customer_p99": "identifiers per customer (p99)",
+}
+
+
+def _print_identity(identity: dict) -> None:
+    table = RichTable(title="identity resolution", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, label in IDENTITY_LABELS.items():
+        if name in identity:
+            value = identity[name]
+            shown = f"{value:.4f}" if isinstance(value, float) and value <= 1 else f"{value:,}"
+            table.add_row(label, shown)
+    sizes = identity.get("records_per_customer") or {}
+    if sizes:
+        table.add_row("customers by records", ", ".join(f"{k}: {v:,}" for k, v in sizes.items()))
+    console.print(table)
+
+
+@app.command()
+@TARGET_OPTION
+@click.argument("query")
+def explain(target: str, query: str) -> None:
+    """Show the customer behind an identifier or customer_id, and why its records are one.
+
+    Prints the golden record, the chain of source records and identifiers that joined
+    them, the identifiers a guard kept out (with the rule) and the customer's id history.
+    """
+    from orchestration.identity.explain import explain as build_explanation
+    from orchestration.identity.explain import render
+    from orchestration.settings import apply_defaults
+    from orchestration.warehouse import WarehouseError, resolve_target
+
+    apply_defaults(target)
+    try:
+        render(build_explanation(resolve_target(target), query), console)
+    except (ValueError, WarehouseError) as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
 
 
 @app.command()

@@ -18,6 +18,7 @@ from dagster import (
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets.dbt import cdp_dbt_assets
+from orchestration.assets.identity import identity_quality
 from orchestration.assets.raw import loader_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.progress import cdp_console_logger
@@ -43,7 +44,7 @@ daily = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[*landing_specs, *loaders, cdp_dbt_assets],
+    assets=[*landing_specs, *loaders, cdp_dbt_assets, identity_quality],
     jobs=[cdp_job],
     schedules=[daily],
     sensors=[build_landing_sensor(cdp_job, landing_dir())],

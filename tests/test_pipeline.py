@@ -125,3 +125,46 @@ def test_postgres_stages_the_same_rows_as_duckdb(landing, tmp_path, monkeypatch,
     assert _staging_counts(pg) == _staging_counts(duck)
     quarantine_sql = "select table_name, source_file, source_row, reason from raw.quarantine"
     assert sorted(fetch_all(pg, quarantine_sql)) == sorted(fetch_all(duck, quarantine_sql))
+
+
+def _record_groups(target) -> set[frozenset[str]]:
+    """The partition of source records into customers, independent of the ids."""
+    groups: dict[str, set[str]] = {}
+    for source, record_id, customer_id in fetch_all(
+        target,
+        "select source, source_record_id, customer_id from marts.bdg_customer_source_records",
+    ):
+        groups.setdefault(customer_id, set()).add(f"{source}:{record_id}")
+    return {frozenset(g) for g in groups.values()}
+
+
+def _dbt_unit_tests(target_name: str) -> str:
+    env = {**os.environ, "CDP_TARGET": target_name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "test", "--select", "test_type:unit"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.postgres
+def test_postgres_resolves_the_same_customers_as_duckdb(
+    landing, tmp_path, monkeypatch, pg_database
+):
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
+    _run(landing, "duckdb", tmp_path)
+    _run(landing, "postgres", tmp_path)
+    duck, pg = resolve_target("duckdb"), resolve_target("postgres")
+
+    duck_groups = _record_groups(duck)
+    assert len(duck_groups) > 100
+    assert _record_groups(pg) == duck_groups
+    count_sql = "select count(*) from marts.dim_customers"
+    assert fetch_all(pg, count_sql) == fetch_all(duck, count_sql) == [(len(duck_groups),)]
+    assert "PASS=4" in _dbt_unit_tests("duckdb")
+    assert "PASS=4" in _dbt_unit_tests("postgres")

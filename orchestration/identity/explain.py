@@ -1,0 +1,941 @@
+"""`cdp explain`: why a customer is one customer, or why an identifier belongs to none.
+
+`explain(target, query)` resolves the query (a customer_id, else an identifier value as
+typed or in its normalised forms, else a value a guard kept out) and collects, for each
+customer it leads to:
+
+- the golden record (marts.dim_customers);
+- the chain of source records and identifiers that joined them: a breadth-first walk of
+  the bipartite graph record <-> identifier (intermediate.int_identifiers_kept on the
+  customer's records) from the customer's oldest identifier, or the queried one. Every
+  identifier reached is shown with the step that reached it, "A --(source:record)--> B",
+  so a reader sees why it joined;
+- the identifiers on the customer's records that a guard kept out, with rule and reason;
+- the customer_id history rows of the customer.
+
+Every query is filtered by customer_id or by the queried value, and the walk runs level
+by level in SQL, fetching at most `max_identifiers` identifiers: a customer of a million
+records costs a few small result sets, never a table loaded into Python. The SQL is
+portable between DuckDB and PostgreSQL (`?` placeholders, as in warehouse.fetch_all).
+
+`render(explanation, console)` prints it with rich.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from orchestration.warehouse import Target, WarehouseError, duckdb_connect, pg_connect
+
+INTERMEDIATE = "intermediate"
+MARTS = "marts"
+KEPT = f"{INTERMEDIATE}.int_identifiers_kept"
+NORMALISED = f"{INTERMEDIATE}.int_identifiers_normalised"
+IDENTIFIERS = f"{MARTS}.bdg_customer_identifiers"
+RECORDS = f"{MARTS}.bdg_customer_source_records"
+CUSTOMERS = f"{MARTS}.dim_customers"
+GUARD_AUDIT = f"{MARTS}.identity_guard_audit"
+HISTORY = f"{MARTS}.customer_id_history"
+
+MAX_IDENTIFIERS = 50  # identifiers shown in a customer's chain
+MAX_GUARDED = 50  # guarded identifiers listed per customer
+MAX_GUARD_CUSTOMERS = 20  # customers listed for a guarded value
+MAX_CUSTOMERS = 3  # customers explained in full when a value matches several
+MAX_GUARD_FINDINGS = 10  # guard audit rows reported for one query
+MAX_HISTORY = 50
+MAX_MERGE_HOPS = 20  # old customer_id -> new customer_id hops followed
+
+# As in dbt_project.yml (identity_email_dotless_domains, identity_phone_default_country)
+# and seeds/identity/country_calling_codes.csv.
+EMAIL_DOTLESS_DOMAINS = ("gmail.com", "googlemail.com")
+DEFAULT_CALLING_CODE = "1"  # US
+DEFAULT_TRUNK_PREFIX: str | None = None
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+[.][a-z]{2,}$")
+_NANP_RE = re.compile(r"^\+1[2-9][0-9]{2}[2-9][0-9]{6}$")
+_E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+
+
+# --- normalisation, mirroring macros/identity ---------------------------------------------
+
+
+def normalise_email(value: str) -> str | None:
+    """macros/identity/normalise_email.sql with provider rules on (the project default)."""
+    trimmed = value.strip().lower()
+    if not _EMAIL_RE.match(trimmed):
+        return None
+    local, raw_domain = trimmed.split("@")[0], trimmed.split("@")[1]
+    domain = "gmail.com" if raw_domain == "googlemail.com" else raw_domain
+    mailbox = local.split("+")[0]
+    if raw_domain in EMAIL_DOTLESS_DOMAINS:
+        mailbox = mailbox.replace(".", "")
+    return f"{mailbox}@{domain}" if mailbox else None
+
+
+def normalise_phone(
+    value: str,
+    calling_code: str | None = DEFAULT_CALLING_CODE,
+    trunk_prefix: str | None = DEFAULT_TRUNK_PREFIX,
+) -> str | None:
+    """macros/identity/normalise_phone.sql: E.164 ('+14155550123') or None."""
+    digits = re.sub(r"[^0-9]", "", value)
+    if value.strip().startswith("+"):
+        e164 = f"+{digits}"
+    elif digits.startswith("00"):
+        e164 = f"+{digits[2:]}"
+    elif calling_code == "1" and len(digits) == 11 and digits.startswith("1"):
+        e164 = f"+{digits}"
+    elif calling_code is None:
+        return None
+    elif trunk_prefix and digits.startswith(trunk_prefix):
+        e164 = f"+{calling_code}{digits[len(trunk_prefix) :]}"
+    else:
+        e164 = f"+{calling_code}{digits}"
+    if e164.startswith("+1"):
+        return e164 if _NANP_RE.match(e164) else None
+    return e164 if _E164_RE.match(e164) else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One form of the query to look up: for any identifier type, or for one type."""
+
+    label: str
+    value: str
+    identifier_type: str | None = None
+
+
+def candidates(query: str) -> list[Candidate]:
+    """The forms of a query value, most literal first, without repeats."""
+    trimmed = query.strip()
+    out: list[Candidate] = []
+    forms = [
+        Candidate("exact", query),
+        Candidate("trimmed", trimmed),
+        Candidate("lower-cased", trimmed.lower()),
+    ]
+    if (email := normalise_email(query)) is not None:
+        forms.append(Candidate("normalised email", email, "email"))
+    if (phone := normalise_phone(query)) is not None:
+        forms.append(Candidate("normalised phone (E.164, default country US)", phone, "phone"))
+    untyped = set()
+    for cand in forms:
+        if not cand.value or cand.value in untyped:
+            continue
+        if cand.identifier_type is None:
+            untyped.add(cand.value)
+        elif any(c.value == cand.value and c.identifier_type == cand.identifier_type for c in out):
+            continue
+        out.append(cand)
+    return out
+
+
+def _candidate_rank(cands: Sequence[Candidate], identifier_type: str, value: str) -> int | None:
+    for i, cand in enumerate(cands):
+        if cand.value == value and cand.identifier_type in (None, identifier_type):
+            return i
+    return None
+
+
+def _candidate_filter(cands: Sequence[Candidate], column: str) -> tuple[str, list]:
+    """SQL condition matching any candidate on `column` (and identifier_type when typed)."""
+    untyped = [c.value for c in cands if c.identifier_type is None]
+    parts, params = [], []
+    if untyped:
+        parts.append(f"{column} in ({_marks(untyped)})")
+        params.extend(untyped)
+    for cand in cands:
+        if cand.identifier_type is not None:
+            parts.append(f"(identifier_type = ? and {column} = ?)")
+            params.extend([cand.identifier_type, cand.value])
+    return "(" + " or ".join(parts) + ")", params
+
+
+def _marks(values: Sequence) -> str:
+    return ", ".join("?" for _ in values)
+
+
+# --- result ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentifierMatch:
+    """A kept identifier the query matched, and its customer."""
+
+    identifier_type: str
+    identifier_value: str
+    customer_id: str
+    matched_as: str  # the candidate label: exact, trimmed, normalised email, ...
+    record_count: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+
+    @property
+    def node_key(self) -> str:
+        return f"{self.identifier_type}:{self.identifier_value}"
+
+
+@dataclass(frozen=True)
+class GuardFinding:
+    """A value a guard kept out of the identity graph (a row of identity_guard_audit)."""
+
+    identifier_type: str
+    identifier_value: str
+    raw_value_example: str | None
+    guard_rule: str
+    guard_reason: str
+    record_count: int
+    source_count: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    matched_as: str = ""
+    # customers its records belong to through other identifiers: (customer_id, records)
+    customers: tuple[tuple[str, int], ...] = ()
+    customers_total: int = 0
+    records_without_customer: int = 0
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """An identifier reached by the walk, and the record that linked it to an earlier one.
+
+    The first step is the starting identifier (no from_*/via_*).
+    """
+
+    position: int
+    depth: int
+    identifier_type: str
+    identifier_value: str
+    from_type: str | None = None
+    from_value: str | None = None
+    via_source: str | None = None
+    via_record_id: str | None = None
+    via_seen_at: datetime | None = None
+    records_by_source: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def node_key(self) -> str:
+        return f"{self.identifier_type}:{self.identifier_value}"
+
+    @property
+    def from_key(self) -> str | None:
+        return None if self.from_type is None else f"{self.from_type}:{self.from_value}"
+
+    @property
+    def record_count(self) -> int:
+        return sum(n for _, n in self.records_by_source)
+
+    def describe(self) -> str:
+        if self.from_type is None:
+            return f"{self.node_key} (start)"
+        return f"{self.from_key} --({self.via_source}:{self.via_record_id})--> {self.node_key}"
+
+
+@dataclass(frozen=True)
+class GuardedOnCustomer:
+    """An identifier on the customer's records that a guard kept out."""
+
+    identifier_type: str
+    identifier_value: str
+    raw_value_example: str | None
+    guard_rule: str
+    guard_reason: str
+    records_here: int  # of this customer's records carrying it
+    record_count: int | None  # all records carrying it (identity_guard_audit)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    old_customer_id: str
+    new_customer_id: str
+    changed_at: datetime | None
+    change_type: str
+    reason: str
+    identifiers_moved: int
+
+
+@dataclass
+class CustomerExplanation:
+    customer_id: str
+    golden: dict[str, object]
+    chain: list[ChainStep]
+    identifiers_total: int
+    records_by_source: list[tuple[str, int]]
+    guarded: list[GuardedOnCustomer]
+    guarded_total: int
+    history: list[HistoryRow]
+    chain_complete: bool  # False when the walk stopped at the cap
+    reached_via: str = ""  # why this customer is explained (how the query led here)
+
+    @property
+    def records_total(self) -> int:
+        return sum(n for _, n in self.records_by_source)
+
+    @property
+    def identifiers_not_shown(self) -> int:
+        return max(self.identifiers_total - len(self.chain), 0)
+
+
+@dataclass
+class Explanation:
+    query: str
+    resolved_as: str  # customer_id | merged customer_id | identifier | guarded value
+    matches: list[IdentifierMatch] = field(default_factory=list)
+    guards: list[GuardFinding] = field(default_factory=list)
+    customers: list[CustomerExplanation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def customer(self) -> CustomerExplanation | None:
+        return self.customers[0] if self.customers else None
+
+
+# --- warehouse access ------------------------------------------------------------------
+
+Query = Callable[[str, Sequence], list[tuple]]
+
+
+@contextmanager
+def _reader(target: Target) -> Iterator[Query]:
+    """One read-only connection for the whole explanation; `?` placeholders."""
+    if target.name == "duckdb":
+        import duckdb
+
+        with duckdb_connect(target.duckdb_path, read_only=True) as con:
+
+            def run(sql: str, params: Sequence = ()) -> list[tuple]:
+                try:
+                    return con.execute(sql, list(params)).fetchall()
+                except duckdb.CatalogException as exc:
+                    raise _missing(exc) from exc
+
+            yield run
+        return
+    import psycopg2
+
+    with pg_connect() as con, con.cursor() as cur:
+
+        def run(sql: str, params: Sequence = ()) -> list[tuple]:
+            try:
+                cur.execute(sql.replace("?", "%s"), list(params) or None)
+            except psycopg2.errors.UndefinedTable as exc:
+                con.rollback()
+                raise _missing(exc) from exc
+            return cur.fetchall()
+
+        try:
+            yield run
+        finally:
+            con.rollback()
+
+
+def _missing(exc: Exception) -> WarehouseError:
+    first = (str(exc).strip().splitlines() or ["missing table"])[0]
+    return WarehouseError(f"identity tables not built ({first}): run `cdp run` first")
+
+
+# --- explain ---------------------------------------------------------------------------
+
+
+def explain(target: Target, query: str, *, max_identifiers: int = MAX_IDENTIFIERS) -> Explanation:
+    """Explain a customer_id or an identifier value; ValueError when nothing matches."""
+    if query is None or not query.strip():
+        raise ValueError("nothing to explain: give a customer_id or an identifier value")
+    if "\n" in query or "\r" in query:
+        raise ValueError("the query must be one line")
+    with _reader(target) as q:
+        return _explain(q, query, max_identifiers)
+
+
+def _explain(q: Query, query: str, cap: int) -> Explanation:
+    # 1. a customer_id, possibly one merged away since
+    customer_id = _find_customer(q, query.strip())
+    if customer_id is not None:
+        out = Explanation(query, "customer_id")
+        out.customers.append(_customer(q, customer_id, None, cap, "the queried customer_id"))
+        return out
+    merged = _follow_merges(q, query.strip())
+    if merged:
+        out = Explanation(query, "merged customer_id")
+        chain = " -> ".join([query.strip(), *(row.new_customer_id for row in merged)])
+        out.notes.append(f"{query.strip()} no longer exists: {chain}")
+        final = merged[-1].new_customer_id
+        out.customers.append(_customer(q, final, None, cap, f"{query.strip()} was merged into it"))
+        return out
+
+    # 2. an identifier value, as typed or normalised; 3. a value a guard kept out
+    cands = candidates(query)
+    out = Explanation(query, "identifier")
+    out.matches = _find_identifiers(q, cands)
+    out.guards = _find_guards(q, cands)
+    if not out.matches and not out.guards:
+        forms = ", ".join(sorted({repr(c.value) for c in cands}))
+        raise ValueError(
+            f"{query.strip()!r} is no customer_id, kept identifier or guarded value "
+            f"(looked up as {forms})"
+        )
+    if not out.matches:
+        out.resolved_as = "guarded value"
+    seen: list[str] = []
+    for match in out.matches:
+        if match.customer_id in seen:
+            continue
+        seen.append(match.customer_id)
+        if len(seen) > MAX_CUSTOMERS:
+            continue
+        out.customers.append(
+            _customer(
+                q,
+                match.customer_id,
+                match,
+                cap,
+                f"{match.node_key} ({match.matched_as} match) belongs to it",
+            )
+        )
+    if len(seen) > MAX_CUSTOMERS:
+        out.notes.append(
+            f"the query matches identifiers of {len(seen)} customers; "
+            f"the first {MAX_CUSTOMERS} are explained"
+        )
+    return out
+
+
+def _find_customer(q: Query, value: str) -> str | None:
+    rows = q(f"select customer_id from {CUSTOMERS} where customer_id = ?", [value])
+    return rows[0][0] if rows else None
+
+
+def _follow_merges(q: Query, value: str) -> list[HistoryRow]:
+    """History rows leading from a vanished customer_id to the one holding its identifiers."""
+    hops: list[HistoryRow] = []
+    current = value
+    for _ in range(MAX_MERGE_HOPS):
+        rows = q(
+            f"select old_customer_id, new_customer_id, changed_at, change_type, reason, "
+            f"identifiers_moved from {HISTORY} where old_customer_id = ? "
+            f"order by changed_at desc, identifiers_moved desc, new_customer_id limit 1",
+            [current],
+        )
+        if not rows:
+            break
+        hop = HistoryRow(*rows[0])
+        hops.append(hop)
+        current = hop.new_customer_id
+        if _find_customer(q, current) is not None:
+            return hops
+    return []
+
+
+def _find_identifiers(q: Query, cands: Sequence[Candidate]) -> list[IdentifierMatch]:
+    cond, params = _candidate_filter(cands, "identifier_value")
+    rows = q(
+        f"select identifier_type, identifier_value, customer_id, record_count, "
+        f"first_seen_at, last_seen_at from {IDENTIFIERS} where {cond}",
+        params,
+    )
+    ranked = []
+    for row in rows:
+        rank = _candidate_rank(cands, row[0], row[1])
+        if rank is not None:
+            ranked.append((rank, row))
+    if not ranked:
+        return []
+    best = min(rank for rank, _ in ranked)
+    found = sorted((row for rank, row in ranked if rank == best), key=lambda r: (r[0], r[2]))
+    label = cands[best].label
+    return [
+        IdentifierMatch(t, v, cid, label, int(n or 0), first, last)
+        for t, v, cid, n, first, last in found
+    ]
+
+
+def _find_guards(q: Query, cands: Sequence[Candidate]) -> list[GuardFinding]:
+    cond, params = _candidate_filter(cands, "identifier_value")
+    raws = list(dict.fromkeys(c.value for c in cands[:2]))  # as typed, trimmed
+    rows = q(
+        f"select identifier_type, identifier_value, raw_value_example, guard_rule, "
+        f"guard_reason, record_count, source_count, first_seen_at, last_seen_at "
+        f"from {GUARD_AUDIT} where {cond} or raw_value_example in ({_marks(raws)}) "
+        f"order by identifier_type, identifier_value, guard_rule",
+        [*params, *raws],
+    )
+    findings = []
+    for row in rows[:MAX_GUARD_FINDINGS]:
+        rank = _candidate_rank(cands, row[0], row[1])
+        matched_as = cands[rank].label if rank is not None else "raw value"
+        customers, total, orphans = _guard_customers(q, row[0], row[1], row[3])
+        findings.append(
+            GuardFinding(
+                identifier_type=row[0],
+                identifier_value=row[1],
+                raw_value_example=row[2],
+                guard_rule=row[3],
+                guard_reason=row[4],
+                record_count=int(row[5] or 0),
+                source_count=int(row[6] or 0),
+                first_seen_at=row[7],
+                last_seen_at=row[8],
+                matched_as=matched_as,
+                customers=customers,
+                customers_total=total,
+                records_without_customer=orphans,
+            )
+        )
+    return findings
+
+
+def _guard_customers(
+    q: Query, identifier_type: str, value: str, rule: str
+) -> tuple[tuple[tuple[str, int], ...], int, int]:
+    """Customers the records of a guarded value belong to (through other identifiers)."""
+    if rule == "invalid_format":
+        carrier = "n.identifier_value is null and trim(n.raw_value) = ?"
+    else:
+        carrier = "n.identifier_value = ?"
+    rows = q(
+        f"""
+        with carriers as (
+            select distinct n.source, n.source_record_id
+            from {NORMALISED} as n
+            where n.identifier_type = ? and {carrier}
+        ),
+        owners as (
+            select r.customer_id, count(*) as records
+            from carriers as c
+            left join {RECORDS} as r
+                on c.source = r.source and c.source_record_id = r.source_record_id
+            group by r.customer_id
+        )
+        select customer_id, records, count(*) over () as owner_count
+        from owners
+        order by case when customer_id is null then 0 else 1 end, records desc, customer_id
+        limit ?
+        """,
+        [identifier_type, value, MAX_GUARD_CUSTOMERS + 1],
+    )
+    orphans = 0
+    customers = []
+    total = 0
+    for cid, n, owner_count in rows:
+        total = int(owner_count)
+        if cid is None:
+            orphans = int(n)
+            continue
+        customers.append((cid, int(n)))
+    if orphans:
+        total -= 1
+    return tuple(customers[:MAX_GUARD_CUSTOMERS]), total, orphans
+
+
+# --- one customer ----------------------------------------------------------------------
+
+
+def _customer(
+    q: Query, customer_id: str, start: IdentifierMatch | None, cap: int, reached_via: str
+) -> CustomerExplanation:
+    golden = _golden(q, customer_id)
+    if start is None:
+        rows = q(
+            f"select identifier_type, identifier_value from {IDENTIFIERS} "
+            f"where customer_id = ? "
+            f"order by first_seen_at nulls last, identifier_type, identifier_value limit 1",
+            [customer_id],
+        )
+        root = rows[0] if rows else None
+    else:
+        root = (start.identifier_type, start.identifier_value)
+    identifiers_total = q(
+        f"select count(*) from {IDENTIFIERS} where customer_id = ?", [customer_id]
+    )[0][0]
+    chain = _walk(q, customer_id, root, cap) if root else []
+    chain = _with_record_counts(q, customer_id, chain)
+    records_by_source = [
+        (source, int(n))
+        for source, n in q(
+            f"select source, count(*) from {RECORDS} where customer_id = ? "
+            f"group by source order by count(*) desc, source",
+            [customer_id],
+        )
+    ]
+    guarded, guarded_total = _guarded_on_customer(q, customer_id)
+    history = [
+        HistoryRow(*row)
+        for row in q(
+            f"select old_customer_id, new_customer_id, changed_at, change_type, reason, "
+            f"identifiers_moved from {HISTORY} "
+            f"where old_customer_id = ? or new_customer_id = ? "
+            f"order by changed_at nulls last, old_customer_id, new_customer_id limit ?",
+            [customer_id, customer_id, MAX_HISTORY],
+        )
+    ]
+    return CustomerExplanation(
+        customer_id=customer_id,
+        golden=golden,
+        chain=chain,
+        identifiers_total=int(identifiers_total),
+        records_by_source=records_by_source,
+        guarded=guarded,
+        guarded_total=guarded_total,
+        history=history,
+        chain_complete=len(chain) >= int(identifiers_total),
+        reached_via=reached_via,
+    )
+
+
+def _golden(q: Query, customer_id: str) -> dict[str, object]:
+    columns = [
+        name
+        for (name,) in q(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [MARTS, "dim_customers"],
+        )
+    ]
+    rows = q(f"select * from {CUSTOMERS} where customer_id = ?", [customer_id])
+    if not rows:
+        return {"customer_id": customer_id}
+    if len(columns) != len(rows[0]):
+        columns = [f"column_{i + 1}" for i in range(len(rows[0]))]
+    return dict(zip(columns, rows[0], strict=True))
+
+
+def _walk(q: Query, customer_id: str, root: tuple[str, str], cap: int) -> list[ChainStep]:
+    """Breadth-first walk identifier -> record -> identifier over the customer's records.
+
+    Each level is one query: the identifiers on the records of the frontier that were not
+    reached yet, each with the first link to it (earliest frontier identifier, then the
+    earliest record), at most as many as the cap still allows.
+    """
+    steps = [ChainStep(1, 0, root[0], root[1])]
+    visited = {steps[0].node_key}
+    frontier = [steps[0]]
+    depth = 0
+    while frontier and len(steps) < cap:
+        depth += 1
+        values = ", ".join("(?, ?)" for _ in frontier)
+        rows = q(
+            f"""
+            with frontier (node_key, pos) as (values {values}),
+            customer_records as (
+                select source, source_record_id from {RECORDS} where customer_id = ?
+            ),
+            links as (
+                select
+                    b.node_key as to_key,
+                    b.identifier_type,
+                    b.identifier_value,
+                    a.identifier_type as from_type,
+                    a.identifier_value as from_value,
+                    f.pos,
+                    a.source,
+                    a.source_record_id,
+                    a.seen_at
+                from frontier as f
+                inner join {KEPT} as a on a.node_key = f.node_key
+                inner join customer_records as r
+                    on a.source = r.source and a.source_record_id = r.source_record_id
+                inner join {KEPT} as b
+                    on a.source = b.source and a.source_record_id = b.source_record_id
+                where b.node_key not in ({_marks(visited)})
+            ),
+            ranked as (
+                select
+                    links.*,
+                    row_number() over (
+                        partition by to_key
+                        order by pos, seen_at nulls last, source, source_record_id
+                    ) as link_rank
+                from links
+            )
+            select to_key, identifier_type, identifier_value, from_type, from_value,
+                source, source_record_id, seen_at
+            from ranked
+            where link_rank = 1
+            order by pos, seen_at nulls last, source, source_record_id, to_key
+            limit ?
+            """,
+            [
+                *(v for step in frontier for v in (step.node_key, step.position)),
+                customer_id,
+                *visited,
+                cap - len(steps),
+            ],
+        )
+        frontier = []
+        for key, itype, ivalue, ftype, fvalue, source, record_id, seen_at in rows:
+            if key in visited:  # defensive: the query already excludes them
+                continue
+            visited.add(key)
+            step = ChainStep(
+                position=len(steps) + 1,
+                depth=depth,
+                identifier_type=itype,
+                identifier_value=ivalue,
+                from_type=ftype,
+                from_value=fvalue,
+                via_source=source,
+                via_record_id=record_id,
+                via_seen_at=seen_at,
+            )
+            steps.append(step)
+            frontier.append(step)
+    return steps
+
+
+def _with_record_counts(q: Query, customer_id: str, chain: list[ChainStep]) -> list[ChainStep]:
+    """Each shown identifier's records on this customer, counted per source."""
+    if not chain:
+        return chain
+    keys = [step.node_key for step in chain]
+    rows = q(
+        f"""
+        select k.node_key, k.source, count(distinct k.source_record_id)
+        from {KEPT} as k
+        inner join {RECORDS} as r
+            on k.source = r.source and k.source_record_id = r.source_record_id
+        where r.customer_id = ? and k.node_key in ({_marks(keys)})
+        group by k.node_key, k.source
+        order by k.node_key, count(distinct k.source_record_id) desc, k.source
+        """,
+        [customer_id, *keys],
+    )
+    counts: dict[str, list[tuple[str, int]]] = {}
+    for key, source, n in rows:
+        counts.setdefault(key, []).append((source, int(n)))
+    return [
+        ChainStep(
+            position=s.position,
+            depth=s.depth,
+            identifier_type=s.identifier_type,
+            identifier_value=s.identifier_value,
+            from_type=s.from_type,
+            from_value=s.from_value,
+            via_source=s.via_source,
+            via_record_id=s.via_record_id,
+            via_seen_at=s.via_seen_at,
+            records_by_source=tuple(counts.get(s.node_key, ())),
+        )
+        for s in chain
+    ]
+
+
+def _guarded_on_customer(q: Query, customer_id: str) -> tuple[list[GuardedOnCustomer], int]:
+    rows = q(
+        f"""
+        with customer_records as (
+            select source, source_record_id from {RECORDS} where customer_id = ?
+        ),
+        own as (
+            select n.source, n.source_record_id, n.identifier_type, n.identifier_value,
+                n.raw_value
+            from {NORMALISED} as n
+            inner join customer_records as r
+                on n.source = r.source and n.source_record_id = r.source_record_id
+        ),
+        hits as (
+            select o.identifier_type, g.identifier_value, g.guard_rule, g.guard_reason,
+                o.raw_value, o.source, o.source_record_id, g.record_count
+            from own as o
+            inner join {GUARD_AUDIT} as g
+                on
+                    o.identifier_type = g.identifier_type
+                    and o.identifier_value = g.identifier_value
+                    and g.guard_rule <> 'invalid_format'
+            union all
+            select o.identifier_type,
+                coalesce(g.identifier_value, trim(o.raw_value)),
+                coalesce(g.guard_rule, 'invalid_format'),
+                coalesce(g.guard_reason, concat('not a valid ', o.identifier_type)),
+                o.raw_value, o.source, o.source_record_id, g.record_count
+            from own as o
+            left join {GUARD_AUDIT} as g
+                on
+                    o.identifier_type = g.identifier_type
+                    and g.guard_rule = 'invalid_format'
+                    and trim(o.raw_value) = g.identifier_value
+            where o.identifier_value is null
+        ),
+        grouped as (
+            select identifier_type, identifier_value, guard_rule, guard_reason,
+                min(raw_value) as raw_value_example,
+                count(distinct concat(source, ':', source_record_id)) as records_here,
+                max(record_count) as record_count
+            from hits
+            group by identifier_type, identifier_value, guard_rule, guard_reason
+        )
+        select identifier_type, identifier_value, raw_value_example, guard_rule,
+            guard_reason, records_here, record_count, count(*) over () as total
+        from grouped
+        order by guard_rule, records_here desc, identifier_type, identifier_value
+        limit ?
+        """,
+        [customer_id, MAX_GUARDED],
+    )
+    guarded = [
+        GuardedOnCustomer(
+            identifier_type=t,
+            identifier_value=v,
+            raw_value_example=raw,
+            guard_rule=rule,
+            guard_reason=reason,
+            records_here=int(here),
+            record_count=None if total_records is None else int(total_records),
+        )
+        for t, v, raw, rule, reason, here, total_records, _ in rows
+    ]
+    return guarded, int(rows[0][7]) if rows else 0
+
+
+# --- render ----------------------------------------------------------------------------
+
+
+def _ts(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return "" if value is None else str(value)
+
+
+def _per_source(counts: Sequence[tuple[str, int]]) -> str:
+    return ", ".join(f"{source} {n:,}" for source, n in counts)
+
+
+def render(explanation: Explanation, console) -> None:
+    """Print an explanation on a rich Console."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    e = explanation
+    console.print(f"[bold]cdp explain[/bold] {escape(e.query)!s}  →  {e.resolved_as}")
+    for note in e.notes:
+        console.print(f"  note: {escape(note)}")
+
+    if e.matches:
+        table = Table(title="matching identifiers", title_justify="left")
+        for col in ("type", "value", "customer_id", "match", "records", "first seen", "last seen"):
+            table.add_column(col)
+        for m in e.matches:
+            table.add_row(
+                m.identifier_type,
+                escape(m.identifier_value),
+                m.customer_id,
+                m.matched_as,
+                f"{m.record_count:,}",
+                _ts(m.first_seen_at),
+                _ts(m.last_seen_at),
+            )
+        console.print(table)
+
+    for g in e.guards:
+        console.print(
+            f"\n[bold yellow]guarded[/bold yellow]: {g.identifier_type} "
+            f"{escape(repr(g.identifier_value))} (raw e.g. {escape(repr(g.raw_value_example))}, "
+            f"{g.matched_as} match) was kept out of the identity graph"
+        )
+        console.print(f"  rule:    {g.guard_rule}")
+        console.print(f"  reason:  {escape(g.guard_reason)}")
+        console.print(
+            f"  records: {g.record_count:,} in {g.source_count} source(s), "
+            f"seen {_ts(g.first_seen_at)} .. {_ts(g.last_seen_at)}"
+        )
+        if g.customers:
+            shown = ", ".join(
+                f"{cid} ({n} record{'s' if n != 1 else ''})" for cid, n in g.customers
+            )
+            more = g.customers_total - len(g.customers)
+            console.print(
+                f"  its records belong to {g.customers_total:,} customer(s) through other "
+                f"identifiers: {shown}" + (f", and {more:,} more" if more > 0 else "")
+            )
+        else:
+            console.print("  none of its records belongs to a customer through other identifiers")
+        if g.records_without_customer:
+            console.print(
+                f"  {g.records_without_customer:,} of its records have no other kept "
+                f"identifier (no customer)"
+            )
+
+    for c in e.customers:
+        _render_customer(c, console, escape, Table)
+
+
+def _render_customer(c: CustomerExplanation, console, escape, Table) -> None:
+    console.rule(f"customer {c.customer_id}")
+    if c.reached_via:
+        console.print(f"({escape(c.reached_via)})")
+
+    golden = Table(title="golden record (marts.dim_customers)", title_justify="left")
+    golden.add_column("attribute")
+    golden.add_column("value")
+    for name, value in c.golden.items():
+        if value is None or name == "customer_id":
+            continue
+        golden.add_row(name, escape(_ts(value)))
+    console.print(golden)
+
+    console.print(
+        f"\n[bold]why these {c.identifiers_total:,} identifiers and {c.records_total:,} "
+        f"source records are one customer[/bold] ({_per_source(c.records_by_source)})"
+    )
+    if c.chain:
+        console.print(
+            f"walk from {escape(c.chain[0].node_key)}, breadth first: each identifier with "
+            f"the source record that linked it to one reached before"
+        )
+    chain = Table(show_header=True, box=None, pad_edge=False)
+    chain.add_column("#", justify="right")
+    chain.add_column("step")
+    chain.add_column("records of the identifier")
+    for s in c.chain:
+        chain.add_row(str(s.position), escape(s.describe()), _per_source(s.records_by_source))
+    console.print(chain)
+    if c.identifiers_not_shown:
+        why = (
+            f"the walk stops at {len(c.chain)}"
+            if not c.chain_complete
+            else "not reachable from the start"
+        )
+        console.print(f"… and {c.identifiers_not_shown:,} more identifiers ({why})")
+
+    console.print()
+    if c.guarded:
+        guarded = Table(
+            title="kept out by guards (on this customer's records)", title_justify="left"
+        )
+        for col in ("type", "value", "raw e.g.", "rule", "reason", "records here", "records all"):
+            guarded.add_column(col)
+        for g in c.guarded:
+            guarded.add_row(
+                g.identifier_type,
+                escape(g.identifier_value),
+                escape(g.raw_value_example or ""),
+                g.guard_rule,
+                escape(g.guard_reason),
+                f"{g.records_here:,}",
+                "" if g.record_count is None else f"{g.record_count:,}",
+            )
+        console.print(guarded)
+        if c.guarded_total > len(c.guarded):
+            console.print(f"… and {c.guarded_total - len(c.guarded):,} more guarded identifiers")
+    else:
+        console.print("no guarded identifier on this customer's records")
+
+    if c.history:
+        history = Table(title="customer_id history", title_justify="left")
+        for col in ("changed at", "type", "old", "new", "moved", "reason"):
+            history.add_column(col)
+        for h in c.history:
+            history.add_row(
+                _ts(h.changed_at),
+                h.change_type,
+                h.old_customer_id,
+                h.new_customer_id,
+                str(h.identifiers_moved),
+                escape(h.reason or ""),
+            )
+        console.print(history)
+    else:
+        console.print("no customer_id changes for this customer")

@@ -1,0 +1,136 @@
+"""Identity resolution end to end on DuckDB: accuracy against the generator's truth, guards
+against planted shared identifiers, and customer ids that stay put as new data arrives."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestration.identity.metrics import compute
+from orchestration.warehouse import fetch_all, resolve_target
+
+CDP = str(Path(sys.executable).with_name("cdp"))
+pytestmark = pytest.mark.slow
+KIOSK_AGENT = "LarkspurKiosk"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    from orchestration.generator import generate
+
+    out = tmp_path_factory.mktemp("identity_generated")
+    generate(600, 23, out)
+    return out
+
+
+def _split_day(full: Path, day1: Path, day2: Path, share: float = 0.8) -> None:
+    """First `share` of every text file's rows into day1, the rest into day2 as new files."""
+    for path in full.rglob("*"):
+        if path.is_dir() or path.parts[len(full.parts)] == "truth":
+            continue
+        rel = path.relative_to(full)
+        (day1 / rel).parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".parquet":
+            shutil.copy(path, day1 / rel)
+            continue
+        lines = path.read_bytes().splitlines(keepends=True)
+        header = lines[:1] if path.suffix == ".csv" else []
+        body = lines[len(header) :]
+        cut = int(len(body) * share)
+        (day1 / rel).write_bytes(b"".join(header + body[:cut]))
+        later = day2 / rel.with_name(f"{rel.stem}_day2{rel.suffix}")
+        later.parent.mkdir(parents=True, exist_ok=True)
+        later.write_bytes(b"".join(header + body[cut:]))
+
+
+def _run(landing: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    proc = subprocess.run(
+        [CDP, "run", "--landing", str(landing)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatch):
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
+    target = resolve_target("duckdb")
+    landing, later = tmp_path / "landing", tmp_path / "later"
+    _split_day(generated, landing, later)
+
+    _run(landing, tmp_path)
+    before = dict(
+        fetch_all(
+            target, "select node_key, customer_id from intermediate.int_customer_ids_assigned"
+        )
+    )
+    assert len(set(before.values())) > 100
+
+    # a new day arrives: new files next to the loaded ones, plus the truth for scoring
+    shutil.copytree(later, landing, dirs_exist_ok=True)
+    shutil.copytree(generated / "truth", landing / "truth")
+    second = _run(landing, tmp_path)
+    assert "pairwise precision" in second.stdout
+
+    after = dict(
+        fetch_all(
+            target, "select node_key, customer_id from intermediate.int_customer_ids_assigned"
+        )
+    )
+    history = {
+        (old, new)
+        for old, new in fetch_all(
+            target, "select old_customer_id, new_customer_id from marts.customer_id_history"
+        )
+    }
+    changed = {(before[k], after[k]) for k in before if k in after and before[k] != after[k]}
+    assert changed <= history, sorted(changed - history)[:5]
+    kept = sum(1 for k in before if after.get(k) == before[k])
+    assert kept / len(before) > 0.95
+
+    # accuracy against the generator's truth
+    metrics = compute(target, landing / "truth" / "record_person.csv")
+    assert metrics.precision >= 0.995, metrics
+    assert metrics.customers_spanning_people <= metrics.customers * 0.005, metrics
+
+    # planted shared identifiers are kept out of the graph, with their rule
+    audit = {
+        (t, v): rule
+        for t, v, rule in fetch_all(
+            target,
+            "select identifier_type, identifier_value, guard_rule from marts.identity_guard_audit",
+        )
+    }
+    assert audit[("email", "test@test.com")] == "blocklist"
+    assert any(t == "phone" and rule == "invalid_format" for (t, _), rule in audit.items())
+    kiosk_devices = fetch_all(
+        target,
+        "select anonymous_id, count(distinct user_id) from staging.stg_web__events "
+        f"where user_agent like '%{KIOSK_AGENT}%' group by 1 having count(distinct user_id) > 1",
+    )
+    for device, _ in kiosk_devices:
+        assert audit.get(("anonymous_id", device)) == "shared_value", device
+    with (generated / "truth" / "record_person.csv").open(newline="", encoding="utf-8") as fh:
+        people_by_record = {
+            (r["source"], r["source_record_id"]): r["person_id"] for r in csv.DictReader(fh)
+        }
+    shared_by_people = fetch_all(
+        target,
+        "select k.identifier_type, k.identifier_value, k.source, k.source_record_id "
+        "from intermediate.int_identifiers_kept k where k.identifier_type = 'anonymous_id'",
+    )
+    people_per_device: dict[str, set[str]] = {}
+    for _, value, source, record_id in shared_by_people:
+        if person := people_by_record.get((source, record_id)):
+            people_per_device.setdefault(value, set()).add(person)
+    assert all(len(p) == 1 for p in people_per_device.values())
