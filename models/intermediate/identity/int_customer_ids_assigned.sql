@@ -21,7 +21,7 @@ nodes as (
 ),
 
 components as (
-    select * from {{ ref('int_identity_components_resolved') }}
+    select * from {{ ref('int_identity_components_final') }}
 ),
 
 previous_ids as (
