@@ -22,7 +22,7 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 DEMO_DIR = PROJECT_DIR / "demo"
-RUN_LOG = PROJECT_DIR / "logs" / "cdp-run.log"
+RUN_LOG_DIR = PROJECT_DIR / "logs" / "runs"
 
 
 class TargetName(StrEnum):
@@ -193,10 +193,11 @@ def _execute(target) -> dict:
 
     instance = DagsterInstance.get()
     job = defs.resolve_job_def("cdp_all")
-    RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
+    RUN_LOG_DIR.mkdir(parents=True, exist_ok=True)
+    run_log = RUN_LOG_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     started = time.perf_counter()
     # dbt's own console lines go to the run log; the terminal gets one line per step.
-    with RUN_LOG.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    with run_log.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -234,6 +235,7 @@ def _execute(target) -> dict:
         "elapsed": elapsed,
         "loaded": loaded,
         "identity": identity,
+        "log": run_log,
     }
 
 
@@ -271,12 +273,13 @@ def _print_summary(target, summary: dict) -> None:
     console.print(stages)
     if summary.get("identity"):
         _print_identity(summary["identity"])
-    console.print(f"dbt output: {RUN_LOG}")
+    console.print(f"dbt output: {summary['log']}")
 
 
 IDENTITY_LABELS = {
     "precision": "pairwise precision",
     "recall": "pairwise recall",
+    "recall_ceiling": "recall the identifiers allow (ceiling)",
     "f1": "pairwise F1",
     "truth_records": "truth records scored",
     "customers_spanning_people": "customers holding records of >1 person",

@@ -20,6 +20,7 @@ from orchestration.warehouse import Target, duckdb_connect, pg_connect
 
 BRIDGE = "marts.bdg_customer_source_records"
 IDENTIFIERS = "marts.bdg_customer_identifiers"
+NORMALISED = "intermediate.int_identifiers_normalised"
 SIZE_BUCKETS = ((1, 1), (2, 10), (11, 100), (101, 1000), (1001, None))
 
 
@@ -39,6 +40,9 @@ class IdentityMetrics:
     f1: float | None = None
     customers_spanning_people: int | None = None
     people_split: int | None = None
+    # recall of linking every pair of one person's records that share any identifier
+    # value, guards ignored: pairs the data gives no link for are out of any resolver's reach
+    recall_ceiling: float | None = None
 
     def as_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -106,6 +110,14 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
             )
             if truth_csv is not None and truth_csv.exists():
                 _score(con, truth_csv, metrics)
+                normalised = _export(
+                    target,
+                    "select source, source_record_id, "
+                    "concat(identifier_type, ':', identifier_value) as node_key "
+                    f"from {NORMALISED} where identifier_value is not null",
+                    Path(tmp) / "normalised",
+                )
+                metrics.recall_ceiling = _recall_ceiling(con, normalised)
             return metrics
         finally:
             con.close()
@@ -150,3 +162,41 @@ def _score(con, truth_csv: Path, metrics: IdentityMetrics) -> None:
         "select count(*) from (select person_id from joined group by person_id "
         "having count(distinct cid) > 1)"
     ).fetchone()[0]
+
+
+def _recall_ceiling(con, normalised: str) -> float:
+    """Pairwise recall of the best grouping the identifiers allow within each person."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    con.execute(
+        "create table truth_records as select row_number() over () - 1 as rid, source, "
+        "source_record_id, dense_rank() over (order by person_id) - 1 as person from truth"
+    )
+    con.execute(
+        f"""
+        create table person_links as
+        select r.rid, dense_rank() over (order by r.person, n.node_key) - 1 as node
+        from truth_records r
+        join {normalised} n using (source, source_record_id)
+        """
+    )
+    records = con.execute("select count(*) from truth_records").fetchone()[0]
+    nodes = con.execute("select coalesce(max(node) + 1, 0) from person_links").fetchone()[0]
+    links = con.execute("select rid, node from person_links").fetchnumpy()
+    size = records + nodes
+    graph = coo_matrix(
+        (np.ones(len(links["rid"]), dtype=np.int8), (links["rid"], links["node"] + records)),
+        shape=(size, size),
+    )
+    _, labels = connected_components(graph, directed=False)
+    person = con.execute("select person from truth_records order by rid").fetchnumpy()["person"]
+    groups = person.astype(np.int64) * size + labels[:records]
+    linkable = _pairs(np.unique(groups, return_counts=True)[1])
+    actual = _pairs(np.unique(person, return_counts=True)[1])
+    return round(linkable / actual, 5) if actual else 1.0
+
+
+def _pairs(counts) -> int:
+    return int(sum(int(n) * (int(n) - 1) // 2 for n in counts))
