@@ -75,6 +75,7 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
             Path(tmp) / "identifiers",
         )
         con = duckdb.connect()
+        con.execute("set enable_progress_bar = false")
         try:
             con.execute(f"create table bridge as select * from {bridge}")
             con.execute(f"create table idents as select * from {idents}")
