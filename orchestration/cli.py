@@ -279,7 +279,7 @@ def _print_summary(target, summary: dict) -> None:
 IDENTITY_LABELS = {
     "precision": "pairwise precision",
     "recall": "pairwise recall",
-    "recall_ceiling": "recall the identifiers allow (ceiling)",
+    "recall_ceiling": "recall ceiling of the data",
     "f1": "pairwise F1",
     "truth_records": "truth records scored",
     "customers_spanning_people": "customers holding records of >1 person",
@@ -300,7 +300,7 @@ def _print_identity(identity: dict) -> None:
     for name, label in IDENTITY_LABELS.items():
         if name in identity:
             value = identity[name]
-            shown = f"{value:.4f}" if isinstance(value, float) and value <= 1 else f"{value:,}"
+            shown = f"{value:.5f}" if isinstance(value, float) and value <= 1 else f"{value:,}"
             table.add_row(label, shown)
     sizes = identity.get("records_per_customer") or {}
     if sizes:

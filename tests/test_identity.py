@@ -4,18 +4,15 @@ against planted shared identifiers, and customer ids that stay put as new data a
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cdp_run
 
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
 
-CDP = str(Path(sys.executable).with_name("cdp"))
 pytestmark = pytest.mark.slow
 KIOSK_AGENT = "LarkspurKiosk"
 
@@ -49,26 +46,13 @@ def _split_day(full: Path, day1: Path, day2: Path, share: float = 0.8) -> None:
         later.write_bytes(b"".join(header + body[cut:]))
 
 
-def _run(landing: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    proc = subprocess.run(
-        [CDP, "run", "--landing", str(landing)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=400,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
 def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatch):
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
     target = resolve_target("duckdb")
     landing, later = tmp_path / "landing", tmp_path / "later"
     _split_day(generated, landing, later)
 
-    _run(landing, tmp_path)
+    cdp_run(landing, tmp_path)
     before = dict(
         fetch_all(
             target, "select node_key, customer_id from intermediate.int_customer_ids_assigned"
@@ -79,7 +63,7 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     # a new day arrives: new files next to the loaded ones, plus the truth for scoring
     shutil.copytree(later, landing, dirs_exist_ok=True)
     shutil.copytree(generated / "truth", landing / "truth")
-    second = _run(landing, tmp_path)
+    second = cdp_run(landing, tmp_path)
     assert "pairwise precision" in second.stdout
 
     after = dict(

@@ -16,10 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from support import cdp_run
 
 from orchestration.warehouse import fetch_all, resolve_target
 
-CDP = str(Path(sys.executable).with_name("cdp"))
 pytestmark = pytest.mark.slow
 
 STAGING_MODELS = [
@@ -42,19 +42,6 @@ def landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pipeline_landing")
     generate(300, 11, out)
     return out
-
-
-def _run(landing: Path, target: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    proc = subprocess.run(
-        [CDP, "run", "--target", target, "--landing", str(landing)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=400,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 def _raw_counts(target) -> dict[str, int]:
@@ -100,7 +87,7 @@ def duckdb_run(landing, tmp_path_factory) -> tuple[Path, subprocess.CompletedPro
     home = tmp_path_factory.mktemp("duckdb_run")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CDP_DUCKDB_PATH", str(home / "cdp.duckdb"))
-        return home / "cdp.duckdb", _run(landing, "duckdb", home)
+        return home / "cdp.duckdb", cdp_run(landing, home, "duckdb")
 
 
 def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
@@ -117,7 +104,7 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     staged = _staging_counts(target)
     assert all(staged.values()), staged
 
-    second = _run(landing, "duckdb", db.parent)
+    second = cdp_run(landing, db.parent, "duckdb")
     assert "already loaded" in second.stderr
     assert _raw_counts(target) == raw_after_first
     assert fetch_all(target, "select count(*) from raw.load_manifest") == manifest_after_first
@@ -157,7 +144,7 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     landing, duckdb_run, tmp_path, monkeypatch, pg_database
 ):
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(duckdb_run[0]))
-    _run(landing, "postgres", tmp_path)
+    cdp_run(landing, tmp_path, "postgres")
     duck, pg = resolve_target("duckdb"), resolve_target("postgres")
 
     _assert_nothing_lost(pg, landing)
