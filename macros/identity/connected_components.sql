@@ -125,11 +125,13 @@
         {% do state.update({'rounds': state.rounds + 1}) %}
         {% do cdp._cc_replace(parents, cdp._cc_sql_hook(work_edges)) %}
         {#- pointer jumping until every parent is a root; each pass halves the chains -#}
-        {%- for _ in range(64) if cdp._cc_count('select 1 from ' ~ parents ~ ' as c inner join ' ~ parents ~ ' as g on g.v = c.p') > 0 -%}
+        {%- set chained = 'select 1 from ' ~ parents ~ ' as c inner join ' ~ parents ~ ' as g on g.v = c.p' -%}
+        {% do state.update({'chained': cdp._cc_count(chained) > 0}) %}
+        {%- for _ in range(64) if state.chained -%}
             {% do cdp._cc_replace(scratch, cdp._cc_sql_jump(parents)) %}
             {% do run_query('drop table ' ~ parents) %}
             {% do run_query('alter table ' ~ scratch ~ ' rename to ' ~ parents.identifier) %}
-            {% do state.update({'jumps': state.jumps + 1}) %}
+            {% do state.update({'jumps': state.jumps + 1, 'chained': cdp._cc_count(chained) > 0}) %}
         {%- endfor -%}
         {% do cdp._cc_replace(scratch, cdp._cc_sql_relabel(labels, parents)) %}
         {% do run_query('drop table ' ~ labels) %}
