@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 from orchestration.generator import generate
 r = generate(int(sys.argv[1]), 42, Path(sys.argv[2]))
-print(sum(f.rows for f in r.files), sum((Path(sys.argv[2]) / f.path).stat().st_size for f in r.files))
+rows = sum(f.rows for f in r.files)
+size = sum((Path(sys.argv[2]) / f.path).stat().st_size for f in r.files)
+print("@@bench", rows, size)
 """
 
 LOAD = """
@@ -35,8 +37,17 @@ from orchestration.sources import all_tables
 from orchestration.warehouse import resolve_target
 results = load_tables(resolve_target("duckdb"), all_tables(), Path(sys.argv[1]))
 for r in results:
-    print(r.table.raw_name, r.rows_loaded, r.rows_quarantined, len(r.errors))
+    secs = sum(f.seconds for f in r.files)
+    print("@@bench", r.table.raw_name, r.rows_loaded, r.rows_quarantined, len(r.errors), secs)
 """
+
+
+MARK = "@@bench"
+
+
+def _marked(out: str) -> list[list[str]]:
+    """The fields of the lines a stage marked for us; anything else it printed is ignored."""
+    return [line.split()[1:] for line in out.splitlines() if line.startswith(MARK + " ")]
 
 
 def run_stage(code: str, *args: str, env: dict | None = None) -> tuple[float, float, str]:
@@ -71,7 +82,8 @@ def main() -> None:
     args.out.mkdir(parents=True)
 
     gen_s, gen_rss, out = run_stage(GENERATE, str(args.customers), str(landing))
-    rows_written, bytes_written = (int(x) for x in out.split())
+    [marked] = _marked(out)
+    rows_written, bytes_written = (int(x) for x in marked)
     print(
         f"generate: {args.customers:,} customers -> {rows_written:,} rows, "
         f"{bytes_written / 2**30:.2f} GiB in {gen_s:.1f} s "
@@ -82,11 +94,13 @@ def main() -> None:
     env = {"CDP_DUCKDB_PATH": str(db), "CDP_DUCKDB_MEMORY_LIMIT": args.memory_limit}
     load_s, load_rss, out = run_stage(LOAD, str(landing), env=env)
     loaded = quarantined = 0
-    for line in out.splitlines():
-        name, good, bad, errors = line.split()
+    for name, good, bad, errors, secs in _marked(out):
         loaded += int(good)
         quarantined += int(bad)
-        print(f"  {name:<20} {int(good):>12,} loaded {int(bad):>8,} quarantined {errors} errors")
+        print(
+            f"  {name:<20} {int(good):>12,} loaded {int(bad):>8,} quarantined {errors} errors"
+            f" {float(secs):7.1f} s"
+        )
     total = loaded + quarantined
     rate = total / load_s
     print(

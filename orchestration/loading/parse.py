@@ -5,9 +5,12 @@ DuckDB's readers do the heavy lifting (parallel, vectorised). Structural errors
 reject tables; value errors (bad dates, numbers, missing required values, broken
 JSON) are found with try_cast in SQL so each bad row gets a precise reason.
 
-After `parse_file`, the connection holds two temp tables:
-  _cdp_good(<declared columns>, [payload], _source_row)
-  _cdp_bad(_source_row, reason, raw_text)
+The file is read twice, streaming, never held whole: pass one runs only the checks and
+keeps the bad rows (and the reader's rejects); pass two is whatever reads _cdp_good.
+
+After `parse_file`, the connection holds:
+  _cdp_good(<declared columns>, [payload], _source_row)  a view over the file (good rows)
+  _cdp_bad(_source_row, reason, raw_text)                 a temp table (bad rows)
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ class BatchError(ValueError):
 
 @dataclass(frozen=True)
 class ParseResult:
-    rows_read: int
-    rows_good: int
+    """Bad rows are counted at parse time; good rows when they are written (one pass)."""
+
     rows_bad: int
 
 
@@ -40,6 +43,11 @@ def _q(value: str) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# Rows are numbered last, over the finished expressions: below row_number() DuckDB runs
+# the pipeline on all threads, above it (the streaming window keeps order) on one.
+_NUMBERED = "select row_number() over () as _k, * from typed"
 
 
 def _reason_expr(table: Table, text_of: dict[str, str]) -> str:
@@ -119,12 +127,14 @@ def _parse_csv(con, table: Table, path: Path) -> None:
     )
     con.execute(
         f"""
-        create or replace temp table _cdp_parsed as
-        with numbered as (select row_number() over () as _k, * from {reader}),
-        checked as (select *, {_reason_expr(table, text_of)} as _reason from numbered)
-        select _k, {select_typed}, _reason,
-               case when _reason <> '' then {csv_fields} end as _raw_text
-        from checked
+        create or replace temp view _cdp_parsed as
+        with checked as (select *, {_reason_expr(table, text_of)} as _reason from {reader}),
+        typed as (
+            select {select_typed}, _reason,
+                   case when _reason <> '' then {csv_fields} end as _raw_text
+            from checked
+        )
+        {_NUMBERED}
         """
     )
 
@@ -145,12 +155,11 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
     path_list = "[" + ", ".join(_q(p) for p in paths) + "]"
     con.execute(
         f"""
-        create or replace temp table _cdp_parsed as
-        with numbered as (select row_number() over () as _k, line from {reader}),
-        valid as (
-            select _k, line,
+        create or replace temp view _cdp_parsed as
+        with valid as (
+            select line,
                    case when json_valid(line) and json_type(line) = 'OBJECT' then line end as _doc
-            from numbered
+            from {reader}
         ),
         extracted as (
             select *, json_extract_string(_doc, {path_list}) as _v,
@@ -162,10 +171,13 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
                    case when _doc is null then 'malformed JSON'
                         else {_reason_expr(table, text_of)} end as _reason
             from extracted
+        ),
+        typed as (
+            select {select_typed}{payload}, _reason,
+                   case when _reason <> '' then line end as _raw_text
+            from checked
         )
-        select _k, {select_typed}{payload}, _reason,
-               case when _reason <> '' then line end as _raw_text
-        from checked
+        {_NUMBERED}
         """
     )
 
@@ -193,7 +205,7 @@ def _parse_parquet(con, table: Table, path: Path) -> None:
     cols = ", ".join(_ident(n) for n in names)
     con.execute(
         f"""
-        create or replace temp table _cdp_parsed as
+        create or replace temp view _cdp_parsed as
         with src as (
             select file_row_number + 1 as _k, {cols}
             from read_parquet({_q(str(path))}, file_row_number = true)
@@ -243,39 +255,72 @@ def _collect_rejects(con, path: Path | None) -> None:
         con.executemany("insert into _cdp_reject_lines values (?, ?, ?)", out)
 
 
+# Pass one keeps every _BUCKET-th row as a sentinel, so the flagged rows bound the row count.
+_BUCKET = 4096
+
+
 def _place(con, table: Table, header_lines: int) -> None:
-    """Map good-row ordinals to physical line numbers; split good rows from bad ones.
+    """Map reader ordinals to physical line numbers; define good rows, collect bad ones.
 
     The k-th row the reader returned sits after every rejected line j whose count of
-    good lines before it (its data index minus its rank among rejects) is below k.
+    good lines before it (its data index minus its rank among rejects) is below k. The
+    shift is constant on intervals of k; each interval is spread over fixed-size buckets
+    of k so the big side meets it in an ordinary (streaming, order-keeping) hash join.
     """
     cols = [c.name for c in table.columns] + (["payload"] if table.keep_payload else [])
-    col_sql = ", ".join(_ident(c) for c in cols)
+    col_sql = ", ".join(f"p.{_ident(c)}" for c in cols)
     con.execute(
-        f"""
+        """
         create or replace temp table _cdp_steps as
         with rejects as (
-            select line - {header_lines} - row_number() over (order by line) as good_before,
+            select line - ? - row_number() over (order by line) as good_before,
                    row_number() over (order by line) as n_before
             from _cdp_reject_lines
         )
         select good_before, max(n_before) as n_before from rejects group by good_before
+        """,
+        [header_lines],
+    )
+    con.execute(
+        f"""
+        create or replace temp table _cdp_shift as
+        with starts as (
+            select 1::bigint as lo, 0::bigint as n
+            union all
+            select good_before + 1, n_before from _cdp_steps where good_before >= 0
+        ),
+        intervals as (
+            select lo, coalesce(lead(lo) over (order by lo) - 1,
+                                (select coalesce(max(_k), 0) from _cdp_flagged) + {_BUCKET}) as hi,
+                   max(n) over (order by lo) as n
+            from starts
+        )
+        select b, lo, hi, n from intervals, generate_series(lo // {_BUCKET}, hi // {_BUCKET}) t(b)
+        where lo <= hi
         """
+    )
+    shifted = con.execute("select count(*) from _cdp_steps").fetchone()[0] > 0
+    if shifted:
+        row = f"p._k + {header_lines} + s.n"
+        join = f"join _cdp_shift as s on p._k // {_BUCKET} = s.b and p._k between s.lo and s.hi"
+    else:
+        row, join = f"p._k + {header_lines}", ""
+    con.execute(
+        "create or replace temp table _cdp_bad_k as select _k from _cdp_flagged where _reason <> ''"
     )
     con.execute(
         f"""
         create or replace temp view _cdp_good as
-        select {col_sql}, p._k + {header_lines} + coalesce(s.n_before, 0) as _source_row
-        from _cdp_parsed as p asof left join _cdp_steps as s on p._k > s.good_before
-        where p._reason = ''
+        select {col_sql}, {row} as _source_row
+        from _cdp_parsed as p {join}
+        where p._k not in (select _k from _cdp_bad_k)
         """
     )
     con.execute(
         f"""
         create or replace temp table _cdp_bad as
-        select p._k + {header_lines} + coalesce(s.n_before, 0) as _source_row,
-               p._reason as reason, p._raw_text as raw_text
-        from _cdp_parsed as p asof left join _cdp_steps as s on p._k > s.good_before
+        select {row} as _source_row, p._reason as reason, p._raw_text as raw_text
+        from _cdp_flagged as p {join}
         where p._reason <> ''
         union all
         select line, reason, raw_text from _cdp_reject_lines
@@ -296,19 +341,21 @@ def parse_file(con, table: Table, path: Path) -> ParseResult:
         con.execute(f"drop table if exists {name}")
     if table.format == "csv":
         _parse_csv(con, table, path)
-        _collect_rejects(con, path)
-        _place(con, table, header_lines=1)
+        header_lines = 1
     elif table.format == "jsonl":
         _parse_jsonl(con, table, path)
-        _collect_rejects(con, path)
-        _place(con, table, header_lines=0)
+        header_lines = 0
     else:
         _parse_parquet(con, table, path)
-        _collect_rejects(con, None)
-        # file_row_number already is the row's position; nothing is rejected by the reader.
-        _place(con, table, header_lines=0)
-    total, bad = con.execute(
-        "select (select count(*) from _cdp_parsed), (select count(*) from _cdp_bad)"
-    ).fetchone()
-    rejected = con.execute("select count(*) from _cdp_reject_lines").fetchone()[0]
-    return ParseResult(rows_read=total + rejected, rows_good=total + rejected - bad, rows_bad=bad)
+        header_lines = 0  # file_row_number already is the row's position
+    # Pass one: only the checks run (no typed values), and only bad rows are kept, plus
+    # a sentinel every _BUCKET rows; the reader fills its reject tables on the way.
+    con.execute(
+        "create or replace temp table _cdp_flagged as "
+        "select _k, _reason, _raw_text from _cdp_parsed "
+        f"where _reason <> '' or _k % {_BUCKET} = 0"
+    )
+    _collect_rejects(con, path if table.format != "parquet" else None)
+    _place(con, table, header_lines)
+    bad = con.execute("select count(*) from _cdp_bad").fetchone()[0]
+    return ParseResult(rows_bad=bad)
