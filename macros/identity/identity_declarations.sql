@@ -9,7 +9,7 @@
 {% macro identity_declarations() -%}
     {%- set found = [] -%}
     {%- if execute -%}
-        {%- for node in graph.nodes.values() | sort(attribute='name') -%}
+        {%- for node in (graph.get('nodes') or {}).values() | sort(attribute='name') -%}
             {%- set decl = node.config.meta.get('identity') if node.resource_type == 'model' else none -%}
             {%- if decl -%}
                 {%- set default_source = node.name | replace('stg_', '', 1) | replace('__', '_') -%}

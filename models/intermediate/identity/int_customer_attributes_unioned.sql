@@ -1,7 +1,7 @@
 {#-
-    Profile attributes (names, address, birth date) as each source record wrote them,
-    from the `attributes` of every model that declares `meta.identity`, with email and phone
-    taken from the kept identifiers. Input of the golden record's survivorship rules.
+    Profile attributes (names, address, birth date) as each source record wrote them
+    (trimmed), from the `attributes` of every model that declares `meta.identity`, with
+    email and phone taken from the kept identifiers.
 -#}
 -- depends_on: {{ ref('stg_consent__records') }}
 -- depends_on: {{ ref('stg_crm__contacts') }}
@@ -15,8 +15,6 @@
 {%- set declarations = cdp.identity_declarations() | selectattr('attributes') | list %}
 {{ cdp.identity_check_dependencies(cdp.identity_declarations()) }}
 {%- set text = dbt.type_string() %}
-{%- set name_attributes = ['first_name', 'last_name'] %}
-{%- set upper_attributes = ['country', 'postal_code'] %}
 
 with
 {% for decl in declarations %}
@@ -32,13 +30,7 @@ with
         lateral (
             values
             {%- for attribute, column in decl.attributes.items() | sort %}
-            {%- if attribute in name_attributes %}
-            ('{{ attribute }}', {{ cdp.normalise_name('cast(' ~ column ~ ' as ' ~ text ~ ')') }})
-            {%- elif attribute in upper_attributes %}
-            ('{{ attribute }}', upper(nullif(trim(cast({{ column }} as {{ text }})), '')))
-            {%- else %}
-            ('{{ attribute }}', nullif(trim(cast({{ column }} as {{ text }})), ''))
-            {%- endif %}{{ "," if not loop.last }}
+            ('{{ attribute }}', nullif(trim(cast({{ column }} as {{ text }})), '')){{ "," if not loop.last }}
             {%- endfor %}
         ) as declared (attribute, attribute_value)
     where declared.attribute_value is not null

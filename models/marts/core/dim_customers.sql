@@ -20,7 +20,7 @@ customer_ids as (
 ),
 
 attributes as (
-    select * from {{ ref('int_customer_attributes_unioned') }}
+    select * from {{ ref('int_customer_attributes_normalised') }}
 ),
 
 rules as (
