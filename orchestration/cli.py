@@ -213,9 +213,10 @@ def _execute(target) -> dict:
     for event in result.all_events:
         if event.is_step_failure:
             err_info = event.step_failure_data.error
-            failure = (
-                f"{event.step_key}: {err_info.message.strip().splitlines()[0] if err_info else ''}"
-            )
+            while err_info is not None and err_info.cause is not None:
+                err_info = err_info.cause  # the user's exception, not Dagster's wrapper
+            message = err_info.message.strip().splitlines()[0] if err_info else ""
+            failure = f"{event.step_key}: {message}"
             break
     loaded: dict[str, tuple[int, int]] = {}
     identity: dict = {}

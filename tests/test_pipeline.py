@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support import cdp_run
 
+from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
 
 pytestmark = pytest.mark.slow
@@ -158,4 +159,6 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     assert _record_groups(pg) == duck_groups
     count_sql = "select count(*) from marts.dim_customers"
     assert fetch_all(pg, count_sql) == fetch_all(duck, count_sql) == [(len(duck_groups),)]
+    truth = landing / "truth" / "record_person.csv"
+    assert compute(pg, truth) == compute(duck, truth)
     assert _dbt_unit_tests("duckdb") == _dbt_unit_tests("postgres") >= 5

@@ -57,7 +57,7 @@ def _export(target: Target, sql: str, dest: Path) -> str:
     with pg_connect() as con, con.cursor() as cur, open(f"{dest}.csv", "w", encoding="utf-8") as fh:
         cur.copy_expert(f"copy ({sql}) to stdout with (format csv, header true)", fh)
         con.rollback()
-    return f"read_csv('{dest}.csv', header = true, all_varchar = false)"
+    return f"read_csv('{dest}.csv', header = true, all_varchar = true)"
 
 
 def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
@@ -78,7 +78,7 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
         con.execute("set enable_progress_bar = false")
         try:
             con.execute(f"create table bridge as select * from {bridge}")
-            con.execute(f"create table idents as select * from {idents}")
+            con.execute(f"create table idents as select customer_id, n::bigint as n from {idents}")
             sizes = con.execute(
                 "select count(*), coalesce(max(n), 0) from "
                 "(select customer_id, count(*) as n from bridge group by customer_id)"
