@@ -20,7 +20,7 @@ with
 {% for decl in declarations %}
 {{ decl.name }}_attributes as (
     select
-        '{{ decl.source }}' as source,  -- noqa: RF04
+        '{{ decl.source }}' as source,
         {{ cdp.identity_record_id(decl) }} as source_record_id,
         declared.attribute,
         declared.attribute_value,
