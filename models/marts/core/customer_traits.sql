@@ -1,0 +1,201 @@
+{#-
+    What each customer did and what it says about them. Grain: one row per customer_id.
+    Recency is measured against the newest event in the data (as_of_at), not the clock,
+    so a rebuild of the same data gives the same traits on every warehouse.
+-#}
+with
+
+customers as (
+    select customer_id from {{ ref('dim_customers') }}
+),
+
+orders as (
+    select * from {{ ref('fct_orders') }}
+    where customer_id is not null
+),
+
+events as (
+    select * from {{ ref('fct_events') }}
+),
+
+email as (
+    select * from {{ ref('fct_email_engagement') }}
+    where customer_id is not null
+),
+
+tickets as (
+    select * from {{ ref('fct_support_tickets') }}
+    where customer_id is not null
+),
+
+consent as (
+    select * from {{ ref('stg_consent__records') }}
+),
+
+record_customers as (
+    select * from {{ ref('bdg_customer_source_records') }}
+),
+
+as_of as (
+    select max(event_at) as as_of_at from events
+),
+
+order_stats as (
+    select
+        customer_id,
+        count(*) as orders_count,
+        sum(case when channel = 'online' then 1 else 0 end) as online_orders_count,
+        sum(case when channel = 'store' then 1 else 0 end) as store_orders_count,
+        sum(revenue) as revenue_total,
+        avg(revenue) as average_order_value,
+        min(ordered_at) as first_order_at,
+        max(ordered_at) as last_order_at
+    from orders
+    group by customer_id
+),
+
+activity as (
+    select
+        customer_id,
+        max(event_at) as last_activity_at,
+        count(*) as events_count
+    from events
+    where customer_id is not null
+    group by customer_id
+),
+
+channel_counts as (
+    select
+        customer_id,
+        channel,
+        count(*) as events_in_channel,
+        row_number() over (partition by customer_id order by count(*) desc, channel asc) as channel_rank
+    from events
+    where customer_id is not null and channel <> 'email'
+    group by customer_id, channel
+),
+
+store_counts as (
+    select
+        customer_id,
+        store_id,
+        row_number() over (partition by customer_id order by count(*) desc, store_id asc) as store_rank
+    from orders
+    where channel = 'store'
+    group by customer_id, store_id
+),
+
+email_stats as (
+    select
+        customer_id,
+        count(*) as emails_received,
+        sum(case when opened then 1 else 0 end) as emails_opened,
+        sum(case when clicked then 1 else 0 end) as emails_clicked
+    from email
+    group by customer_id
+),
+
+ticket_stats as (
+    select
+        customer_id,
+        count(*) as support_contacts,
+        avg(satisfaction_score) as support_satisfaction_avg
+    from tickets
+    group by customer_id
+),
+
+consent_latest as (
+    select
+        record_customers.customer_id,
+        consent.channel,
+        consent.consent_status,
+        row_number() over (
+            partition by record_customers.customer_id, consent.channel
+            order by consent.recorded_at desc, consent.consent_id desc
+        ) as status_rank
+    from consent
+    inner join record_customers
+        on
+            record_customers.source = 'consent_records'
+            and consent.consent_id = record_customers.source_record_id
+    where consent.purpose in ('marketing', 'personalisation')
+),
+
+consent_state as (
+    select
+        customer_id,
+        max(case when channel = 'email' then consent_status end) as consent_email,
+        max(case when channel = 'sms' then consent_status end) as consent_sms,
+        max(case when channel = 'push' then consent_status end) as consent_push,
+        max(case when channel = 'ads' then consent_status end) as consent_ads
+    from consent_latest
+    where status_rank = 1
+    group by customer_id
+),
+
+joined as (
+    select
+        customers.customer_id,
+        as_of.as_of_at,
+        coalesce(order_stats.orders_count, 0) as orders_count,
+        coalesce(order_stats.online_orders_count, 0) as online_orders_count,
+        coalesce(order_stats.store_orders_count, 0) as store_orders_count,
+        coalesce(order_stats.revenue_total, 0) as revenue_total,
+        order_stats.average_order_value,
+        order_stats.first_order_at,
+        order_stats.last_order_at,
+        {{ dbt.datediff('order_stats.last_order_at', 'as_of.as_of_at', 'day') }} as days_since_last_order,  -- noqa: LT05
+        activity.last_activity_at,
+        {{ dbt.datediff('activity.last_activity_at', 'as_of.as_of_at', 'day') }} as days_since_last_activity,  -- noqa: LT05
+        coalesce(activity.events_count, 0) as events_count,
+        channel_counts.channel as preferred_channel,
+        store_counts.store_id as preferred_store_id,
+        coalesce(email_stats.emails_received, 0) as emails_received,
+        email_stats.emails_opened * 1.0 / nullif(email_stats.emails_received, 0) as email_open_rate,
+        email_stats.emails_clicked * 1.0 / nullif(email_stats.emails_received, 0) as email_click_rate,
+        coalesce(ticket_stats.support_contacts, 0) as support_contacts,
+        ticket_stats.support_satisfaction_avg,
+        consent_state.consent_email,
+        consent_state.consent_sms,
+        consent_state.consent_push,
+        consent_state.consent_ads
+    from customers
+    cross join as_of
+    left join order_stats on customers.customer_id = order_stats.customer_id
+    left join activity on customers.customer_id = activity.customer_id
+    left join channel_counts
+        on customers.customer_id = channel_counts.customer_id and channel_counts.channel_rank = 1
+    left join store_counts
+        on customers.customer_id = store_counts.customer_id and store_counts.store_rank = 1
+    left join email_stats on customers.customer_id = email_stats.customer_id
+    left join ticket_stats on customers.customer_id = ticket_stats.customer_id
+    left join consent_state on customers.customer_id = consent_state.customer_id
+),
+
+scored as (
+    -- recency, frequency and monetary scores from 1 to 5 among customers who bought
+    select
+        customer_id,
+        ntile(5) over (order by days_since_last_order desc, customer_id asc) as recency_score,
+        ntile(5) over (order by orders_count asc, customer_id asc) as frequency_score,
+        ntile(5) over (order by revenue_total asc, customer_id asc) as monetary_score
+    from joined
+    where orders_count > 0
+),
+
+final as (
+    select
+        joined.*,
+        scored.recency_score,
+        scored.frequency_score,
+        scored.monetary_score,
+        concat(
+            cast(scored.recency_score as {{ dbt.type_string() }}),
+            cast(scored.frequency_score as {{ dbt.type_string() }}),
+            cast(scored.monetary_score as {{ dbt.type_string() }})
+        ) as rfm_segment
+    from joined
+    left join scored on joined.customer_id = scored.customer_id
+)
+
+select * from final
