@@ -311,6 +311,69 @@ def _print_identity(identity: dict) -> None:
 
 @app.command()
 @TARGET_OPTION
+def segments(target: str) -> None:
+    """List the segments with their current size and the change at their last build."""
+    from orchestration.settings import apply_defaults
+    from orchestration.warehouse import WarehouseError, fetch_all, resolve_target
+
+    apply_defaults(target)
+    resolved = resolve_target(target)
+    sql = """
+        select r.segment_name, r.run_at, r.size, r.entered, r.exited,
+               (select count(*) from segments.segment_runs p where p.segment_name = r.segment_name)
+        from segments.segment_runs r
+        where r.run_at = (select max(l.run_at) from segments.segment_runs l
+                          where l.segment_name = r.segment_name)
+        order by r.segment_name
+    """
+    try:
+        rows = fetch_all(resolved, sql)
+    except WarehouseError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # the table appears with the first segment build
+        if "segment_runs" in str(exc):
+            raise CliError(
+                f"no segments built yet on {resolved.label}: run `cdp run` first"
+            ) from None
+        raise
+    owners = _segment_owners()
+    table = RichTable(title=f"segments on {resolved.label}", title_justify="left")
+    for col in ("segment", "owner", "members", "entered", "exited", "last built", "builds"):
+        table.add_column(
+            col, justify="left" if col in ("segment", "owner", "last built") else "right"
+        )
+    for name, run_at, size, entered, exited, builds in rows:
+        table.add_row(
+            name,
+            owners.get(name, ""),
+            f"{size:,}",
+            f"+{entered:,}",
+            f"-{exited:,}",
+            f"{run_at:%Y-%m-%d %H:%M}",
+            f"{builds:,}",
+        )
+    console.print(table)
+
+
+def _segment_owners() -> dict[str, str]:
+    """Owner of each segment model, from the dbt manifest (empty when there is none)."""
+    import json
+
+    from orchestration.dbt_project import dbt_project
+
+    path = Path(dbt_project.manifest_path)
+    if not path.exists():
+        return {}
+    nodes = json.loads(path.read_text(encoding="utf-8")).get("nodes", {})
+    return {
+        n["name"]: str(n.get("config", {}).get("meta", {}).get("owner", ""))
+        for n in nodes.values()
+        if n.get("resource_type") == "model" and "segment" in n.get("tags", [])
+    }
+
+
+@app.command()
+@TARGET_OPTION
 @click.argument("query")
 def explain(target: str, query: str) -> None:
     """Show the customer behind an identifier or customer_id, and why its records are one.

@@ -4,17 +4,64 @@ against planted shared identifiers, and customer ids that stay put as new data a
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from support import cdp_run
+from support import CDP, cdp_run
 
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
 
 pytestmark = pytest.mark.slow
 KIOSK_AGENT = "LarkspurKiosk"
+SEGMENTS = {
+    "high_value_customers",
+    "at_risk_of_churn",
+    "lapsed_buyers",
+    "abandoned_carts_7d",
+    "new_subscribers_no_order",
+    "frequent_support_contacts",
+}
+
+
+def _segment_members(target) -> dict[str, set[str]]:
+    members = {}
+    for name in SEGMENTS:
+        members[name] = {
+            r[0] for r in fetch_all(target, f"select customer_id from segments.{name}")
+        }
+    return members
+
+
+def _assert_segment_history(target, before: dict, after: dict) -> None:
+    """Open memberships are the current members; the last build logged who came and went.
+
+    Customer ids that changed in a merge count as leaving and entering."""
+    for name in SEGMENTS:
+        open_rows = {
+            r[0]
+            for r in fetch_all(
+                target,
+                "select customer_id from segments.segment_memberships "
+                "where segment_name = ? and exited_at is null",
+                [name],
+            )
+        }
+        assert open_rows == after[name], name
+        size, entered, exited = fetch_all(
+            target,
+            "select size, entered, exited from segments.segment_runs where segment_name = ? "
+            "order by run_at desc limit 1",
+            [name],
+        )[0]
+        assert (size, entered, exited) == (
+            len(after[name]),
+            len(after[name] - before[name]),
+            len(before[name] - after[name]),
+        ), name
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +106,21 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
         )
     )
     assert len(set(before.values())) > 100
+    members_before = _segment_members(target)
+    assert set(members_before) >= SEGMENTS
 
     # a new day arrives: new files next to the loaded ones, plus the truth for scoring
     shutil.copytree(later, landing, dirs_exist_ok=True)
     shutil.copytree(generated / "truth", landing / "truth")
     second = cdp_run(landing, tmp_path)
     assert "pairwise precision" in second.stdout
+    _assert_segment_history(target, members_before, _segment_members(target))
+    listed = subprocess.run(
+        [CDP, "segments"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert listed.returncode == 0, listed.stderr
+    for name in SEGMENTS:
+        assert name in listed.stdout
 
     after = dict(
         fetch_all(
