@@ -17,7 +17,7 @@ cart_activity as (
     inner join candidates on events.customer_id = candidates.customer_id
     where
         events.event_name in ('Product Added', 'Checkout Started')
-        and {{ dbt.datediff('events.event_at', 'candidates.as_of_at', 'day') }} <= 7
+        and {{ dbt.datediff('events.event_at', 'candidates.as_of_at', 'day') }} <= 7  -- noqa: LT05
     group by events.customer_id
 ),
 

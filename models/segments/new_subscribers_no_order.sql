@@ -39,7 +39,7 @@ final as (
     where
         candidates.orders_count = 0
         and candidates.consent_email = 'granted'
-        and {{ dbt.datediff('first_grants.subscribed_at', 'candidates.as_of_at', 'day') }} <= 60
+        and {{ dbt.datediff('first_grants.subscribed_at', 'candidates.as_of_at', 'day') }} <= 60  -- noqa: LT05
 )
 
 select * from final
