@@ -23,6 +23,14 @@ from orchestration.warehouse import fetch_all, resolve_target
 
 pytestmark = pytest.mark.slow
 
+SEGMENTS = [
+    "high_value_customers",
+    "at_risk_of_churn",
+    "lapsed_buyers",
+    "abandoned_carts_7d",
+    "new_subscribers_no_order",
+    "frequent_support_contacts",
+]
 STAGING_MODELS = [
     "stg_consent__records",
     "stg_crm__contacts",
@@ -159,6 +167,25 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     assert _record_groups(pg) == duck_groups
     count_sql = "select count(*) from marts.dim_customers"
     assert fetch_all(pg, count_sql) == fetch_all(duck, count_sql) == [(len(duck_groups),)]
+    for model in [
+        "marts.customer_traits",
+        "marts.fct_orders",
+        "marts.fct_events",
+        "marts.fct_sessions",
+        *(f"segments.{name}" for name in SEGMENTS),
+    ]:
+        count_sql = f"select count(*) from {model}"
+        assert fetch_all(pg, count_sql) == fetch_all(duck, count_sql), model
+    indexed = fetch_all(
+        pg,
+        "select tablename from pg_indexes where schemaname = 'marts' and indexname like ?",
+        ["%__customer_id"],
+    )
+    assert {"dim_customers", "fct_orders", "fct_events", "customer_traits"} <= {
+        t for (t,) in indexed
+    }
+    revenue_sql = "select sum(revenue) from marts.fct_orders"
+    assert fetch_all(pg, revenue_sql) == fetch_all(duck, revenue_sql)
     truth = landing / "truth" / "record_person.csv"
     assert compute(pg, truth) == compute(duck, truth)
     assert _dbt_unit_tests("duckdb") == _dbt_unit_tests("postgres") >= 5

@@ -5,16 +5,33 @@
     A customer who leaves and comes back gets a new row. Runs inside the model's build,
     so any new segment model is tracked without further code.
 -#}
+{#-
+    on-run-start: the two history tables, created once per invocation before any segment
+    builds (segments build in parallel on Postgres, and concurrent CREATE ... IF NOT EXISTS
+    of one table can collide there).
+-#}
+{% macro create_segment_history_tables() -%}
+    {%- if execute -%}
+        {%- set schema = generate_schema_name('segments', none) | trim -%}
+        {%- set text = dbt.type_string() -%}
+        {% do run_query('create schema if not exists ' ~ schema) %}
+        {% do run_query(
+            'create table if not exists ' ~ schema ~ '.segment_memberships (segment_name ' ~ text
+            ~ ', customer_id ' ~ text ~ ', entered_at timestamp, exited_at timestamp)') %}
+        {% do run_query(
+            'create table if not exists ' ~ schema ~ '.segment_runs (segment_name ' ~ text
+            ~ ', run_at timestamp, size bigint, entered bigint, exited bigint)') %}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {% macro record_segment_membership() -%}
     {%- if execute and model.resource_type == 'model' -%}
         {%- set schema = this.schema -%}
         {%- set memberships = api.Relation.create(database=this.database, schema=schema, identifier='segment_memberships') -%}
         {%- set runs = api.Relation.create(database=this.database, schema=schema, identifier='segment_runs') -%}
-        {%- set text = dbt.type_string() -%}
         {%- set now = "cast(" ~ dbt.current_timestamp() ~ " as timestamp)" -%}
         {%- set name = "'" ~ this.identifier ~ "'" -%}
-        {% do run_query("create table if not exists " ~ memberships ~ " (segment_name " ~ text ~ ", customer_id " ~ text ~ ", entered_at timestamp, exited_at timestamp)") %}
-        {% do run_query("create table if not exists " ~ runs ~ " (segment_name " ~ text ~ ", run_at timestamp, size bigint, entered bigint, exited bigint)") %}
         {%- set exited -%}
             update {{ memberships }}
             set exited_at = {{ now }}
