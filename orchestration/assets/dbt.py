@@ -20,11 +20,15 @@ class CdpDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)
+        if dbt_resource_props["resource_type"] == "seed":
+            return AssetKey(["seeds", dbt_resource_props["name"]])
         fqn = dbt_resource_props.get("fqn", [])
         layer = fqn[1] if len(fqn) > 2 else dbt_resource_props["resource_type"]
         return AssetKey([layer, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else None
 
