@@ -314,7 +314,7 @@ def _print_identity(identity: dict) -> None:
 def segments(target: str) -> None:
     """List the segments with their current size and the change at their last build."""
     from orchestration.settings import apply_defaults
-    from orchestration.warehouse import WarehouseError, fetch_all, resolve_target
+    from orchestration.warehouse import WarehouseError, existing_tables, fetch_all, resolve_target
 
     apply_defaults(target)
     resolved = resolve_target(target)
@@ -327,15 +327,12 @@ def segments(target: str) -> None:
         order by r.segment_name
     """
     try:
-        rows = fetch_all(resolved, sql)
+        built = "segment_runs" in existing_tables(resolved, "segments")
+        rows = fetch_all(resolved, sql) if built else []
     except WarehouseError as exc:
         raise CliError(str(exc)) from None
-    except Exception as exc:  # the table appears with the first segment build
-        if "segment_runs" in str(exc):
-            raise CliError(
-                f"no segments built yet on {resolved.label}: run `cdp run` first"
-            ) from None
-        raise
+    if not built:
+        raise CliError(f"no segments built yet on {resolved.label}: run `cdp run` first")
     owners = _segment_owners()
     table = RichTable(title=f"segments on {resolved.label}", title_justify="left")
     for col in ("segment", "owner", "members", "entered", "exited", "last built", "builds"):

@@ -8,7 +8,7 @@ right after: DuckDB allows one writing process per file.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,16 +155,34 @@ def column_ddl(engine: str, columns: list[tuple[str, str]]) -> str:
     return ", ".join(f'"{name}" {types[ctype]}' for name, ctype in columns)
 
 
-def fetch_all(target: Target, sql: str, params: list | None = None) -> list[tuple]:
-    """Run one read query on the target and return its rows (`?` placeholders)."""
+@contextmanager
+def read_session(target: Target) -> Iterator[Callable[[str, Sequence], list[tuple]]]:
+    """One read-only connection for several queries: yields `run(sql, params)` with `?`
+    placeholders on both engines; the connection closes (Postgres: rolls back) after."""
     if target.name == "duckdb":
         with duckdb_connect(target.duckdb_path, read_only=True) as con:
-            return con.execute(sql, params or []).fetchall()
+            yield lambda sql, params=(): con.execute(sql, list(params)).fetchall()
+        return
     with pg_connect() as con, con.cursor() as cur:
-        cur.execute(sql.replace("?", "%s"), params or None)
-        rows = cur.fetchall()
-        con.rollback()
-        return rows
+
+        def run(sql: str, params: Sequence = ()) -> list[tuple]:
+            try:
+                cur.execute(sql.replace("?", "%s"), list(params) or None)
+            except Exception:
+                con.rollback()
+                raise
+            return cur.fetchall()
+
+        try:
+            yield run
+        finally:
+            con.rollback()
+
+
+def fetch_all(target: Target, sql: str, params: list | None = None) -> list[tuple]:
+    """Run one read query on the target and return its rows (`?` placeholders)."""
+    with read_session(target) as run:
+        return run(sql, params or [])
 
 
 def existing_tables(target: Target, schema: str) -> set[str]:

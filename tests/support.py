@@ -9,6 +9,16 @@ from pathlib import Path
 
 CDP = str(Path(sys.executable).with_name("cdp"))
 
+# The segment models under models/segments/.
+SEGMENTS = (
+    "high_value_customers",
+    "at_risk_of_churn",
+    "lapsed_buyers",
+    "abandoned_carts_7d",
+    "new_subscribers_no_order",
+    "frequent_support_contacts",
+)
+
 
 def cdp_run(landing: Path, home: Path, target: str = "duckdb") -> subprocess.CompletedProcess:
     """`cdp run` in a child process with its own Dagster home; fails the test on error."""

@@ -16,21 +16,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import cdp_run
+from support import SEGMENTS, cdp_run
 
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
 
 pytestmark = pytest.mark.slow
 
-SEGMENTS = [
-    "high_value_customers",
-    "at_risk_of_churn",
-    "lapsed_buyers",
-    "abandoned_carts_7d",
-    "new_subscribers_no_order",
-    "frequent_support_contacts",
-]
 STAGING_MODELS = [
     "stg_consent__records",
     "stg_crm__contacts",

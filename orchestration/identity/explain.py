@@ -23,13 +23,15 @@ portable between DuckDB and PostgreSQL (`?` placeholders, as in warehouse.fetch_
 
 from __future__ import annotations
 
+import csv
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from orchestration.warehouse import Target, WarehouseError, duckdb_connect, pg_connect
+from orchestration.warehouse import Target, WarehouseError, read_session
 
 INTERMEDIATE = "intermediate"
 MARTS = "marts"
@@ -49,11 +51,39 @@ MAX_GUARD_FINDINGS = 10  # guard audit rows reported for one query
 MAX_HISTORY = 50
 MAX_MERGE_HOPS = 20  # old customer_id -> new customer_id hops followed
 
-# As in dbt_project.yml (identity_email_dotless_domains, identity_phone_default_country)
-# and seeds/identity/country_calling_codes.csv.
-EMAIL_DOTLESS_DOMAINS = ("gmail.com", "googlemail.com")
-DEFAULT_CALLING_CODE = "1"  # US
-DEFAULT_TRUNK_PREFIX: str | None = None
+
+@dataclass(frozen=True)
+class _Settings:
+    """The identity vars of dbt_project.yml and the default country's calling code from
+    seeds/identity/country_calling_codes.csv: what the normalisation macros use."""
+
+    provider_rules: bool
+    dotless_domains: tuple[str, ...]
+    default_country: str
+    calling_code: str | None
+    trunk_prefix: str | None
+
+
+@functools.cache
+def _settings() -> _Settings:
+    import yaml
+
+    from orchestration.warehouse import PROJECT_DIR
+
+    dbt_vars = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    country = str(dbt_vars.get("identity_phone_default_country", "US")).upper()
+    seed = PROJECT_DIR / "seeds" / "identity" / "country_calling_codes.csv"
+    with seed.open(newline="", encoding="utf-8") as fh:
+        codes = {row["country_code"]: row for row in csv.DictReader(fh)}
+    row = codes.get(country, {})
+    return _Settings(
+        provider_rules=bool(dbt_vars.get("identity_email_provider_rules", True)),
+        dotless_domains=tuple(dbt_vars.get("identity_email_dotless_domains", [])),
+        default_country=country,
+        calling_code=row.get("calling_code") or None,
+        trunk_prefix=row.get("trunk_prefix") or None,
+    )
+
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+[.][a-z]{2,}$")
 _NANP_RE = re.compile(r"^\+1[2-9][0-9]{2}[2-9][0-9]{6}$")
@@ -64,24 +94,30 @@ _E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
 
 def normalise_email(value: str) -> str | None:
-    """macros/identity/normalise_email.sql with provider rules on (the project default)."""
+    """macros/identity/normalise_email.sql, with the project's provider-rule vars."""
     trimmed = value.strip().lower()
     if not _EMAIL_RE.match(trimmed):
         return None
     local, raw_domain = trimmed.split("@")[0], trimmed.split("@")[1]
+    settings = _settings()
+    if not settings.provider_rules:
+        return trimmed
     domain = "gmail.com" if raw_domain == "googlemail.com" else raw_domain
     mailbox = local.split("+")[0]
-    if raw_domain in EMAIL_DOTLESS_DOMAINS:
+    if raw_domain in settings.dotless_domains:
         mailbox = mailbox.replace(".", "")
     return f"{mailbox}@{domain}" if mailbox else None
 
 
 def normalise_phone(
     value: str,
-    calling_code: str | None = DEFAULT_CALLING_CODE,
-    trunk_prefix: str | None = DEFAULT_TRUNK_PREFIX,
+    calling_code: str | None = None,
+    trunk_prefix: str | None = None,
 ) -> str | None:
-    """macros/identity/normalise_phone.sql: E.164 ('+14155550123') or None."""
+    """macros/identity/normalise_phone.sql: E.164 ('+14155550123') or None. Without a
+    calling code, the project's default country (identity_phone_default_country)."""
+    if calling_code is None:
+        calling_code, trunk_prefix = _settings().calling_code, _settings().trunk_prefix
     digits = re.sub(r"[^0-9]", "", value)
     if value.strip().startswith("+"):
         e164 = f"+{digits}"
@@ -121,7 +157,8 @@ def candidates(query: str) -> list[Candidate]:
     if (email := normalise_email(query)) is not None:
         forms.append(Candidate("normalised email", email, "email"))
     if (phone := normalise_phone(query)) is not None:
-        forms.append(Candidate("normalised phone (E.164, default country US)", phone, "phone"))
+        label = f"normalised phone (E.164, default country {_settings().default_country})"
+        forms.append(Candidate(label, phone, "phone"))
     untyped = set()
     for cand in forms:
         if not cand.value or cand.value in untyped:
@@ -301,36 +338,25 @@ Query = Callable[[str, Sequence], list[tuple]]
 
 @contextmanager
 def _reader(target: Target) -> Iterator[Query]:
-    """One read-only connection for the whole explanation; `?` placeholders."""
+    """The warehouse's read session; a missing identity table becomes a one-line error."""
+    missing: tuple[type[Exception], ...]
     if target.name == "duckdb":
         import duckdb
 
-        with duckdb_connect(target.duckdb_path, read_only=True) as con:
+        missing = (duckdb.CatalogException,)
+    else:
+        import psycopg2
 
-            def run(sql: str, params: Sequence = ()) -> list[tuple]:
-                try:
-                    return con.execute(sql, list(params)).fetchall()
-                except duckdb.CatalogException as exc:
-                    raise _missing(exc) from exc
+        missing = (psycopg2.errors.UndefinedTable,)
+    with read_session(target) as run:
 
-            yield run
-        return
-    import psycopg2
-
-    with pg_connect() as con, con.cursor() as cur:
-
-        def run(sql: str, params: Sequence = ()) -> list[tuple]:
+        def guarded(sql: str, params: Sequence = ()) -> list[tuple]:
             try:
-                cur.execute(sql.replace("?", "%s"), list(params) or None)
-            except psycopg2.errors.UndefinedTable as exc:
-                con.rollback()
+                return run(sql, params)
+            except missing as exc:
                 raise _missing(exc) from exc
-            return cur.fetchall()
 
-        try:
-            yield run
-        finally:
-            con.rollback()
+        yield guarded
 
 
 def _missing(exc: Exception) -> WarehouseError:

@@ -79,34 +79,34 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
         try:
             con.execute(f"create table bridge as select * from {bridge}")
             con.execute(f"create table idents as select customer_id, n::bigint as n from {idents}")
-            sizes = con.execute(
-                "select count(*), coalesce(max(n), 0) from "
-                "(select customer_id, count(*) as n from bridge group by customer_id)"
-            ).fetchone()
+            con.execute(
+                "create table sizes as select customer_id, count(*) as n "
+                "from bridge group by customer_id"
+            )
+            sizes = con.execute("select count(*), coalesce(max(n), 0) from sizes").fetchone()
             ident_stats = con.execute(
-                "select coalesce(max(n), 0), coalesce(avg(n), 0), "
-                "coalesce(quantile_cont(n, 0.99), 0) from idents"
+                "select coalesce(avg(n), 0), coalesce(quantile_cont(n, 0.99), 0) from idents"
             ).fetchone()
             largest_idents = con.execute(
                 "select coalesce(max(i.n), 0) from idents i join "
-                "(select customer_id from bridge group by customer_id "
-                " order by count(*) desc limit 1) b using (customer_id)"
+                "(select customer_id from sizes order by n desc, customer_id limit 1) b "
+                "using (customer_id)"
             ).fetchone()[0]
-            buckets = {}
-            for lo, hi in SIZE_BUCKETS:
-                cond = f"n >= {lo}" + (f" and n <= {hi}" if hi else "")
-                label = f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi else f">{lo - 1}")
-                buckets[label] = con.execute(
-                    "select count(*) from (select count(*) as n from bridge "
-                    f"group by customer_id) where {cond}"
-                ).fetchone()[0]
+            labels = " ".join(
+                f"when n >= {lo}" + (f" and n <= {hi}" if hi else "") + f" then '{label}'"
+                for lo, hi, label in _bucket_labels()
+            )
+            counted = dict(
+                con.execute(f"select case {labels} end, count(*) from sizes group by 1").fetchall()
+            )
+            buckets = {label: counted.get(label, 0) for _, _, label in _bucket_labels()}
             metrics = IdentityMetrics(
                 customers=sizes[0],
                 records_matched=con.execute("select count(*) from bridge").fetchone()[0],
                 largest_customer_records=sizes[1],
                 largest_customer_identifiers=int(largest_idents),
-                identifiers_per_customer_avg=round(float(ident_stats[1]), 2),
-                identifiers_per_customer_p99=round(float(ident_stats[2]), 1),
+                identifiers_per_customer_avg=round(float(ident_stats[0]), 2),
+                identifiers_per_customer_p99=round(float(ident_stats[1]), 1),
                 records_per_customer=buckets,
             )
             if truth_csv is not None and truth_csv.exists():
@@ -122,6 +122,14 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
             return metrics
         finally:
             con.close()
+
+
+def _bucket_labels() -> list[tuple[int, int | None, str]]:
+    """(low, high, label) of each customer-size bucket: '1', '2-10', ..., '>1000'."""
+    return [
+        (lo, hi, f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi else f">{lo - 1}"))
+        for lo, hi in SIZE_BUCKETS
+    ]
 
 
 def _score(con, truth_csv: Path, metrics: IdentityMetrics) -> None:

@@ -135,13 +135,10 @@ def _ddl(engine: str, table: Table) -> list[str]:
 
 
 def _quiet(con) -> None:
-    """Session settings for loading.
-
-    No progress bar: DuckDB would draw it on stdout, which callers parse or show.
-    Insertion order stays preserved: row_number() over () must be the reader's order.
-    """
+    """No progress bar: DuckDB would draw it on stdout, which callers parse or show.
+    (Insertion order stays preserved, as duckdb_config() sets for every connection:
+    row_number() over () must be the reader's order.)"""
     con.execute("set enable_progress_bar = false")
-    con.execute("set preserve_insertion_order = true")
 
 
 def _fast_storage(con) -> None:

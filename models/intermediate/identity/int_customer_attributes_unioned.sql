@@ -12,8 +12,9 @@
 -- depends_on: {{ ref('stg_shop__orders') }}
 -- depends_on: {{ ref('stg_support__tickets') }}
 -- depends_on: {{ ref('stg_web__events') }}
-{%- set declarations = cdp.identity_declarations() | selectattr('attributes') | list %}
-{{ cdp.identity_check_dependencies(cdp.identity_declarations()) }}
+{%- set all_declarations = cdp.identity_declarations() %}
+{{ cdp.identity_check_dependencies(all_declarations) }}
+{%- set declarations = all_declarations | selectattr('attributes') | list %}
 {%- set text = dbt.type_string() %}
 
 with

@@ -24,6 +24,7 @@ final as (
         traits.consent_email,
         traits.consent_sms,
         traits.consent_ads,
+        traits.email_subscribed_at,
         traits.as_of_at,
         traits.orders_count,
         traits.revenue_total,

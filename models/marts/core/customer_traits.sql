@@ -28,12 +28,8 @@ tickets as (
     where customer_id is not null
 ),
 
-consent as (
-    select * from {{ ref('stg_consent__records') }}
-),
-
-record_customers as (
-    select * from {{ ref('bdg_customer_source_records') }}
+consents as (
+    select * from {{ ref('int_customer_consents_summarised') }}
 ),
 
 as_of as (
@@ -104,32 +100,15 @@ ticket_stats as (
     group by customer_id
 ),
 
-consent_latest as (
-    select
-        record_customers.customer_id,
-        consent.channel,
-        consent.consent_status,
-        row_number() over (
-            partition by record_customers.customer_id, consent.channel
-            order by consent.recorded_at desc, consent.consent_id desc
-        ) as status_rank
-    from consent
-    inner join record_customers
-        on
-            record_customers.source = 'consent_records'
-            and consent.consent_id = record_customers.source_record_id
-    where consent.purpose in ('marketing', 'personalisation')
-),
-
 consent_state as (
     select
         customer_id,
         max(case when channel = 'email' then consent_status end) as consent_email,
         max(case when channel = 'sms' then consent_status end) as consent_sms,
         max(case when channel = 'push' then consent_status end) as consent_push,
-        max(case when channel = 'ads' then consent_status end) as consent_ads
-    from consent_latest
-    where status_rank = 1
+        max(case when channel = 'ads' then consent_status end) as consent_ads,
+        max(case when channel = 'email' then first_granted_at end) as email_subscribed_at
+    from consents
     group by customer_id
 ),
 
@@ -158,7 +137,8 @@ joined as (
         consent_state.consent_email,
         consent_state.consent_sms,
         consent_state.consent_push,
-        consent_state.consent_ads
+        consent_state.consent_ads,
+        consent_state.email_subscribed_at
     from customers
     cross join as_of
     left join order_stats on customers.customer_id = order_stats.customer_id
