@@ -4,18 +4,15 @@ built to be hard: a long chain numbered in random order, a star, and the max-rou
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from support import run_dbt
 
-PROJECT = Path(__file__).resolve().parent.parent
-DBT = str(Path(sys.executable).with_name("dbt"))
 pytestmark = pytest.mark.slow
 
 
@@ -34,14 +31,8 @@ def _graph(db: Path, nodes: list[int], edges: list[tuple[int, int]]) -> None:
 
 
 def _components(db: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_TARGET": "duckdb"}
-    return subprocess.run(
-        [DBT, "run", "--select", "int_identity_components_resolved", *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT,
-        timeout=300,
+    return run_dbt(
+        "run", "--select", "int_identity_components_resolved", *extra, CDP_DUCKDB_PATH=str(db)
     )
 
 

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import CDP, SEGMENTS, cdp_run
+from support import CDP, SEGMENTS, assert_incremental_equals_full_refresh, cdp_run
 
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
@@ -54,6 +54,29 @@ def _assert_segment_history(target, before: dict, after: dict) -> None:
             len(after[name] - before[name]),
             len(before[name] - after[name]),
         ), name
+
+
+def _assert_facts_follow_merges(target, with_events_before: set[str]) -> None:
+    """The incremental facts moved the history of merged customers to the survivor."""
+    merged = {
+        old
+        for (old,) in fetch_all(
+            target,
+            "select old_customer_id from marts.customer_id_history where change_type = 'merge'",
+        )
+    }
+    assert merged & with_events_before, "the new day merged no customer that had events"
+    for table in ("marts.fct_events", "marts.fct_sessions"):
+        stale = {c for (c,) in fetch_all(target, f"select distinct customer_id from {table}")}
+        assert not stale & merged, (table, sorted(stale & merged)[:5])
+    mismatched = fetch_all(
+        target,
+        "select count(*) from marts.fct_events as e "
+        "left join marts.bdg_customer_source_records as b "
+        "on e.source = b.source and e.source_record_id = b.source_record_id "
+        "where e.customer_id is distinct from b.customer_id",
+    )
+    assert mismatched == [(0,)]
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +123,9 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     assert len(set(before.values())) > 100
     members_before = _segment_members(target)
     assert set(members_before) >= set(SEGMENTS)
+    with_events_before = {
+        c for (c,) in fetch_all(target, "select customer_id from marts.fct_events")
+    }
 
     # a new day arrives: new files next to the loaded ones, plus the truth for scoring
     shutil.copytree(later, landing, dirs_exist_ok=True)
@@ -119,6 +145,8 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
             target, "select node_key, customer_id from intermediate.int_customer_ids_assigned"
         )
     )
+    _assert_facts_follow_merges(target, with_events_before)
+    assert_incremental_equals_full_refresh(target, "duckdb")
     history = {
         (old, new)
         for old, new in fetch_all(

@@ -8,15 +8,13 @@ written per table, a second run adds nothing, and Postgres stages the same rows 
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import SEGMENTS, cdp_run
+from support import SEGMENTS, assert_incremental_build_repairs, cdp_run, run_dbt
 
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
@@ -125,15 +123,7 @@ def _record_groups(target) -> set[frozenset[str]]:
 
 def _dbt_unit_tests(target_name: str) -> int:
     """Run the dbt unit tests on a target; the number that passed."""
-    env = {**os.environ, "CDP_TARGET": target_name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "test", "--select", "test_type:unit"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent,
-        timeout=300,
-    )
+    proc = run_dbt("test", "--select", "test_type:unit", target=target_name)
     assert proc.returncode == 0, proc.stdout[-3000:]
     done = re.search(r"PASS=(\d+) WARN=0 ERROR=0", proc.stdout)
     assert done, proc.stdout[-3000:]
@@ -181,3 +171,4 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     truth = landing / "truth" / "record_person.csv"
     assert compute(pg, truth) == compute(duck, truth)
     assert _dbt_unit_tests("duckdb") == _dbt_unit_tests("postgres") >= 5
+    assert_incremental_build_repairs(pg, "postgres")

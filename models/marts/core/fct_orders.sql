@@ -48,7 +48,8 @@ online as (
         online_orders.subtotal_amount,
         online_orders.shipping_amount,
         online_orders.tax_amount,
-        online_orders.total_amount as revenue
+        online_orders.total_amount as revenue,
+        online_orders._loaded_at as loaded_at
     from online_orders
     left join items_per_order on online_orders.order_id = items_per_order.order_id
 ),
@@ -69,7 +70,8 @@ in_store as (
         cast(null as decimal(18, 2)) as subtotal_amount,
         cast(null as decimal(18, 2)) as shipping_amount,
         cast(null as decimal(18, 2)) as tax_amount,
-        total_amount as revenue
+        total_amount as revenue,
+        _loaded_at as loaded_at
     from store_sales
 ),
 
@@ -96,7 +98,8 @@ final as (
         orders.tax_amount,
         orders.revenue,
         orders.source,
-        orders.source_record_id
+        orders.source_record_id,
+        orders.loaded_at
     from orders
     left join record_customers
         on

@@ -2,33 +2,85 @@
     Web sessions: a device's events with no gap longer than 30 minutes. Grain: one row per
     session (device, customer, start). Events of a shared device (a store kiosk) are split by
     the customer they belong to.
+
+    Incremental (delete+insert per device). A build re-sessionises only the devices whose
+    events changed since the last build: for each device and customer, the number of events
+    and the first and last event time here are compared with fct_events, so new and late
+    events and events moved to another customer by a merge all mark their device. A full
+    refresh gives the same rows.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='anonymous_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
 
 web_events as (
-    select * from {{ ref('stg_web__events') }}
+    select
+        event_id,
+        anonymous_id,
+        customer_id,
+        event_type,
+        event_name,
+        page_path,
+        event_at
+    from {{ ref('fct_events') }}
+    where source = 'web_events' and anonymous_id is not null
 ),
 
-record_customers as (
-    select * from {{ ref('bdg_customer_source_records') }}
+{%- if is_incremental() %}
+
+current_events as (
+    select
+        anonymous_id,
+        coalesce(customer_id, '') as customer_key,
+        count(*) as event_count,
+        min(event_at) as first_event_at,
+        max(event_at) as last_event_at
+    from web_events
+    group by anonymous_id, coalesce(customer_id, '')
+),
+
+built_sessions as (
+    select
+        anonymous_id,
+        coalesce(customer_id, '') as customer_key,
+        sum(event_count) as event_count,
+        min(session_started_at) as first_event_at,
+        max(session_ended_at) as last_event_at
+    from {{ this }}
+    group by anonymous_id, coalesce(customer_id, '')
+),
+
+changed_devices as (
+    select distinct coalesce(current_events.anonymous_id, built_sessions.anonymous_id) as anonymous_id
+    from current_events
+    full outer join built_sessions
+        on
+            current_events.anonymous_id = built_sessions.anonymous_id
+            and current_events.customer_key = built_sessions.customer_key
+    where
+        current_events.event_count is distinct from built_sessions.event_count
+        or current_events.first_event_at is distinct from built_sessions.first_event_at
+        or current_events.last_event_at is distinct from built_sessions.last_event_at
 ),
 
 events as (
-    select
-        web_events.event_id,
-        web_events.anonymous_id,
-        record_customers.customer_id,
-        web_events.event_type,
-        web_events.event_name,
-        web_events.page_path,
-        web_events.event_at
+    select web_events.*
     from web_events
-    left join record_customers
-        on
-            record_customers.source = 'web_events'
-            and web_events.event_id = record_customers.source_record_id
-    where web_events.anonymous_id is not null
+    inner join changed_devices on web_events.anonymous_id = changed_devices.anonymous_id
 ),
+
+{%- else %}
+
+events as (
+    select * from web_events
+),
+
+{%- endif %}
 
 gaps as (
     select
@@ -73,7 +125,7 @@ landing_pages as (
             order by event_at, event_id
         ) as page_rank
     from numbered
-    where event_type = 'page'
+    where event_type = 'page_view'
 ),
 
 sessions as (
@@ -84,7 +136,7 @@ sessions as (
         min(event_at) as session_started_at,
         max(event_at) as session_ended_at,
         count(*) as event_count,
-        sum(case when event_type = 'page' then 1 else 0 end) as page_views,
+        sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
         max(case when event_name = 'Order Completed' then 1 else 0 end) as converted
     from numbered
     group by anonymous_id, customer_id, session_number

@@ -1,7 +1,16 @@
+{#-
+    Incremental: a build reads only raw rows loaded since the newest staged row, and keeps
+    the first-loaded copy of each record (a later copy of a staged record is dropped), so
+    it holds the same rows as a full refresh. Downstream models read a table, not the
+    raw payload.
+-#}
+{{ config(materialized='incremental', on_schema_change='fail') }}
+
 with
 
 source as (
     select * from {{ source('web', 'events') }}
+    where {{ cdp.loaded_since_last_build('_loaded_at') }}
 ),
 
 renamed as (
@@ -36,7 +45,7 @@ ranked_by_load as (
 deduplicated as (
     select *
     from ranked_by_load
-    where load_rank = 1
+    where load_rank = 1 and {{ cdp.not_built_yet('event_id', 'ranked_by_load') }}
 ),
 
 json_fields_extracted as (
