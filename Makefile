@@ -37,6 +37,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_generate_load.py
 	$(BIN)/python bench/bench_identity_components.py
+	$(BIN)/python bench/bench_incremental.py
 
 ui: $(STAMP)
 	$(BIN)/cdp ui

@@ -54,3 +54,16 @@ def ensure_manifest(force: bool = False) -> Path:
             detail = (proc.stdout + proc.stderr).strip().splitlines()
             raise RuntimeError("dbt parse failed: " + (detail[-1] if detail else "no output"))
     return MANIFEST
+
+
+def rebuildable_incremental_models() -> dict[str, str]:
+    """The incremental models a full refresh rebuilds to the same rows (tag `incremental`;
+    append-only logs such as customer_id_history are not tagged): model name -> schema.table."""
+    import json
+
+    nodes = json.loads(ensure_manifest().read_text())["nodes"].values()
+    return {
+        node["name"]: f"{node['schema']}.{node['alias']}"
+        for node in nodes
+        if node["resource_type"] == "model" and "incremental" in node["tags"]
+    }

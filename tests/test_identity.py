@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from support import CDP, SEGMENTS, assert_incremental_equals_full_refresh, cdp_run
 
+from orchestration.generator.split import split_landing
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
 
@@ -88,31 +89,11 @@ def generated(tmp_path_factory) -> Path:
     return out
 
 
-def _split_day(full: Path, day1: Path, day2: Path, share: float = 0.8) -> None:
-    """First `share` of every text file's rows into day1, the rest into day2 as new files."""
-    for path in full.rglob("*"):
-        if path.is_dir() or path.parts[len(full.parts)] == "truth":
-            continue
-        rel = path.relative_to(full)
-        (day1 / rel).parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".parquet":
-            shutil.copy(path, day1 / rel)
-            continue
-        lines = path.read_bytes().splitlines(keepends=True)
-        header = lines[:1] if path.suffix == ".csv" else []
-        body = lines[len(header) :]
-        cut = int(len(body) * share)
-        (day1 / rel).write_bytes(b"".join(header + body[:cut]))
-        later = day2 / rel.with_name(f"{rel.stem}_day2{rel.suffix}")
-        later.parent.mkdir(parents=True, exist_ok=True)
-        later.write_bytes(b"".join(header + body[cut:]))
-
-
 def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatch):
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
     target = resolve_target("duckdb")
     landing, later = tmp_path / "landing", tmp_path / "later"
-    _split_day(generated, landing, later)
+    split_landing(generated, landing, later, share=0.8)
 
     cdp_run(landing, tmp_path)
     before = dict(

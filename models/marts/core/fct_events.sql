@@ -16,7 +16,8 @@
     materialized='incremental',
     unique_key='event_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail'
+    on_schema_change='fail',
+    tags=['incremental']
 ) }}
 
 with

@@ -13,7 +13,8 @@
     materialized='incremental',
     unique_key='anonymous_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail'
+    on_schema_change='fail',
+    tags=['incremental']
 ) }}
 
 with

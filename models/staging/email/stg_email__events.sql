@@ -4,7 +4,7 @@
     it holds the same rows as a full refresh. Downstream models read a table, not the
     raw payload.
 -#}
-{{ config(materialized='incremental', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', tags=['incremental']) }}
 
 with
 
