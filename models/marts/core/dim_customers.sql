@@ -145,18 +145,18 @@ final as (
         golden.region,
         golden.postal_code,
         golden.country,
-        golden.birth_date,
+        cast(golden.birth_date as date) as birth_date,
         record_stats.first_seen_at,
         record_stats.last_seen_at,
         customer_sources.sources,
         record_stats.source_count,
         record_stats.source_record_count,
         identifier_stats.identifier_count,
-        identifier_stats.email_count,
-        identifier_stats.phone_count,
-        identifier_stats.anonymous_id_count,
-        identifier_stats.user_id_count,
-        identifier_stats.loyalty_card_count
+        cast(identifier_stats.email_count as bigint) as email_count,
+        cast(identifier_stats.phone_count as bigint) as phone_count,
+        cast(identifier_stats.anonymous_id_count as bigint) as anonymous_id_count,
+        cast(identifier_stats.user_id_count as bigint) as user_id_count,
+        cast(identifier_stats.loyalty_card_count as bigint) as loyalty_card_count
     from customer_ids
     left join golden on customer_ids.customer_id = golden.customer_id
     left join record_stats on customer_ids.customer_id = record_stats.customer_id

@@ -153,9 +153,9 @@ final as (
         sessions.anonymous_id,
         sessions.session_started_at,
         sessions.session_ended_at,
-        {{ dbt.datediff('sessions.session_started_at', 'sessions.session_ended_at', 'second') }} as duration_seconds,  -- noqa: LT05
+        cast({{ dbt.datediff('sessions.session_started_at', 'sessions.session_ended_at', 'second') }} as bigint) as duration_seconds,  -- noqa: LT05
         sessions.event_count,
-        sessions.page_views,
+        cast(sessions.page_views as bigint) as page_views,
         landing_pages.landing_page,
         sessions.converted = 1 as converted
     from sessions
