@@ -17,8 +17,9 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets.dbt import cdp_dbt_assets
+from orchestration.assets.dbt import cdp_dbt_assets, cdp_dbt_traits_and_segments
 from orchestration.assets.identity import identity_quality
+from orchestration.assets.predictions import customer_predictions
 from orchestration.assets.raw import loader_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.progress import cdp_console_logger
@@ -44,7 +45,14 @@ daily = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[*landing_specs, *loaders, cdp_dbt_assets, identity_quality],
+    assets=[
+        *landing_specs,
+        *loaders,
+        cdp_dbt_assets,
+        cdp_dbt_traits_and_segments,
+        identity_quality,
+        customer_predictions,
+    ],
     jobs=[cdp_job],
     schedules=[daily],
     sensors=[build_landing_sensor(cdp_job, landing_dir())],

@@ -8,7 +8,7 @@ right after: DuckDB allows one writing process per file.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,3 +207,57 @@ def raw_row_counts(target: Target) -> dict[str, int]:
     if parts:
         counts.update({name: int(n) for name, n in fetch_all(target, " union all ".join(parts))})
     return counts
+
+
+def replace_table(
+    target: Target,
+    schema: str,
+    name: str,
+    columns: list[tuple[str, str]],
+    rows: Iterable[Sequence],
+    primary_key: str | None = None,
+) -> int:
+    """Replace schema.name with the rows, atomically: readers see the old table or the new
+    one, never a half-written one. Rows travel as CSV (COPY on both engines)."""
+    import csv
+    import io
+    import tempfile
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    count = 0
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+        count += 1
+    ddl = column_ddl(target.name, columns)
+    if primary_key:
+        ddl += f', primary key ("{primary_key}")'
+    staged = f"{schema}.{name}__replacing"
+    if target.name == "duckdb":
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as fh:
+            fh.write(buffer.getvalue())
+        try:
+            with duckdb_connect(target.duckdb_path) as con:
+                con.execute("begin")
+                con.execute(f"create schema if not exists {schema}")
+                con.execute(f"create or replace table {staged} ({ddl})")
+                if count:
+                    con.execute(f"copy {staged} from '{fh.name}' (header false, nullstr '')")
+                con.execute(f"drop table if exists {schema}.{name}")
+                con.execute(f"alter table {staged} rename to {name}")
+                con.execute("commit")
+        finally:
+            Path(fh.name).unlink(missing_ok=True)
+        return count
+    with pg_connect() as con, con.cursor() as cur:
+        cur.execute(f"create schema if not exists {schema}")
+        cur.execute(f"drop table if exists {staged}")
+        cur.execute(f"create table {staged} ({ddl})")
+        buffer.seek(0)
+        cur.copy_expert(f"copy {staged} from stdin with (format csv, null '')", buffer)
+        cur.execute(f"drop table if exists {schema}.{name}")
+        cur.execute(f"alter table {staged} rename to {name}")
+        if primary_key:
+            cur.execute(f"alter index {staged}_pkey rename to {name}_pkey")
+        con.commit()
+    return count

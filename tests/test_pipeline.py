@@ -102,12 +102,36 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     _assert_nothing_lost(target, landing)
     staged = _staging_counts(target)
     assert all(staged.values()), staged
+    _assert_predictions(target, first.stdout + first.stderr)
 
     second = cdp_run(landing, db.parent, "duckdb")
     assert "already loaded" in second.stderr
     assert _raw_counts(target) == raw_after_first
     assert fetch_all(target, "select count(*) from raw.load_manifest") == manifest_after_first
     assert _staging_counts(target) == staged
+
+
+def _assert_predictions(target, output: str) -> None:
+    """Every customer with a kept order is scored, the traits carry it, the run reports the
+    holdout error."""
+    assert re.search(r"predictions: holdout 180 days, [\d,]+ customers: orders MAE", output)
+    buyers = fetch_all(
+        target,
+        "select count(distinct customer_id) from marts.fct_orders where customer_id is not null "
+        "and order_status not in ('cancelled', 'refunded')",
+    )[0][0]
+    assert buyers > 50
+    scored = fetch_all(
+        target,
+        "select count(*), min(churn_probability), max(churn_probability), "
+        "min(predicted_value_12m) from marts.customer_predictions",
+    )[0]
+    assert scored[0] == buyers and 0 <= scored[1] <= scored[2] <= 1 and scored[3] >= 0, scored
+    in_traits = fetch_all(
+        target,
+        "select count(churn_probability), count(predicted_value_12m) from marts.customer_traits",
+    )
+    assert in_traits == [(buyers, buyers)]
 
 
 def _record_groups(target) -> set[frozenset[str]]:
@@ -154,6 +178,7 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
         "marts.fct_orders",
         "marts.fct_events",
         "marts.fct_sessions",
+        "marts.customer_predictions",
         *(f"segments.{name}" for name in SEGMENTS),
     ]:
         count_sql = f"select count(*) from {model}"
@@ -168,6 +193,8 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     }
     revenue_sql = "select sum(revenue) from marts.fct_orders"
     assert fetch_all(pg, revenue_sql) == fetch_all(duck, revenue_sql)
+    value_sql = "select round(sum(predicted_value_12m), 0) from marts.customer_traits"
+    assert fetch_all(pg, value_sql) == fetch_all(duck, value_sql)
     truth = landing / "truth" / "record_person.csv"
     assert compute(pg, truth) == compute(duck, truth)
     assert _dbt_unit_tests("duckdb") == _dbt_unit_tests("postgres") >= 5

@@ -1,4 +1,5 @@
--- Customers who bought often but not lately: high frequency, low recency.
+-- Repeat buyers the buy-till-you-die model thinks have probably stopped buying
+-- (churn probability 0.5 or more), most valuable first when a sync caps the audience.
 select
     customer_id,
     email,
@@ -9,6 +10,8 @@ select
     consent_sms,
     days_since_last_order,
     orders_count,
-    revenue_total
+    revenue_total,
+    churn_probability,
+    predicted_value_12m
 from {{ ref('int_segment_candidates') }}
-where frequency_score >= 4 and recency_score <= 2
+where orders_count >= 2 and churn_probability >= 0.5

@@ -36,10 +36,13 @@ class CdpDbtTranslator(DagsterDbtTranslator):
 translator = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator
-)
-def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+# The traits and segments read the predictions asset (a Python asset fed by the facts), so
+# the dbt project runs as two assets: everything up to the facts, then what reads the
+# predictions. Two plain `dbt build`s, one after the predictions.
+AFTER_PREDICTIONS = "source:predictions+"
+
+
+def _build(context: AssetExecutionContext, dbt: DbtCliResource):
     """Run `dbt build` on the selected models; tests report as asset checks."""
     total_models = len(context.selected_asset_keys)
     built = 0
@@ -53,3 +56,26 @@ def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
             )
             context.log.info(f"built {'/'.join(key.path)} ({built} of {total_models})")
         yield event
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude=AFTER_PREDICTIONS,
+)
+def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Seeds, staging, identity resolution, customers and facts."""
+    yield from _build(context, dbt)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=AFTER_PREDICTIONS,
+    name="cdp_dbt_traits_and_segments",
+)
+def cdp_dbt_traits_and_segments(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Customer traits and segments, which read the predictions."""
+    yield from _build(context, dbt)

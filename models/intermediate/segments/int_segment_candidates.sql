@@ -40,7 +40,9 @@ final as (
         traits.preferred_channel,
         traits.preferred_store_id,
         traits.support_contacts,
-        traits.support_satisfaction_avg
+        traits.support_satisfaction_avg,
+        traits.predicted_value_12m,
+        traits.churn_probability
     from customers
     inner join traits on customers.customer_id = traits.customer_id
 )

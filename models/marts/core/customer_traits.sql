@@ -2,7 +2,16 @@
     What each customer did and what it says about them. Grain: one row per customer_id.
     Recency is measured against the newest event in the data (as_of_at), not the clock,
     so a rebuild of the same data gives the same traits on every warehouse.
+
+    Predicted 12-month value and churn probability come from the predictions asset
+    (source predictions.customer_predictions, written by Dagster before this model); they are
+    null when it has not run, e.g. in a dbt-only build.
 -#}
+{%- set predictions_source = source('predictions', 'customer_predictions') %}
+{%- set predictions_table = adapter.get_relation(
+    predictions_source.database, predictions_source.schema, predictions_source.identifier
+) if execute else none %}
+
 with
 
 customers as (
@@ -30,6 +39,24 @@ tickets as (
 
 consents as (
     select * from {{ ref('int_customer_consents_summarised') }}
+),
+
+predictions as (
+    {%- if predictions_table is not none %}
+    select
+        customer_id,
+        predicted_orders_12m,
+        predicted_value_12m,
+        churn_probability
+    from {{ predictions_source }}
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as customer_id,
+        cast(null as double precision) as predicted_orders_12m,
+        cast(null as double precision) as predicted_value_12m,
+        cast(null as double precision) as churn_probability
+    where 1 = 0
+    {%- endif %}
 ),
 
 as_of as (
@@ -138,7 +165,10 @@ joined as (
         consent_state.consent_sms,
         consent_state.consent_push,
         consent_state.consent_ads,
-        consent_state.email_subscribed_at
+        consent_state.email_subscribed_at,
+        predictions.predicted_orders_12m,
+        predictions.predicted_value_12m,
+        predictions.churn_probability
     from customers
     cross join as_of
     left join order_stats on customers.customer_id = order_stats.customer_id
@@ -150,6 +180,7 @@ joined as (
     left join email_stats on customers.customer_id = email_stats.customer_id
     left join ticket_stats on customers.customer_id = ticket_stats.customer_id
     left join consent_state on customers.customer_id = consent_state.customer_id
+    left join predictions on customers.customer_id = predictions.customer_id
 ),
 
 scored as (
@@ -197,7 +228,11 @@ final as (
             cast(scored.recency_score as {{ dbt.type_string() }}),
             cast(scored.frequency_score as {{ dbt.type_string() }}),
             cast(scored.monetary_score as {{ dbt.type_string() }})
-        ) as rfm_segment
+        ) as rfm_segment,
+        cast(joined.revenue_total as decimal(18, 2)) as historical_value,
+        cast(round(cast(joined.predicted_orders_12m as decimal(18, 6)), 4) as double precision) as predicted_orders_12m,
+        cast(joined.predicted_value_12m as decimal(18, 2)) as predicted_value_12m,
+        cast(round(cast(joined.churn_probability as decimal(18, 6)), 4) as double precision) as churn_probability
     from joined
     left join scored on joined.customer_id = scored.customer_id
 )
