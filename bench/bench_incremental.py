@@ -46,7 +46,7 @@ def model_times(text: str) -> dict[str, float]:
     return {name: float(sec) for name, sec in MODEL_TIME.findall(text)}
 
 
-def cdp_run(landing: Path, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+def cdp_run(landing: Path, env: dict[str, str]) -> tuple[float, dict[str, float], str]:
     start = time.perf_counter()
     proc = subprocess.run(
         [CDP, "run", "--landing", str(landing)], capture_output=True, text=True, env=env
@@ -55,7 +55,11 @@ def cdp_run(landing: Path, env: dict[str, str]) -> tuple[float, dict[str, float]
     if proc.returncode != 0:
         sys.exit(f"cdp run failed: {proc.stderr.strip().splitlines()[-1]}")
     log = re.search(r"dbt output: (\S+)", proc.stdout)
-    return seconds, model_times(Path(log.group(1)).read_text()) if log else {}
+    return (
+        seconds,
+        model_times(Path(log.group(1)).read_text()) if log else {},
+        proc.stdout + proc.stderr,
+    )
 
 
 def main() -> None:
@@ -92,9 +96,12 @@ def main() -> None:
         "DAGSTER_HOME": str(work / "dagster_home"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    full_seconds, full_models = cdp_run(history, env)
+    full_seconds, full_models, full_output = cdp_run(history, env)
+    for line in full_output.splitlines():  # the run log (stdout and stderr)
+        if re.search(r"customer_predictions\s+predictions:", line):
+            print("full run:", line.split("predictions:", 1)[1].strip())
     shutil.copytree(new_day, history, dirs_exist_ok=True)
-    incr_seconds, incr_models = cdp_run(history, env)
+    incr_seconds, incr_models, _ = cdp_run(history, env)
 
     rebuilt = work / "rebuilt.duckdb"
     shutil.copy(db, rebuilt)
