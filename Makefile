@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_generate_load.py
 	$(BIN)/python bench/bench_identity_components.py
 	$(BIN)/python bench/bench_incremental.py
+	$(BIN)/python bench/bench_quality.py
 
 ui: $(STAMP)
 	$(BIN)/cdp ui

@@ -311,6 +311,56 @@ def _print_identity(identity: dict) -> None:
 
 @app.command()
 @TARGET_OPTION
+@click.option("--all", "show_all", is_flag=True, help="Show passed checks too.")
+def quality(target: str, show_all: bool) -> None:
+    """Print the data quality results of the last run (Great Expectations suites)."""
+    from orchestration.quality.suites import RESULTS_SCHEMA, RESULTS_TABLE
+    from orchestration.settings import apply_defaults
+    from orchestration.warehouse import WarehouseError, existing_tables, fetch_all, resolve_target
+
+    apply_defaults(target)
+    resolved = resolve_target(target)
+    results = f"{RESULTS_SCHEMA}.{RESULTS_TABLE}"
+    try:
+        if RESULTS_TABLE not in existing_tables(resolved, RESULTS_SCHEMA):
+            raise CliError(f"no quality results on {resolved.label}: run `cdp run` first")
+        rows = fetch_all(
+            resolved,
+            f"select suite, check_name, severity, success, element_count, unexpected_count, "
+            f"sample, validated_at from {results} r where run_id = (select run_id from {results} "
+            f"order by validated_at desc limit 1) order by success, suite, check_name",
+        )
+    except WarehouseError as exc:
+        raise CliError(str(exc)) from None
+    failed = [r for r in rows if not r[3]]
+    suites = {r[0] for r in rows}
+    when = max(r[7] for r in rows) if rows else None
+    console.print(
+        f"last run {when:%Y-%m-%d %H:%M} on {resolved.label}: {len(rows) - len(failed)} of "
+        f"{len(rows)} checks passed in {len(suites)} suites"
+        + (f"; {len(failed)} failed" if failed else "")
+    )
+    shown = rows if show_all else failed
+    if not shown:
+        return
+    table = RichTable(title_justify="left")
+    for col in ("suite", "check", "severity", "result", "rows", "unexpected", "sample"):
+        table.add_column(col, justify="right" if col in ("rows", "unexpected") else "left")
+    for suite, check, severity, success, elements, unexpected, sample, _ in shown:
+        table.add_row(
+            suite,
+            check,
+            severity,
+            "passed" if success else "FAILED",
+            "" if elements is None else f"{elements:,}",
+            "" if unexpected is None else f"{unexpected:,}",
+            (sample or "")[:60],
+        )
+    console.print(table)
+
+
+@app.command()
+@TARGET_OPTION
 def segments(target: str) -> None:
     """List the segments with their current size and the change at their last build."""
     from orchestration.settings import apply_defaults

@@ -20,6 +20,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.dbt import cdp_dbt_assets, cdp_dbt_traits_and_segments
 from orchestration.assets.identity import identity_quality
 from orchestration.assets.predictions import customer_predictions
+from orchestration.assets.quality import quality_checks
 from orchestration.assets.raw import loader_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.progress import cdp_console_logger
@@ -45,6 +46,7 @@ daily = ScheduleDefinition(
 )
 
 defs = Definitions(
+    asset_checks=quality_checks(),
     assets=[
         *landing_specs,
         *loaders,

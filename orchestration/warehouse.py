@@ -209,6 +209,36 @@ def raw_row_counts(target: Target) -> dict[str, int]:
     return counts
 
 
+def _csv_rows(rows: Iterable[Sequence]) -> tuple[str, int]:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    count = 0
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+        count += 1
+    return buffer.getvalue(), count
+
+
+def _copy_duckdb(con, table: str, data: str) -> None:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as fh:
+        fh.write(data)
+    try:
+        con.execute(f"copy {table} from '{fh.name}' (header false, nullstr '')")
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+
+
+def _copy_postgres(cur, table: str, data: str) -> None:
+    import io
+
+    cur.copy_expert(f"copy {table} from stdin with (format csv, null '')", io.StringIO(data))
+
+
 def replace_table(
     target: Target,
     schema: str,
@@ -219,45 +249,53 @@ def replace_table(
 ) -> int:
     """Replace schema.name with the rows, atomically: readers see the old table or the new
     one, never a half-written one. Rows travel as CSV (COPY on both engines)."""
-    import csv
-    import io
-    import tempfile
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    count = 0
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-        count += 1
+    data, count = _csv_rows(rows)
     ddl = column_ddl(target.name, columns)
     if primary_key:
         ddl += f', primary key ("{primary_key}")'
     staged = f"{schema}.{name}__replacing"
     if target.name == "duckdb":
-        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as fh:
-            fh.write(buffer.getvalue())
-        try:
-            with duckdb_connect(target.duckdb_path) as con:
-                con.execute("begin")
-                con.execute(f"create schema if not exists {schema}")
-                con.execute(f"create or replace table {staged} ({ddl})")
-                if count:
-                    con.execute(f"copy {staged} from '{fh.name}' (header false, nullstr '')")
-                con.execute(f"drop table if exists {schema}.{name}")
-                con.execute(f"alter table {staged} rename to {name}")
-                con.execute("commit")
-        finally:
-            Path(fh.name).unlink(missing_ok=True)
+        with duckdb_connect(target.duckdb_path) as con:
+            con.execute("begin")
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create or replace table {staged} ({ddl})")
+            if count:
+                _copy_duckdb(con, staged, data)
+            con.execute(f"drop table if exists {schema}.{name}")
+            con.execute(f"alter table {staged} rename to {name}")
+            con.execute("commit")
         return count
     with pg_connect() as con, con.cursor() as cur:
         cur.execute(f"create schema if not exists {schema}")
         cur.execute(f"drop table if exists {staged}")
         cur.execute(f"create table {staged} ({ddl})")
-        buffer.seek(0)
-        cur.copy_expert(f"copy {staged} from stdin with (format csv, null '')", buffer)
+        _copy_postgres(cur, staged, data)
         cur.execute(f"drop table if exists {schema}.{name}")
         cur.execute(f"alter table {staged} rename to {name}")
         if primary_key:
             cur.execute(f"alter index {staged}_pkey rename to {name}_pkey")
+        con.commit()
+    return count
+
+
+def append_rows(
+    target: Target, schema: str, name: str, columns: list[tuple[str, str]], rows: Iterable[Sequence]
+) -> int:
+    """Append rows to schema.name (created when missing) in one transaction."""
+    data, count = _csv_rows(rows)
+    ddl = f"create table if not exists {schema}.{name} ({column_ddl(target.name, columns)})"
+    if target.name == "duckdb":
+        with duckdb_connect(target.duckdb_path) as con:
+            con.execute("begin")
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(ddl)
+            if count:
+                _copy_duckdb(con, f"{schema}.{name}", data)
+            con.execute("commit")
+        return count
+    with pg_connect() as con, con.cursor() as cur:
+        cur.execute(f"create schema if not exists {schema}")
+        cur.execute(ddl)
+        _copy_postgres(cur, f"{schema}.{name}", data)
         con.commit()
     return count

@@ -23,9 +23,12 @@ SEGMENTS = (
 )
 
 
-def cdp_run(landing: Path, home: Path, target: str = "duckdb") -> subprocess.CompletedProcess:
-    """`cdp run` in a child process with its own Dagster home; fails the test on error."""
-    env = {**os.environ, "DAGSTER_HOME": str(home / "dagster_home")}
+def cdp_run(
+    landing: Path, home: Path, target: str = "duckdb", *, ok: bool = True, **env: str
+) -> subprocess.CompletedProcess:
+    """`cdp run` in a child process with its own Dagster home; fails the test when its exit
+    status is not what `ok` says."""
+    env = {**os.environ, "DAGSTER_HOME": str(home / "dagster_home"), **env}
     proc = subprocess.run(
         [CDP, "run", "--target", target, "--landing", str(landing)],
         capture_output=True,
@@ -33,7 +36,7 @@ def cdp_run(landing: Path, home: Path, target: str = "duckdb") -> subprocess.Com
         env=env,
         timeout=400,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (proc.returncode == 0) == ok, proc.stderr[-3000:]
     return proc
 
 

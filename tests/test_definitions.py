@@ -75,3 +75,17 @@ def test_sensor_requests_a_run_for_new_files_only(tmp_path):
     assert isinstance(sensor(build_sensor_context(cursor=cursor)), SkipReason)
     (tmp_path / "crm" / "contacts_2.csv").write_text("contact_id\n")
     assert isinstance(sensor(build_sensor_context(cursor=cursor)), RunRequest)
+
+
+def test_expectation_suites_are_asset_checks_blocking_where_they_gate():
+    specs = {
+        (spec.asset_key, spec.name): spec
+        for check in defs.asset_checks or []
+        for spec in check.check_specs
+    }
+    dim = specs[(AssetKey(["marts", "dim_customers"]), "customer_id_unique")]
+    assert dim.blocking
+    email = specs[(AssetKey(["raw", "crm", "contacts"]), "email_format")]
+    assert not email.blocking
+    for segment in ("high_value_customers", "at_risk_of_churn"):
+        assert specs[(AssetKey(["segments", segment]), "customer_id_unique")].blocking

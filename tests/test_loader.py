@@ -176,3 +176,38 @@ def test_missing_landing_folder_is_one_clear_line(duckdb_target, tmp_path):
     with pytest.raises(LoadError) as info:
         load_tables(duckdb_target, [CONTACTS], tmp_path / "nowhere")
     assert "\n" not in str(info.value) and "does not exist" in str(info.value)
+
+
+def _contacts_file(root: Path, name: str, ids: range) -> None:
+    header = ",".join(c.name for c in CONTACTS.columns)
+    (root / "crm").mkdir(parents=True, exist_ok=True)
+    (root / "crm" / name).write_text("\n".join([header, *(_contact(i) for i in ids)]) + "\n")
+
+
+def test_an_empty_file_is_refused_and_the_others_load(any_target, tmp_path):
+    root = tmp_path / "landing"
+    _contacts_file(root, "contacts_1.csv", range(0))
+    _contacts_file(root, "contacts_2.csv", range(1, 4))
+    result = load_tables(any_target, [CONTACTS], root)[0]
+    assert result.errors == ["crm/contacts_1.csv: no rows (empty file); nothing loaded from it"]
+    assert raw_row_counts(any_target)["crm_contacts"] == 3
+    files = fetch_all(any_target, "select file_path from raw.load_manifest")
+    assert files == [("crm/contacts_2.csv",)]  # the refused file is tried again next time
+
+
+def test_a_tenfold_volume_drop_is_refused_until_accepted(any_target, tmp_path, monkeypatch):
+    root = tmp_path / "landing"
+    for day in range(3):
+        _contacts_file(root, f"contacts_{day}.csv", range(day * 100, day * 100 + 100))
+    assert load_tables(any_target, [CONTACTS], root)[0].errors == []
+    _contacts_file(root, "contacts_3.csv", range(1000, 1009))  # 9 rows after 100, 100, 100
+    _contacts_file(root, "contacts_4.csv", range(2000, 2011))  # 11 rows: within the contract
+    result = load_tables(any_target, [CONTACTS], root)[0]
+    assert len(result.errors) == 1 and result.errors[0].startswith(
+        "crm/contacts_3.csv: 9 rows against a median of 100 over the last 3 loads"
+    ), result.errors
+    assert raw_row_counts(any_target)["crm_contacts"] == 311
+
+    monkeypatch.setenv("CDP_ACCEPT_VOLUME_DROP", "1")
+    assert load_tables(any_target, [CONTACTS], root)[0].errors == []
+    assert raw_row_counts(any_target)["crm_contacts"] == 320

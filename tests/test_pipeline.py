@@ -8,13 +8,15 @@ written per table, a second run adds nothing, and Postgres stages the same rows 
 from __future__ import annotations
 
 import csv
+import json
 import re
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import SEGMENTS, assert_incremental_build_repairs, cdp_run, run_dbt
+from support import PROJECT, SEGMENTS, assert_incremental_build_repairs, cdp_run, run_dbt
 
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import fetch_all, resolve_target
@@ -104,11 +106,42 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     assert all(staged.values()), staged
     _assert_predictions(target, first.stdout + first.stderr)
 
-    second = cdp_run(landing, db.parent, "duckdb")
+    assert _quality_failures(target) == []
+    builds = fetch_all(target, "select count(*) from segments.segment_runs")
+
+    # The second run plants a failing critical check on dim_customers, a gate of the
+    # segments: the run stops before the traits and segments, and says why.
+    planted = tmp_path / "expectations"
+    shutil.copytree(PROJECT / "expectations", planted)
+    suite = planted / "marts" / "dim_customers.json"
+    spec = json.loads(suite.read_text())
+    spec["expectations"].append(
+        {
+            "check": "planted_volume",
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": 10**9},
+            "severity": "critical",
+        }
+    )
+    suite.write_text(json.dumps(spec))
+    second = cdp_run(landing, db.parent, "duckdb", ok=False, CDP_EXPECTATIONS_DIR=str(planted))
     assert "already loaded" in second.stderr
+    assert "planted_volume" in second.stdout + second.stderr
     assert _raw_counts(target) == raw_after_first
     assert fetch_all(target, "select count(*) from raw.load_manifest") == manifest_after_first
     assert _staging_counts(target) == staged
+    assert _quality_failures(target) == [("marts.dim_customers", "planted_volume", "critical")]
+    assert fetch_all(target, "select count(*) from segments.segment_runs") == builds
+
+
+def _quality_failures(target) -> list[tuple]:
+    """Failed checks of the last run's Great Expectations suites."""
+    return fetch_all(
+        target,
+        "select suite, check_name, severity from quality.validation_results "
+        "where not success and run_id = (select run_id from quality.validation_results "
+        "order by validated_at desc limit 1) order by suite, check_name",
+    )
 
 
 def _assert_predictions(target, output: str) -> None:
@@ -199,3 +232,5 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     assert compute(pg, truth) == compute(duck, truth)
     assert _dbt_unit_tests("duckdb") == _dbt_unit_tests("postgres") >= 5
     assert_incremental_build_repairs(pg, "postgres")
+    checks = fetch_all(pg, "select count(*) from quality.validation_results")[0][0]
+    assert checks > 100 and _quality_failures(pg) == []

@@ -5,6 +5,8 @@ select
     phone,
     first_name,
     last_name,
+    consent_email,
+    consent_sms,
     support_contacts,
     support_satisfaction_avg
 from {{ ref('int_segment_candidates') }}

@@ -11,6 +11,7 @@ For each file matching a table's pattern:
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import time
 import uuid
@@ -58,6 +59,14 @@ QUARANTINE_COLUMNS = [
 ]
 
 Progress = Callable[[str, int], None]  # (message, bytes done in this file)
+
+
+# Batch contract (besides a readable file with the declared header): a file must hold rows,
+# and not fewer than VOLUME_MIN_RATIO of the median of the table's last VOLUME_HISTORY loads
+# once it has VOLUME_MIN_LOADS of them. CDP_ACCEPT_VOLUME_DROP=1 lets a small file through.
+VOLUME_HISTORY = 5
+VOLUME_MIN_LOADS = 3
+VOLUME_MIN_RATIO = 0.1
 
 
 class LoadError(RuntimeError):
@@ -181,6 +190,16 @@ class _DuckDBSink:
             > 0
         )
 
+    def recent_volumes(self, table: Table) -> list[int]:
+        return [
+            r[0]
+            for r in self.con.execute(
+                f"select rows_read from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = ? "
+                f"order by loaded_at desc limit {VOLUME_HISTORY}",
+                [table.raw_name],
+            ).fetchall()
+        ]
+
     def commit(self, table: Table, manifest: dict, loaded_at: datetime) -> int:
         con = self.con
         load_id, rel = manifest["load_id"], manifest["file_path"]
@@ -193,6 +212,7 @@ class _DuckDBSink:
                 [load_id, rel, loaded_at],
             ).fetchone()[0]
             _count_rows(manifest, good)
+            check_batch(manifest, self.recent_volumes(table))
             con.execute(
                 f"insert into {RAW_SCHEMA}.{QUARANTINE_TABLE} "
                 "select ?, ?, ?, ?, _source_row, reason, raw_text, ? from _cdp_bad "
@@ -261,8 +281,20 @@ class _PostgresSink:
                 cur.copy_expert(f"copy {dest} ({cols}) from stdin with (format csv)", fh)
         return rows
 
+    def recent_volumes(self, table: Table) -> list[int]:
+        with self.con.cursor() as cur:
+            cur.execute(
+                f"select rows_read from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = %s "
+                f"order by loaded_at desc limit {VOLUME_HISTORY}",
+                [table.raw_name],
+            )
+            rows = [r[0] for r in cur.fetchall()]
+        self.con.rollback()
+        return rows
+
     def commit(self, table: Table, manifest: dict, loaded_at: datetime) -> int:
         load_id, rel = manifest["load_id"], manifest["file_path"]
+        recent = self.recent_volumes(table)
         raw_cols = [name for name, _ in table.raw_columns()]
         with self.con, self.con.cursor() as cur:  # one transaction: commit or roll back
             good = self._copy(
@@ -281,12 +313,31 @@ class _PostgresSink:
                 [name for name, _ in QUARANTINE_COLUMNS],
             )
             _count_rows(manifest, good)
+            check_batch(manifest, recent)
             cur.execute(
                 f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values "
                 f"({', '.join('%s' for _ in MANIFEST_COLUMNS)})",
                 _manifest_values(manifest),
             )
         return good
+
+
+def check_batch(manifest: dict, recent: list[int]) -> None:
+    """Refuse the file (the caller rolls its rows back) when it breaks the batch contract."""
+    import statistics
+
+    rows, rel = manifest["rows_read"], manifest["file_path"]
+    if rows == 0:
+        raise BatchError(f"{rel}: no rows (empty file); nothing loaded from it")
+    if len(recent) < VOLUME_MIN_LOADS or os.environ.get("CDP_ACCEPT_VOLUME_DROP") == "1":
+        return
+    usual = statistics.median(recent)
+    if rows < usual * VOLUME_MIN_RATIO:
+        raise BatchError(
+            f"{rel}: {rows:,} rows against a median of {usual:,.0f} over the last "
+            f"{len(recent)} loads (volume drop beyond {1 / VOLUME_MIN_RATIO:.0f}x); nothing "
+            "loaded from it (set CDP_ACCEPT_VOLUME_DROP=1 to load it anyway)"
+        )
 
 
 def _count_rows(manifest: dict, good: int) -> None:

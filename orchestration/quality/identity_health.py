@@ -1,0 +1,121 @@
+"""Identity health: signs of over-merging, with limits from expectations/identity/health.json.
+
+Measured on the bridge of source records to customers after each build: the largest
+customer (records and identifier values), identifier values per customer, the share of
+source records that belong to a customer, and the change since the previous run (kept in
+quality.identity_health).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from orchestration.quality.suites import RESULTS_SCHEMA, SUITES_DIR
+from orchestration.warehouse import Target, append_rows, existing_tables, fetch_all
+
+HEALTH_FILE = SUITES_DIR / "identity" / "health.json"
+HISTORY_TABLE = "identity_health"
+HISTORY_COLUMNS = [
+    ("run_id", "varchar"),
+    ("measured_at", "timestamp"),
+    ("customers", "bigint"),
+    ("records_matched", "bigint"),
+    ("records_with_identifiers", "bigint"),
+    ("largest_customer_records", "bigint"),
+    ("largest_customer_identifiers", "bigint"),
+    ("identifiers_per_customer_p99", "double"),
+]
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    name: str
+    severity: str
+    description: str
+    observed: float | None
+    passed: bool
+    limit: str
+
+
+def load_spec() -> dict:
+    return json.loads(HEALTH_FILE.read_text())
+
+
+def measure(target: Target, run_id: str) -> list[HealthCheck]:
+    """Measure, compare with the previous run, record this run; one result per check."""
+    from orchestration.identity.metrics import compute
+
+    metrics = compute(target, None)
+    with_identifiers = fetch_all(
+        target,
+        "select count(*) from (select distinct source, source_record_id "
+        "from intermediate.int_identifiers_unioned) as records",
+    )[0][0]
+    previous = None
+    if HISTORY_TABLE in existing_tables(target, RESULTS_SCHEMA):
+        rows = fetch_all(
+            target,
+            f"select customers, largest_customer_records from {RESULTS_SCHEMA}.{HISTORY_TABLE} "
+            "order by measured_at desc limit 1",
+        )
+        previous = rows[0] if rows else None
+    observed = {
+        "largest_customer_records": metrics.largest_customer_records,
+        "largest_customer_identifiers": metrics.largest_customer_identifiers,
+        "identifiers_per_customer_p99": metrics.identifiers_per_customer_p99,
+        "records_matched_share": (
+            metrics.records_matched / with_identifiers if with_identifiers else None
+        ),
+        "customers_change": (
+            (metrics.customers - previous[0]) / previous[0] if previous and previous[0] else None
+        ),
+        "largest_customer_growth": (
+            metrics.largest_customer_records / previous[1] if previous and previous[1] else None
+        ),
+    }
+    append_rows(
+        target,
+        RESULTS_SCHEMA,
+        HISTORY_TABLE,
+        HISTORY_COLUMNS,
+        [
+            (
+                run_id,
+                datetime.now(UTC).replace(tzinfo=None),
+                metrics.customers,
+                metrics.records_matched,
+                with_identifiers,
+                metrics.largest_customer_records,
+                metrics.largest_customer_identifiers,
+                metrics.identifiers_per_customer_p99,
+            )
+        ],
+    )
+    results = []
+    for check in load_spec()["checks"]:
+        value = observed[check["check"]]
+        low, high = check.get("min"), check.get("max")
+        passed = value is None or (
+            (low is None or value >= low) and (high is None or value <= high)
+        )  # no previous run: nothing to compare with
+        limit = " and ".join(
+            part
+            for part in (
+                f">= {low}" if low is not None else "",
+                f"<= {high}" if high is not None else "",
+            )
+            if part
+        )
+        results.append(
+            HealthCheck(
+                check["check"],
+                check["severity"],
+                check["description"],
+                None if value is None else round(float(value), 4),
+                passed,
+                limit,
+            )
+        )
+    return results

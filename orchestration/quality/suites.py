@@ -1,0 +1,251 @@
+"""Expectation suites under expectations/, validated on either warehouse.
+
+A suite file names the table it validates and the Dagster asset it checks:
+
+    {
+      "table": "raw.crm_contacts",           (or "tables_from": "segments": every segment model)
+      "asset": ["raw", "crm", "contacts"],
+      "gate": false,                         (true: failed critical checks block downstream assets)
+      "duckdb": {"chunk_rows": 100000},      (how DuckDB tables are read: chunked, bounded memory)
+      "expectations": [{"check": "...", "type": "expect_...", "kwargs": {...},
+                        "severity": "critical" | "warning" | "info"}]
+    }
+
+Every validation appends its results to quality.validation_results (one row per check).
+Reading the files is cheap; great_expectations is imported only to validate.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.warehouse import (
+    PROJECT_DIR,
+    Target,
+    append_rows,
+    duckdb_connect,
+    pg_params,
+)
+
+SUITES_DIR = PROJECT_DIR / "expectations"  # CDP_EXPECTATIONS_DIR overrides it
+RESULTS_SCHEMA, RESULTS_TABLE = "quality", "validation_results"
+DEFAULT_CHUNK_ROWS = 100_000
+RESULT_COLUMNS = [
+    ("run_id", "varchar"),
+    ("validated_at", "timestamp"),
+    ("suite", "varchar"),
+    ("table_name", "varchar"),
+    ("check_name", "varchar"),
+    ("expectation_type", "varchar"),
+    ("column_name", "varchar"),
+    ("severity", "varchar"),
+    ("success", "boolean"),
+    ("element_count", "bigint"),
+    ("unexpected_count", "bigint"),
+    ("sample", "varchar"),
+]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One suite applied to one table."""
+
+    name: str
+    table: str
+    asset: tuple[str, ...]
+    gate: bool
+    chunk_rows: int
+    expectations: list[dict]
+    path: Path
+
+    def checks(self) -> list[dict]:
+        """Name, severity and description of every check, in file order (items that differ
+        per backend share a check name)."""
+        checks: dict[str, dict] = {}
+        for item in self.expectations:
+            checks.setdefault(
+                item["check"],
+                {
+                    "name": item["check"],
+                    "severity": item.get("severity", "critical"),
+                    "description": item.get("description") or item["type"],
+                },
+            )
+        return list(checks.values())
+
+
+@dataclass
+class Outcome:
+    suite: Suite
+    rows: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def failed_critical(self) -> list[dict]:
+        return [r for r in self.rows if not r["success"] and r["severity"] == "critical"]
+
+
+def segment_models(manifest_path: Path) -> list[str]:
+    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    return sorted(
+        n["name"]
+        for n in nodes
+        if n["resource_type"] == "model" and n["fqn"][1:2] == ["segments"] and len(n["fqn"]) > 2
+    )
+
+
+def discover(manifest_path: Path | None = None, folder: Path | None = None) -> list[Suite]:
+    """Every suite file, one Suite per table (templates expand to each segment model)."""
+    import os
+
+    folder = folder or Path(os.environ.get("CDP_EXPECTATIONS_DIR") or SUITES_DIR)
+    suites = []
+    for path in sorted(folder.rglob("*.json")):
+        spec = json.loads(path.read_text())
+        if "expectations" not in spec:
+            continue  # not a suite (identity/health.json has its own checks)
+        if spec.get("tables_from") == "segments":
+            if manifest_path is None:
+                continue
+            tables = [(f"segments.{m}", ("segments", m)) for m in segment_models(manifest_path)]
+        else:
+            tables = [(spec["table"], tuple(spec["asset"]))]
+        for table, asset in tables:
+            suites.append(
+                Suite(
+                    name=table,
+                    table=table,
+                    asset=asset,
+                    gate=bool(spec.get("gate", False)),
+                    chunk_rows=int(spec.get("duckdb", {}).get("chunk_rows", DEFAULT_CHUNK_ROWS)),
+                    expectations=spec["expectations"],
+                    path=path,
+                )
+            )
+    return suites
+
+
+def _context():
+    import os
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    from orchestration.quality.gx_engine import ephemeral_context
+
+    return ephemeral_context()
+
+
+def _validate_duckdb(ctx, suite: Suite, target: Target):
+    from orchestration.quality.gx_engine import build_suite, validate_chunks
+
+    gx_suite = build_suite({"expectations": suite.expectations}, "pandas", suite.name)
+    vectors = max(1, suite.chunk_rows // 2048)  # DuckDB hands out 2,048-row vectors
+    with duckdb_connect(target.duckdb_path, read_only=True) as con:
+
+        def chunks():
+            result = con.execute(f"select * from {suite.table}")
+            while len(chunk := result.fetch_df_chunk(vectors)):
+                yield chunk
+
+        def load_columns(columns: list[str], rows: int):
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            return con.execute(f"select {quoted} from {suite.table}").df()
+
+        return validate_chunks(ctx, gx_suite, chunks(), load_columns, asset_name="chunks")
+
+
+def _validate_postgres(ctx, suite: Suite, target: Target):
+    from orchestration.quality.gx_engine import build_suite
+
+    gx_suite = build_suite({"expectations": suite.expectations}, "postgres", suite.name)
+    p = pg_params()
+    url = f"postgresql+psycopg2://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
+    if p.get("password"):
+        url = url.replace(f"{p['user']}@", f"{p['user']}:{p['password']}@")
+    schema, table = suite.table.split(".")
+    name = f"pg_{uuid.uuid4().hex[:8]}"
+    source = ctx.data_sources.add_postgres(name, connection_string=url)
+    try:
+        batch = (
+            source.add_table_asset(table, table_name=table, schema_name=schema)
+            .add_batch_definition_whole_table("whole")
+            .get_batch()
+        )
+        return batch.validate(
+            gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}
+        )
+    finally:
+        source.get_execution_engine().engine.dispose()
+        ctx.data_sources.delete(name)
+
+
+def validate(suites: list[Suite], target: Target, run_id: str | None = None) -> list[Outcome]:
+    """Validate each suite on the target and append the results to quality.validation_results.
+    A suite whose table cannot be read fails as a whole, with the error."""
+    from orchestration.quality.gx_engine import summary_rows
+
+    run_id = run_id or uuid.uuid4().hex
+    ctx = _context()
+    outcomes = []
+    for suite in suites:
+        start = time.perf_counter()
+        outcome = Outcome(suite)
+        try:
+            if target.name == "duckdb":
+                result = _validate_duckdb(ctx, suite, target)
+            else:
+                result = _validate_postgres(ctx, suite, target)
+            outcome.rows = summary_rows(result, n=5)
+        except Exception as exc:  # a missing table, a bad suite: report, do not crash the run
+            outcome.error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            outcome.rows = [
+                {
+                    "check": c["name"],
+                    "type": "table could not be validated",
+                    "column": None,
+                    "severity": c["severity"],
+                    "success": False,
+                    "element_count": None,
+                    "unexpected_count": None,
+                    "sample": [],
+                    "error": outcome.error,
+                }
+                for c in suite.checks()
+            ]
+        outcome.seconds = time.perf_counter() - start
+        outcomes.append(outcome)
+    store(outcomes, target, run_id)
+    return outcomes
+
+
+def _sample(row: dict) -> str | None:
+    value = row.get("error") or row.get("sample") or row.get("observed")
+    return json.dumps(value, default=str)[:1000] if value else None
+
+
+def store(outcomes: list[Outcome], target: Target, run_id: str) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        (
+            run_id,
+            now,
+            o.suite.name,
+            o.suite.table,
+            r["check"],
+            r["type"],
+            r["column"],
+            r["severity"],
+            bool(r["success"]),
+            r["element_count"],
+            r["unexpected_count"],
+            _sample(r),
+        )
+        for o in outcomes
+        for r in o.rows
+    ]
+    append_rows(target, RESULTS_SCHEMA, RESULTS_TABLE, RESULT_COLUMNS, rows)

@@ -1,0 +1,94 @@
+"""Great Expectations suites on both warehouses: a batch of invalid emails trips the raw
+CRM contract, chunked validation on DuckDB counts exactly what one pass does, and Postgres
+(validated in the database) finds the same."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from support import execute
+
+from orchestration.quality.suites import discover, validate
+from orchestration.warehouse import fetch_all
+
+COLUMNS = [
+    "contact_id", "first_name", "last_name", "email", "phone", "street", "city", "region",
+    "postal_code", "country", "lifecycle_stage", "created_at", "updated_at",
+    "_load_id", "_source_file", "_source_row", "_loaded_at",
+]  # fmt: skip
+ROWS, INVALID = 1000, 200
+
+
+def _crm_suite():
+    (suite,) = [s for s in discover() if s.table == "raw.crm_contacts"]
+    return suite
+
+
+def _plant(target) -> None:
+    """raw.crm_contacts with a batch of invalid emails in rows 400-599."""
+    text = ", ".join(f"{c} varchar" for c in COLUMNS)
+    values = []
+    for i in range(ROWS):
+        email = f"not an email {i}" if 400 <= i < 400 + INVALID else f" person{i}@example.com "
+        stage = "lead" if i % 2 else "customer"
+        values.append(
+            f"('c{i}', 'Ann', 'Lee', '{email}', '+1 555 010 {i:04d}', null, null, null, null, "
+            f"'US', '{stage}', '2026-01-01', null, 'l1', 'crm/contacts.csv', '{i + 2}', "
+            "'2026-01-02')"
+        )
+    execute(
+        target,
+        "create schema if not exists raw",
+        f"create table raw.crm_contacts ({text})",
+        f"insert into raw.crm_contacts values {', '.join(values)}",
+    )
+
+
+def _by_check(outcome) -> dict[str, tuple]:
+    return {
+        r["check"]: (r["success"], r["element_count"], r["unexpected_count"]) for r in outcome.rows
+    }
+
+
+def test_invalid_email_batch_fails_the_raw_contract_in_chunks(duckdb_target):
+    _plant(duckdb_target)
+    suite = _crm_suite()
+    (whole,) = validate([suite], duckdb_target, run_id="whole")
+    (chunked,) = validate([dataclasses.replace(suite, chunk_rows=100)], duckdb_target, "chunks")
+
+    assert whole.error is None, whole.error
+    results = _by_check(whole)
+    assert results["email_format"] == (False, ROWS, INVALID)
+    assert all(ok for check, (ok, _, _) in results.items() if check != "email_format"), results
+    assert _by_check(chunked) == results
+    sample = next(r["sample"] for r in whole.rows if r["check"] == "email_format")
+    assert sample and all(v.startswith("not an email") for v in sample)
+
+    stored = fetch_all(
+        duckdb_target,
+        "select run_id, check_name, severity, unexpected_count from quality.validation_results "
+        "where success = false order by run_id",
+    )
+    assert stored == [
+        ("chunks", "email_format", "warning", INVALID),
+        ("whole", "email_format", "warning", INVALID),
+    ]
+
+
+@pytest.mark.postgres
+def test_postgres_validates_in_the_database_with_the_same_counts(duckdb_target, pg_target):
+    _plant(duckdb_target)
+    _plant(pg_target)
+    suite = _crm_suite()
+    (duck,) = validate([suite], duckdb_target)
+    (pg,) = validate([suite], pg_target)
+    assert pg.error is None, pg.error
+    assert _by_check(pg) == _by_check(duck)
+
+
+def test_a_missing_table_fails_every_check_with_the_error(duckdb_target):
+    execute(duckdb_target, "create schema if not exists raw")
+    (outcome,) = validate([_crm_suite()], duckdb_target)
+    assert outcome.error and "crm_contacts" in outcome.error
+    assert outcome.rows and not any(r["success"] for r in outcome.rows)
