@@ -60,6 +60,7 @@ print(json.dumps({
     "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "error": outcome.error,
     "failed": [(r["check"], r["unexpected_count"]) for r in outcome.rows if not r["success"]],
+    "unexpected": {r["check"]: r["unexpected_count"] for r in outcome.rows if r["unexpected_count"]},
     "rows": max((r["element_count"] or 0) for r in outcome.rows),
 }))
 """
@@ -73,7 +74,7 @@ def main() -> None:
     import duckdb
 
     with tempfile.TemporaryDirectory(prefix="cdp-bench-quality-") as tmp:
-        db = Path(tmp) / "quality.duckdb"
+        db = Path(tmp) / "bench.duckdb"  # a file named quality.duckdb would shadow the schema
         start = time.perf_counter()
         con = duckdb.connect(str(db))
         con.execute(SYNTHESISE.format(rows=args.rows))

@@ -1,7 +1,8 @@
 """Identity health: signs of over-merging, with limits from expectations/identity/health.json.
 
 Measured on the bridge of source records to customers after each build: the largest
-customer (records and identifier values), identifier values per customer, the share of
+customer (records and identifier values), identifier values per customer, the most records
+one value held when the shared-value guard kept it out of the graph, the share of
 source records that belong to a customer, and the change since the previous run (kept in
 quality.identity_health).
 """
@@ -12,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from orchestration.quality.suites import RESULTS_SCHEMA, SUITES_DIR
+from orchestration.quality.suites import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE, SUITES_DIR
 from orchestration.warehouse import Target, append_rows, existing_tables, fetch_all
 
 HEALTH_FILE = SUITES_DIR / "identity" / "health.json"
@@ -26,6 +27,7 @@ HISTORY_COLUMNS = [
     ("largest_customer_records", "bigint"),
     ("largest_customer_identifiers", "bigint"),
     ("identifiers_per_customer_p99", "double"),
+    ("largest_shared_value_records", "bigint"),
 ]
 
 
@@ -53,6 +55,11 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
         "select count(*) from (select distinct source, source_record_id "
         "from intermediate.int_identifiers_unioned) as records",
     )[0][0]
+    shared = fetch_all(
+        target,
+        "select coalesce(max(record_count), 0) from marts.identity_guard_audit "
+        "where guard_rule = 'shared_value'",
+    )[0][0]
     previous = None
     if HISTORY_TABLE in existing_tables(target, RESULTS_SCHEMA):
         rows = fetch_all(
@@ -65,6 +72,7 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
         "largest_customer_records": metrics.largest_customer_records,
         "largest_customer_identifiers": metrics.largest_customer_identifiers,
         "identifiers_per_customer_p99": metrics.identifiers_per_customer_p99,
+        "largest_shared_value_records": shared,
         "records_matched_share": (
             metrics.records_matched / with_identifiers if with_identifiers else None
         ),
@@ -90,11 +98,13 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
                 metrics.largest_customer_records,
                 metrics.largest_customer_identifiers,
                 metrics.identifiers_per_customer_p99,
+                shared,
             )
         ],
     )
     results = []
-    for check in load_spec()["checks"]:
+    spec = load_spec()
+    for check in spec["checks"]:
         value = observed[check["check"]]
         low, high = check.get("min"), check.get("max")
         passed = value is None or (
@@ -118,4 +128,17 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
                 limit,
             )
         )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    append_rows(
+        target,
+        RESULTS_SCHEMA,
+        RESULTS_TABLE,
+        RESULT_COLUMNS,
+        [
+            (run_id, now, "identity_health", "marts.bdg_customer_source_records", r.name,
+             "identity health limit", None, r.severity, r.passed, None, None,
+             None if r.observed is None else f"observed {r.observed}, limit {r.limit}")
+            for r in results
+        ],
+    )  # fmt: skip
     return results
