@@ -340,6 +340,11 @@ def quality(target: str, show_all: bool) -> None:
         f"{len(rows)} checks passed in {len(suites)} suites"
         + (f"; {len(failed)} failed" if failed else "")
     )
+    from orchestration.quality.suites import docs_dir, docs_index
+
+    docs = docs_dir()
+    if docs and docs_index(docs).exists():
+        console.print(f"Data Docs: {docs_index(docs)}")
     shown = rows if show_all else failed
     if not shown:
         return

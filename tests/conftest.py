@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 REQUIRE_POSTGRES = os.environ.get("CDP_REQUIRE_POSTGRES") == "1"
+# GX Data Docs cost about 0.5 s a suite; test_quality builds them into a temp folder.
+os.environ.setdefault("CDP_QUALITY_DOCS", "0")
 
 
 def _pg_admin():

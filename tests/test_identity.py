@@ -95,7 +95,7 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     landing, later = tmp_path / "landing", tmp_path / "later"
     split_landing(generated, landing, later, share=0.8)
 
-    cdp_run(landing, tmp_path)
+    cdp_run(landing, tmp_path, CDP_PREDICTIONS="0")  # fitted in test_pipeline
     before = dict(
         fetch_all(
             target, "select node_key, customer_id from intermediate.int_customer_ids_assigned"
@@ -111,7 +111,14 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     # a new day arrives: new files next to the loaded ones, plus the truth for scoring
     shutil.copytree(later, landing, dirs_exist_ok=True)
     shutil.copytree(generated / "truth", landing / "truth")
-    second = cdp_run(landing, tmp_path)
+    # a broken delivery next to it: a header and no rows; refused, the rest goes on
+    contacts = next((landing / "crm").glob("contacts*.csv"))
+    (landing / "crm" / "contacts_empty.csv").write_bytes(contacts.read_bytes().splitlines()[0])
+    second = cdp_run(landing, tmp_path, CDP_PREDICTIONS="0")
+    assert "file refused: crm/contacts_empty.csv: no rows" in second.stdout + second.stderr
+    assert fetch_all(
+        target, "select count(*) from raw.load_manifest where file_path like '%contacts_empty%'"
+    ) == [(0,)]
     assert "pairwise precision" in second.stdout
     _assert_segment_history(target, members_before, _segment_members(target))
     listed = subprocess.run(

@@ -92,3 +92,17 @@ def test_a_missing_table_fails_every_check_with_the_error(duckdb_target):
     (outcome,) = validate([_crm_suite()], duckdb_target)
     assert outcome.error and "crm_contacts" in outcome.error
     assert outcome.rows and not any(r["success"] for r in outcome.rows)
+
+
+def test_data_docs_index_every_suite_validated(duckdb_target, tmp_path):
+    from orchestration.quality.suites import docs_index
+
+    _plant(duckdb_target)
+    docs = tmp_path / "docs"
+    validate([_crm_suite()], duckdb_target, run_id="first", docs=docs)
+    validate([_crm_suite()], duckdb_target, run_id="second", docs=docs)
+    index = docs_index(docs)
+    assert index.exists()
+    pages = sorted(p.name for p in index.parent.rglob("*.html") if "validations" in p.parts)
+    assert pages == ["first.html", "second.html"]
+    assert "raw.crm_contacts" in index.read_text()

@@ -19,8 +19,13 @@ PREDICTIONS_KEY = AssetKey(["marts", "customer_predictions"])
     ),
 )
 def customer_predictions(context: AssetExecutionContext, cdp: CdpSettings) -> MaterializeResult:
+    import os
+
     from orchestration.predictions.clv import MODEL_NAME, NotEnoughData, fit_and_store
 
+    if os.environ.get("CDP_PREDICTIONS") == "0":
+        context.log.info("predictions not refreshed: CDP_PREDICTIONS=0")
+        return MaterializeResult(metadata={"skipped": "CDP_PREDICTIONS=0"})
     try:
         fit = fit_and_store(cdp.resolved_target())
     except NotEnoughData as exc:

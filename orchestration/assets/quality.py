@@ -1,6 +1,7 @@
 """Great Expectations suites (expectations/) as Dagster asset checks.
 
-One multi-asset check per suite and table; each expectation is a check on the table's asset.
+Each expectation is a check on its table's asset; the suites run as one check step per build
+stage (raw, marts, predictions, traits and segments), right after that stage.
 GX severity maps to Dagster's: critical -> ERROR, warning and info -> WARN. In suites marked
 `gate` (the models that feed activation), critical checks are blocking: when one fails,
 nothing downstream of that asset runs in the same run.
@@ -27,53 +28,70 @@ SEVERITY = {
 }
 
 
-def _suite_check(suite: Suite):
-    asset = AssetKey(list(suite.asset))
-    checks = suite.checks()
+def stage(suite: Suite) -> str:
+    """The build stage after which a suite runs: one check step per stage, so each stage's
+    gates are checked before the next stage starts."""
+    if suite.asset[0] == "raw":
+        return "raw"
+    if suite.asset[0] == "segments" or suite.asset[-1] == "customer_traits":
+        return "traits_and_segments"  # built by cdp_dbt_traits_and_segments
+    if suite.asset[-1] == "customer_predictions":
+        return "predictions"
+    return "marts"  # built by cdp_dbt_assets: identity, customers, facts
+
+
+def _stage_check(name: str, suites: list[Suite]):
     specs = [
         AssetCheckSpec(
             name=check["name"],
-            asset=asset,
+            asset=AssetKey(list(suite.asset)),
             description=f"{check['severity']}: {check['description']} ({suite.path.name})",
             blocking=suite.gate and check["severity"] == "critical",
         )
-        for check in checks
+        for suite in suites
+        for check in suite.checks()
     ]
 
     @multi_asset_check(
         specs=specs,
-        name=f"gx__{suite.table.replace('.', '__')}",
-        description=f"Great Expectations suite {suite.path.relative_to(suite.path.parents[1])} on {suite.table}",
+        name=f"gx_{name}",
+        description=f"Great Expectations suites on {', '.join(s.table for s in suites)}",
     )
     def _check(context: AssetCheckExecutionContext, cdp: CdpSettings):
-        from orchestration.quality.suites import validate
+        from orchestration.quality.suites import docs_dir, docs_index, validate
 
-        outcome = validate([suite], cdp.resolved_target(), run_id=context.run.run_id)[0]
-        rows = {row["check"]: row for row in outcome.rows}
-        failed = [name for name, row in rows.items() if not row["success"]]
-        context.log.info(
-            f"quality: {suite.table}: {len(rows) - len(failed)} of {len(rows)} checks passed"
-            + (f", failed: {', '.join(failed)}" if failed else "")
-            + f" ({outcome.seconds:.1f} s)"
-        )
-        for check in checks:
-            row = rows.get(check["name"], {})
-            metadata = {
-                "expectation": row.get("type", ""),
-                "severity": check["severity"],
-                "element_count": row.get("element_count"),
-                "unexpected_count": row.get("unexpected_count"),
-                "sample": MetadataValue.json({"values": [str(v) for v in row.get("sample") or []]}),
-            }
-            if row.get("error"):
-                metadata["error"] = row["error"]
-            yield AssetCheckResult(
-                asset_key=asset,
-                check_name=check["name"],
-                passed=bool(row.get("success")),
-                severity=SEVERITY[check["severity"]],
-                metadata={k: v for k, v in metadata.items() if v is not None},
+        docs = docs_dir()
+        outcomes = validate(suites, cdp.resolved_target(), context.run.run_id, docs)
+        for outcome in outcomes:
+            suite = outcome.suite
+            asset = AssetKey(list(suite.asset))
+            rows = {row["check"]: row for row in outcome.rows}
+            failed = [name for name, row in rows.items() if not row["success"]]
+            context.log.info(
+                f"quality: {suite.table}: {len(rows) - len(failed)} of {len(rows)} checks passed"
+                + (f", failed: {', '.join(failed)}" if failed else "")
+                + f" ({outcome.seconds:.1f} s)"
             )
+            for check in suite.checks():
+                row = rows.get(check["name"], {})
+                metadata = {
+                    "expectation": row.get("type", ""),
+                    "severity": check["severity"],
+                    "element_count": row.get("element_count"),
+                    "unexpected_count": row.get("unexpected_count"),
+                    "sample": MetadataValue.json(
+                        {"values": [str(v) for v in row.get("sample") or []]}
+                    ),
+                    "error": row.get("error"),
+                    "data_docs": MetadataValue.path(str(docs_index(docs))) if docs else None,
+                }
+                yield AssetCheckResult(
+                    asset_key=asset,
+                    check_name=check["name"],
+                    passed=bool(row.get("success")),
+                    severity=SEVERITY[check["severity"]],
+                    metadata={k: v for k, v in metadata.items() if v is not None},
+                )
 
     return _check
 
@@ -123,5 +141,7 @@ def _identity_health_check():
 
 
 def quality_checks() -> list:
-    suites = [_suite_check(suite) for suite in discover(dbt_project.manifest_path)]
-    return [*suites, _identity_health_check()]
+    stages: dict[str, list[Suite]] = {}
+    for suite in discover(dbt_project.manifest_path):
+        stages.setdefault(stage(suite), []).append(suite)
+    return [*(_stage_check(n, s) for n, s in stages.items()), _identity_health_check()]

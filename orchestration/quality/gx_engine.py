@@ -41,6 +41,13 @@ from great_expectations.expectations.expectation_configuration import (  # noqa:
 # --------------------------------------------------------------------------- context
 
 
+def file_context(root):
+    """A GX file context under `root` (gx/: suites, validation results, Data Docs)."""
+    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return ctx
+
+
 def ephemeral_context(docs_dir: str | None = None):
     """In-memory context; no files unless a docs site is added. Progress bars off."""
     ctx = gx.get_context(mode="ephemeral")
