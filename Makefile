@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint --processes 0 models tests/data_tests
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 format: $(STAMP)
 	$(BIN)/ruff format orchestration tests bench

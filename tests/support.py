@@ -41,20 +41,33 @@ def cdp_run(
 
 
 def run_dbt(*args: str, target: str = "duckdb", **env: str) -> subprocess.CompletedProcess:
-    """dbt in a child process from the project folder (CDP_DUCKDB_PATH etc. from os.environ)."""
-    return subprocess.run(
-        [DBT, *args],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "CDP_TARGET": target,
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            **env,
-        },
-        cwd=PROJECT,
-        timeout=300,
-    )
+    """dbt in a child process from the project folder (CDP_DUCKDB_PATH etc. from os.environ).
+    Each call writes to its own target folder (tests run in parallel), seeded with the
+    project's partial parse so dbt does not parse from scratch."""
+    import shutil
+    import tempfile
+
+    target_path = Path(tempfile.mkdtemp(prefix="cdp-dbt-target-"))
+    parsed = PROJECT / "target" / "partial_parse.msgpack"
+    if parsed.exists():
+        shutil.copy(parsed, target_path / parsed.name)
+    try:
+        return subprocess.run(
+            [DBT, *args],
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "CDP_TARGET": target,
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "DBT_TARGET_PATH": str(target_path),
+                **env,
+            },
+            cwd=PROJECT,
+            timeout=300,
+        )
+    finally:
+        shutil.rmtree(target_path, ignore_errors=True)
 
 
 def incremental_rows(target) -> dict[str, list[tuple]]:

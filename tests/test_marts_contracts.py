@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 
 import pytest
+from support import run_dbt
 
-from orchestration.dbt_project import DBT_EXECUTABLE, ensure_manifest
-from orchestration.warehouse import PROJECT_DIR, duckdb_path
+from orchestration.dbt_project import ensure_manifest
+from orchestration.warehouse import duckdb_path
 
 MARTS_DIR = "models/marts/"
 
@@ -175,26 +175,7 @@ def test_personal_data_patterns(column, personal):
 @pytest.mark.slow
 def test_dbt_docs_generate_works(tmp_path):
     """Docs compile every model against an in-memory DuckDB (the `lint` target)."""
-    proc = subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "docs",
-            "generate",
-            "--target",
-            "lint",
-            "--target-path",
-            str(tmp_path),
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        timeout=300,
-    )
+    proc = run_dbt("docs", "generate", "--target", "lint", "--target-path", str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert (tmp_path / "index.html").exists()
     catalog = json.loads((tmp_path / "catalog.json").read_text(encoding="utf-8"))
