@@ -85,7 +85,7 @@ def main() -> None:
         )
         env = {**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_TARGET": "duckdb"}
         print(
-            f"\n{'chunk rows':>12}{'seconds':>10}{'peak RSS MiB':>15}  failed checks (unexpected)"
+            f"\n{'chunk rows':>12}{'seconds':>10}{'peak RSS MiB':>15}  failed checks; rows each row-wise check flagged"
         )
         for chunk in (int(c) for c in args.chunks.split(",")):
             proc = subprocess.run(
@@ -101,7 +101,8 @@ def main() -> None:
             label = f"{chunk:,}" if chunk else "all (1 frame)"
             print(
                 f"{label:>12}{out['seconds']:>10.1f}{out['peak_mib']:>15,.0f}  "
-                f"{out['failed'] or 'none'}{' ERROR ' + out['error'] if out['error'] else ''}"
+                f"{out['failed'] or 'none'}; {out['unexpected']}"
+                f"{' ERROR ' + out['error'] if out['error'] else ''}"
             )
 
 
