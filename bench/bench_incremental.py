@@ -55,9 +55,11 @@ def cdp_run(landing: Path, env: dict[str, str]) -> tuple[float, dict[str, float]
     if proc.returncode != 0:
         sys.exit(f"cdp run failed: {proc.stderr.strip().splitlines()[-1]}")
     log = re.search(r"dbt output: (\S+)", proc.stdout)
+    if not log:
+        sys.exit("cdp run printed no dbt log path: no model times to compare")
     return (
         seconds,
-        model_times(Path(log.group(1)).read_text()) if log else {},
+        model_times(Path(log.group(1)).read_text()),
         proc.stdout + proc.stderr,
     )
 
@@ -133,7 +135,12 @@ def main() -> None:
             f"select * from rebuilt.{table})) + (select count(*) from (select * from "
             f"rebuilt.{table} except all select * from {table}))"
         ).fetchone()[0]
-        times = [full_models.get(table, 0.0), incr_models.get(table, 0.0), refresh_models[table]]
+        missing = [
+            n for n, t in (("full", full_models), ("incremental", incr_models)) if table not in t
+        ]
+        if missing:
+            sys.exit(f"{table}: no build time in the {' and '.join(missing)} run's log")
+        times = [full_models[table], incr_models[table], refresh_models[table]]
         totals = [a + b for a, b in zip(totals, times, strict=True)]
         print(
             f"{table:<32}{times[0]:>9.2f}s{times[1]:>12.2f}s{times[2]:>13.2f}s"

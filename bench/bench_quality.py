@@ -4,7 +4,8 @@
 The table is synthesised in DuckDB with the columns and value shapes of marts.dim_customers
 (normalised emails, E.164 phones, counts), with 0.5% malformed emails and phones so the
 row-wise checks have something to count. Each run validates in a fresh process with the
-given chunk size and reports wall time and the process's peak memory (RSS), which includes
+given chunk size (rounded down to DuckDB's 2,048-row vectors: 100,000 reads 98,304 at a
+time) and reports wall time and the process's peak memory (RSS), which includes
 DuckDB's and Great Expectations' own. A full table in one frame (chunk = all rows) is the
 comparison.
 
@@ -98,6 +99,8 @@ def main() -> None:
             if proc.returncode != 0:
                 sys.exit(proc.stderr[-2000:])
             out = json.loads(proc.stdout.strip().splitlines()[-1])
+            if out["rows"] != args.rows:
+                sys.exit(f"validated {out['rows']:,} rows, not {args.rows:,}")
             label = f"{chunk:,}" if chunk else "all (1 frame)"
             print(
                 f"{label:>12}{out['seconds']:>10.1f}{out['peak_mib']:>15,.0f}  "

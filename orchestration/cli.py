@@ -314,22 +314,22 @@ def _print_identity(identity: dict) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Show passed checks too.")
 def quality(target: str, show_all: bool) -> None:
     """Print the data quality results of the last run (Great Expectations suites)."""
-    from orchestration.quality.suites import RESULTS_SCHEMA, RESULTS_TABLE
+    from orchestration.quality.suites import (
+        RESULTS_SCHEMA,
+        RESULTS_TABLE,
+        docs_dir,
+        docs_index,
+        last_run_results,
+    )
     from orchestration.settings import apply_defaults
-    from orchestration.warehouse import WarehouseError, existing_tables, fetch_all, resolve_target
+    from orchestration.warehouse import WarehouseError, existing_tables, resolve_target
 
     apply_defaults(target)
     resolved = resolve_target(target)
-    results = f"{RESULTS_SCHEMA}.{RESULTS_TABLE}"
     try:
         if RESULTS_TABLE not in existing_tables(resolved, RESULTS_SCHEMA):
             raise CliError(f"no quality results on {resolved.label}: run `cdp run` first")
-        rows = fetch_all(
-            resolved,
-            f"select suite, check_name, severity, success, element_count, unexpected_count, "
-            f"sample, validated_at from {results} r where run_id = (select run_id from {results} "
-            f"order by validated_at desc limit 1) order by success, suite, check_name",
-        )
+        rows = last_run_results(resolved)
     except WarehouseError as exc:
         raise CliError(str(exc)) from None
     failed = [r for r in rows if not r[3]]
@@ -340,8 +340,6 @@ def quality(target: str, show_all: bool) -> None:
         f"{len(rows)} checks passed in {len(suites)} suites"
         + (f"; {len(failed)} failed" if failed else "")
     )
-    from orchestration.quality.suites import docs_dir, docs_index
-
     docs = docs_dir()
     if docs and docs_index(docs).exists():
         console.print(f"Data Docs: {docs_index(docs)}")

@@ -8,19 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestration.dbt_project import ensure_manifest
+from orchestration.quality.suites import segment_models
+
 PROJECT = Path(__file__).resolve().parent.parent
 CDP = str(Path(sys.executable).with_name("cdp"))
 DBT = str(Path(sys.executable).with_name("dbt"))
 
-# The segment models under models/segments/.
-SEGMENTS = (
-    "high_value_customers",
-    "at_risk_of_churn",
-    "lapsed_buyers",
-    "abandoned_carts_7d",
-    "new_subscribers_no_order",
-    "frequent_support_contacts",
-)
+# The segment models under models/segments/, from the parsed project.
+SEGMENTS = tuple(segment_models(ensure_manifest()))
 
 
 def cdp_run(

@@ -103,7 +103,7 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     )
     assert len(set(before.values())) > 100
     members_before = _segment_members(target)
-    assert set(members_before) >= set(SEGMENTS)
+    assert any(members_before.values()), members_before
     with_events_before = {
         c for (c,) in fetch_all(target, "select customer_id from marts.fct_events")
     }
@@ -120,7 +120,9 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
         target, "select count(*) from raw.load_manifest where file_path like '%contacts_empty%'"
     ) == [(0,)]
     assert "pairwise precision" in second.stdout
-    _assert_segment_history(target, members_before, _segment_members(target))
+    members_after = _segment_members(target)
+    _assert_segment_history(target, members_before, members_after)
+    assert any(members_before[n] ^ members_after[n] for n in SEGMENTS), "no segment changed"
     listed = subprocess.run(
         [CDP, "segments"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
     )

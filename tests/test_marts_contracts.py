@@ -97,6 +97,7 @@ def test_every_mart_has_an_enforced_contract(marts):
     assert not missing, f"marts without `contract: {{enforced: true}}`: {missing}"
 
     # dbt's rule for incremental models with a contract (it refuses to parse otherwise).
+    assert marts["fct_events"]["config"]["materialized"] == "incremental"
     for name, node in marts.items():
         if node["config"]["materialized"] == "incremental":
             assert node["config"]["on_schema_change"] in ("append_new_columns", "fail"), name

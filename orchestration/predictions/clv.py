@@ -28,7 +28,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from orchestration.warehouse import Target, fetch_all, replace_table
+from orchestration.warehouse import Target, read_session, replace_table
 
 HOLDOUT_DAYS = 180
 HORIZON_DAYS = 365
@@ -100,14 +100,14 @@ def load_orders(target: Target):
     import pandas as pd
 
     excluded = ", ".join(f"'{s}'" for s in EXCLUDED_STATUSES)
-    rows = fetch_all(
-        target,
-        "select customer_id, ordered_at, cast(revenue as double precision) "
-        "from marts.fct_orders where customer_id is not null and revenue is not null "
-        f"and coalesce(order_status, '') not in ({excluded}) "
-        "order by customer_id, ordered_at, order_id",
-    )
-    (as_of,) = fetch_all(target, "select max(event_at) from marts.fct_events")[0]
+    with read_session(target) as run:  # one connection for both reads
+        rows = run(
+            "select customer_id, ordered_at, cast(revenue as double precision) "
+            "from marts.fct_orders where customer_id is not null and revenue is not null "
+            f"and coalesce(order_status, '') not in ({excluded}) "
+            "order by customer_id, ordered_at, order_id"
+        )
+        (as_of,) = run("select max(event_at) from marts.fct_events")[0]
     orders = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "revenue"])
     orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
     orders["revenue"] = orders["revenue"].astype(float)

@@ -48,22 +48,10 @@ def file_context(root):
     return ctx
 
 
-def ephemeral_context(docs_dir: str | None = None):
-    """In-memory context; no files unless a docs site is added. Progress bars off."""
+def ephemeral_context():
+    """In-memory context (writes no files). Progress bars off."""
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    if docs_dir:
-        ctx.add_data_docs_site(
-            "local",
-            {
-                "class_name": "SiteBuilder",
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": docs_dir,
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
     return ctx
 
 
@@ -73,22 +61,21 @@ _OWN_KEYS = {"check", "only"}  # ours, stripped before GX sees the dict
 _GX_KEYS = {"type", "kwargs", "meta", "severity", "notes", "description"}
 
 
-def build_suite(spec: dict, backend: str, name: str) -> gx.ExpectationSuite:
-    """Build an ExpectationSuite from {"expectations": [{"type", "kwargs", ...}]} (no GX ids).
+def build_suite(expectations: list[dict], backend: str, name: str) -> gx.ExpectationSuite:
+    """Build an ExpectationSuite from [{"type", "kwargs", ...}] items (no GX ids).
 
     Strict: unknown expectation types or bad kwargs raise (gx.ExpectationSuite(expectations=
     [dicts]) would only log such items and drop them). `only` keeps an item to one backend
     (pandas or postgres); `check` is its stable name.
     """
-    path = name
-    suite = gx.ExpectationSuite(name=name, notes=spec.get("notes"))
+    suite = gx.ExpectationSuite(name=name)
     seen: set[str] = set()
-    for i, item in enumerate(spec["expectations"]):
+    for i, item in enumerate(expectations):
         if item.get("only") not in (None, backend):
             continue
         unknown = set(item) - _OWN_KEYS - _GX_KEYS
         if unknown:
-            raise ValueError(f"{path}[{i}]: unknown keys {sorted(unknown)}")
+            raise ValueError(f"{name}[{i}]: unknown keys {sorted(unknown)}")
         meta = dict(item.get("meta") or {})
         meta["check"] = item.get("check") or f"{item['type']}:{item['kwargs'].get('column', '')}"
         cfg = ExpectationConfiguration(
@@ -100,7 +87,7 @@ def build_suite(spec: dict, backend: str, name: str) -> gx.ExpectationSuite:
             description=item.get("description"),
         )
         if meta["check"] in seen:
-            raise ValueError(f"{path}[{i}]: duplicate check name {meta['check']!r}")
+            raise ValueError(f"{name}[{i}]: duplicate check name {meta['check']!r}")
         seen.add(meta["check"])
         suite.add_expectation(
             cfg.to_domain_obj()
@@ -312,12 +299,6 @@ def validate_chunks(
 
 
 # --------------------------------------------------------------------------- reporting
-
-
-def blocking(result: ExpectationSuiteValidationResult) -> bool:
-    """Our gate: fail only on failed *critical* expectations (result.success is False on any failure)."""
-    sev = result.get_max_severity_failure()
-    return sev is not None and sev.value == "critical"
 
 
 def summary_rows(result: ExpectationSuiteValidationResult, n: int = 3) -> list[dict]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from orchestration.quality.suites import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE, SUITES_DIR
-from orchestration.warehouse import Target, append_rows, existing_tables, fetch_all
+from orchestration.warehouse import Target, append_rows, read_session
 
 HEALTH_FILE = SUITES_DIR / "identity" / "health.json"
 HISTORY_TABLE = "identity_health"
@@ -50,24 +50,29 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
     from orchestration.identity.metrics import compute
 
     metrics = compute(target, None)
-    with_identifiers = fetch_all(
-        target,
-        "select count(*) from (select distinct source, source_record_id "
-        "from intermediate.int_identifiers_unioned) as records",
-    )[0][0]
-    shared = fetch_all(
-        target,
-        "select coalesce(max(record_count), 0) from marts.identity_guard_audit "
-        "where guard_rule = 'shared_value'",
-    )[0][0]
-    previous = None
-    if HISTORY_TABLE in existing_tables(target, RESULTS_SCHEMA):
-        rows = fetch_all(
-            target,
-            f"select customers, largest_customer_records from {RESULTS_SCHEMA}.{HISTORY_TABLE} "
-            "order by measured_at desc limit 1",
+    with read_session(target) as run:  # one connection for the three reads
+        with_identifiers = run(
+            "select count(*) from (select distinct source, source_record_id "
+            "from intermediate.int_identifiers_unioned) as records"
+        )[0][0]
+        shared = run(
+            "select coalesce(max(record_count), 0) from marts.identity_guard_audit "
+            "where guard_rule = 'shared_value'"
+        )[0][0]
+        kept = run(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [RESULTS_SCHEMA, HISTORY_TABLE],
+        )[0][0]
+        rows = (
+            run(
+                f"select customers, largest_customer_records from {RESULTS_SCHEMA}.{HISTORY_TABLE} "
+                "order by measured_at desc limit 1"
+            )
+            if kept
+            else []
         )
-        previous = rows[0] if rows else None
+    previous = rows[0] if rows else None
     observed = {
         "largest_customer_records": metrics.largest_customer_records,
         "largest_customer_identifiers": metrics.largest_customer_identifiers,

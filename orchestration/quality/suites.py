@@ -86,10 +86,6 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
 
-    @property
-    def failed_critical(self) -> list[dict]:
-        return [r for r in self.rows if not r["success"] and r["severity"] == "critical"]
-
 
 def segment_models(manifest_path: Path) -> list[str]:
     nodes = json.loads(manifest_path.read_text())["nodes"].values()
@@ -215,7 +211,7 @@ def validate(
         outcome = Outcome(suite)
         try:
             backend = "pandas" if target.name == "duckdb" else "postgres"
-            gx_suite = build_suite({"expectations": suite.expectations}, backend, suite.name)
+            gx_suite = build_suite(suite.expectations, backend, suite.name)
             if target.name == "duckdb":
                 result = _validate_duckdb(ctx, suite, gx_suite, target)
             else:
@@ -274,3 +270,19 @@ def store(outcomes: list[Outcome], target: Target, run_id: str) -> None:
         for r in o.rows
     ]
     append_rows(target, RESULTS_SCHEMA, RESULTS_TABLE, RESULT_COLUMNS, rows)
+
+
+def last_run_results(target: Target, failed_only: bool = False) -> list[tuple]:
+    """(suite, check, severity, success, rows, unexpected, sample, validated_at) of the
+    newest run in quality.validation_results, failures first."""
+    from orchestration.warehouse import fetch_all
+
+    results = f"{RESULTS_SCHEMA}.{RESULTS_TABLE}"
+    return fetch_all(
+        target,
+        f"select suite, check_name, severity, success, element_count, unexpected_count, "
+        f"sample, validated_at from {results} where run_id = (select run_id from {results} "
+        f"order by validated_at desc limit 1)"
+        + (" and not success" if failed_only else "")
+        + " order by success, suite, check_name",
+    )

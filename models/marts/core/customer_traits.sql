@@ -5,7 +5,8 @@
 
     Predicted 12-month value and churn probability come from the predictions asset
     (source predictions.customer_predictions, written by Dagster before this model); they are
-    null when it has not run, e.g. in a dbt-only build.
+    null when it has not run on this data (a dbt-only build, CDP_PREDICTIONS=0 after new
+    data): predictions are joined only when their as_of_at is this build's.
 -#}
 {%- set predictions_source = source('predictions', 'customer_predictions') %}
 {%- set predictions_table = adapter.get_relation(
@@ -45,6 +46,7 @@ predictions as (
     {%- if predictions_table is not none %}
     select
         customer_id,
+        as_of_at,
         predicted_orders_12m,
         predicted_value_12m,
         churn_probability
@@ -52,6 +54,7 @@ predictions as (
     {%- else %}
     select
         cast(null as {{ dbt.type_string() }}) as customer_id,
+        cast(null as timestamp) as as_of_at,
         cast(null as double precision) as predicted_orders_12m,
         cast(null as double precision) as predicted_value_12m,
         cast(null as double precision) as churn_probability
@@ -180,7 +183,11 @@ joined as (
     left join email_stats on customers.customer_id = email_stats.customer_id
     left join ticket_stats on customers.customer_id = ticket_stats.customer_id
     left join consent_state on customers.customer_id = consent_state.customer_id
-    left join predictions on customers.customer_id = predictions.customer_id
+    left join predictions
+        -- only predictions fitted on this data (same as_of): older ones are left out
+        on
+            customers.customer_id = predictions.customer_id
+            and as_of.as_of_at = predictions.as_of_at
 ),
 
 scored as (
