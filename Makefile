@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export CDP_DUCKDB_PATH ?= $(CURDIR)/warehouse/cdp.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# Write bytecode caches even where the shell says not to: every test spawns Python processes
+# (cdp, dbt, Dagster steps) that otherwise compile great_expectations, dbt and pandas from
+# source each time (importing great_expectations: 13 s without caches, 6 s with them).
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: install demo test lint format bench ui clean
 

@@ -81,9 +81,20 @@ class CliError(click.ClickException):
     show_default=True,
     help="Landing folder to write.",
 )
-def generate(customers: int, seed: int, out: Path) -> None:
+@click.option(
+    "--plant-problems",
+    is_flag=True,
+    help="Also write deliveries with the problems data quality must catch "
+    "(listed in truth/planted_problems.json).",
+)
+def generate(customers: int, seed: int, out: Path, plant_problems: bool) -> None:
     """Write sample landing files of a fictional omnichannel retailer (eight sources)."""
     _generate(customers, seed, out)
+    if plant_problems:
+        from orchestration.generator.problems import plant_problems as plant
+
+        for problem in plant(out, seed):
+            console.print(f"planted {problem['problem']}: {problem['file']} -> {problem['trips']}")
 
 
 def _generate(customers: int, seed: int, out: Path) -> None:

@@ -169,7 +169,9 @@ def test_header_mismatch_fails_that_file_only(duckdb_target, tmp_path):
         csv.writer(fh).writerow(cols)
     result = load_tables(duckdb_target, [CONTACTS], root)[0]
     assert result.rows_loaded == 7
-    assert result.errors == ["contacts_2.csv: header does not match crm.contacts (missing email)"]
+    assert result.errors == [
+        "crm/contacts_2.csv: header does not match crm.contacts (missing email)"
+    ]
 
 
 def test_missing_landing_folder_is_one_clear_line(duckdb_target, tmp_path):
@@ -211,3 +213,39 @@ def test_a_tenfold_volume_drop_is_refused_until_accepted(any_target, tmp_path, m
     monkeypatch.setenv("CDP_ACCEPT_VOLUME_DROP", "1")
     assert load_tables(any_target, [CONTACTS], root)[0].errors == []
     assert raw_row_counts(any_target)["crm_contacts"] == 320
+
+
+CONSENT = get_table("consent", "records")
+
+
+def test_rows_failing_a_quarantine_expectation_are_quarantined_with_its_name(any_target, tmp_path):
+    """consent_records.json marks status_allowed and channel_allowed "quarantine": such rows
+    never reach raw; the rest of the file loads."""
+    (tmp_path / "consent").mkdir()
+    header = ",".join(c.name for c in CONSENT.columns)
+    rows = [
+        f"k{i},email,a{i}@example.com,email,marketing,granted,2026-01-02 10:00:00,web,v1"
+        for i in range(1, 11)
+    ]
+    rows[2] = rows[2].replace(",granted,", ",maybe,")  # line 4
+    rows[5] = rows[5].replace(",email,marketing,granted", ",fax,marketing,unknown")  # line 7
+    (tmp_path / "consent" / "records_1.csv").write_text("\n".join([header, *rows]) + "\n")
+
+    [result] = load_tables(any_target, [CONSENT], tmp_path)
+
+    assert (result.rows_loaded, result.rows_quarantined) == (8, 2)
+    got = dict(fetch_all(any_target, "select source_row, reason from raw.quarantine order by 1"))
+    assert got == {
+        4: "failed expectation status_allowed (raw.consent_records)",
+        7: "failed expectation channel_allowed (raw.consent_records); "
+        "failed expectation status_allowed (raw.consent_records)",
+    }
+    [(text,)] = fetch_all(any_target, "select raw_text from raw.quarantine where source_row = 4")
+    assert '"status":"maybe"' in text and '"consent_id":"k3"' in text
+    loaded = fetch_all(any_target, "select consent_id from raw.consent_records order by 1")
+    assert {c for (c,) in loaded} == {f"k{i}" for i in (1, 2, 4, 5, 7, 8, 9, 10)}
+    [(quarantined,)] = fetch_all(
+        any_target,
+        "select rows_quarantined from raw.load_manifest where table_name = 'consent_records'",
+    )
+    assert quarantined == 2

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support import PROJECT, SEGMENTS, assert_incremental_build_repairs, cdp_run, run_dbt
 
+from orchestration.generator.problems import plant_problems
 from orchestration.identity.metrics import compute
 from orchestration.quality.suites import last_run_results
 from orchestration.warehouse import fetch_all, resolve_target
@@ -111,8 +112,17 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     assert checks > 100 and _quality_failures(target) == []
     builds = fetch_all(target, "select count(*) from segments.segment_runs")
 
-    # The second run plants a failing critical check on dim_customers, a gate of the
-    # segments: the run stops before the traits and segments, and says why.
+    # The second run, on a copy of the warehouse (the Postgres test compares with the first),
+    # gets the generator's planted problems as new deliveries, and a failing critical check
+    # on dim_customers, a gate of the segments.
+    second_db = tmp_path / "second" / "cdp.duckdb"
+    second_db.parent.mkdir()
+    shutil.copy(db, second_db)
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(second_db))
+    second_target = resolve_target("duckdb")
+    problem_landing = tmp_path / "landing"
+    shutil.copytree(landing, problem_landing)
+    problems = {p["problem"]: p for p in plant_problems(problem_landing, seed=3)}
     planted = tmp_path / "expectations"
     shutil.copytree(PROJECT / "expectations", planted)
     suite = planted / "marts" / "dim_customers.json"
@@ -126,14 +136,58 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
         }
     )
     suite.write_text(json.dumps(spec))
-    second = cdp_run(landing, db.parent, "duckdb", ok=False, CDP_EXPECTATIONS_DIR=str(planted))
+    second = cdp_run(
+        problem_landing, second_db.parent, "duckdb", ok=False, CDP_EXPECTATIONS_DIR=str(planted)
+    )
+    log = second.stdout + second.stderr
     assert "already loaded" in second.stderr
-    assert "planted_volume" in second.stdout + second.stderr
-    assert _raw_counts(target) == raw_after_first
-    assert fetch_all(target, "select count(*) from raw.load_manifest") == manifest_after_first
-    assert _staging_counts(target) == staged
-    assert _quality_failures(target) == [("marts.dim_customers", "planted_volume", "critical")]
-    assert fetch_all(target, "select count(*) from segments.segment_runs") == builds
+
+    # The file missing a column and the small file are refused, each with its reason ...
+    missing, drop = problems["file missing a column"], problems["sudden tenfold volume drop"]
+    assert (
+        f"file refused: {missing['file']}: header does not match crm.contacts (missing phone)"
+        in log
+    )
+    assert re.search(rf"file refused: {drop['file']}: {drop['rows']} rows against a median", log)
+    # ... while every other delivery loads: the invalid emails, the junk phone, the usual tickets.
+    added = {
+        "crm_contacts": problems["batch of invalid emails"]["rows"]
+        + problems["junk identifier shared by thousands"]["rows"]
+    }
+    counts = _raw_counts(second_target)
+    assert {t: n for t, n in counts.items() if t != "support_tickets"} == {
+        t: n + added.get(t, 0) for t, n in raw_after_first.items() if t != "support_tickets"
+    }
+    tickets = fetch_all(
+        second_target,
+        "select count(*), sum(rows_read), sum(rows_loaded) from raw.load_manifest "
+        "where file_path in (?, ?, ?)",
+        [f"support/tickets_part-000{day}.csv" for day in (2, 3, 4)],
+    )
+    assert tickets[0][:2] == (3, 3 * drop["usual_rows"])  # the three usual deliveries
+    assert counts["support_tickets"] == raw_after_first["support_tickets"] + tickets[0][2]
+    [(manifest,)] = fetch_all(second_target, "select count(*) from raw.load_manifest")
+    assert manifest == manifest_after_first[0][0] + 5
+    # The invalid emails trip the raw contract, the gate fails, and nothing else does.
+    assert set(_quality_failures(second_target)) == {
+        ("raw.crm_contacts", "email_format", "warning"),
+        ("identity_health", "largest_shared_value_records", "warning"),
+        ("marts.dim_customers", "planted_volume", "critical"),
+    }
+    # The junk phone is kept out of the graph by the shared-value guard, and reported.
+    junk = problems["junk identifier shared by thousands"]
+    [(shared, largest)] = fetch_all(
+        second_target,
+        "select largest_shared_value_records, largest_customer_records from quality.identity_health "
+        "order by measured_at desc limit 1",
+    )
+    assert shared == junk["rows"] and largest < 100
+    assert "identity health: largest_shared_value_records" in log
+    # Staging and the marts are rebuilt with the new rows; the gate stops the segments.
+    restaged = _staging_counts(second_target)
+    assert restaged["stg_crm__contacts"] > staged["stg_crm__contacts"] + junk["rows"]
+    assert "planted_volume" in log
+    assert fetch_all(second_target, "select count(*) from segments.segment_runs") == builds
 
 
 def _quality_failures(target) -> list[tuple]:

@@ -2,7 +2,9 @@
 
 For each file matching a table's pattern:
   1. checksum it; a checksum already in raw.load_manifest for that table is skipped;
-  2. parse it in DuckDB (orchestration.loading.parse) into good rows and quarantine;
+  2. parse it in DuckDB (orchestration.loading.parse) into good rows and quarantine, and
+     move the rows failing the table's row-level expectations to quarantine too
+     (orchestration.loading.row_contract);
   3. in one transaction, append good rows to raw.<source>_<table> (with load id, file,
      row number and load time), bad rows to raw.quarantine (raw text, file, row, reason),
      and one row to raw.load_manifest. A crash leaves either all of it or none.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestration.loading import row_contract
 from orchestration.loading.parse import BatchError, parse_file
 from orchestration.sources import Table, load_sources
 from orchestration.warehouse import (
@@ -392,7 +395,12 @@ def _load_file(sink, table: Table, path: Path, rel: str, landing_dir: Path, prog
         return done
     if progress:
         progress(f"{rel}: parsing", 0)
-    parsed = parse_file(sink.parser, table, path)
+    try:
+        parsed = parse_file(sink.parser, table, path)
+    except BatchError as exc:  # say which file as the rest of the log does: by landing path
+        reason = str(exc).removeprefix(f"{path}: ").removeprefix(f"{path.name}: ")
+        raise BatchError(f"{rel}: {reason}") from exc
+    rows_bad = parsed.rows_bad + row_contract.apply(sink.parser, table)
     loaded_at = _now()
     manifest = {
         "load_id": uuid.uuid4().hex,
@@ -404,16 +412,19 @@ def _load_file(sink, table: Table, path: Path, rel: str, landing_dir: Path, prog
         "size_bytes": size,
         "rows_read": None,  # set by the sink's commit, once the good rows are written
         "rows_loaded": None,
-        "rows_quarantined": parsed.rows_bad,
+        "rows_quarantined": rows_bad,
         "started_at": started_at,
         "loaded_at": loaded_at,
     }
-    good = sink.commit(table, manifest, loaded_at)
-    done.rows_read, done.rows_loaded = good + parsed.rows_bad, good
-    done.rows_quarantined = parsed.rows_bad
+    try:
+        good = sink.commit(table, manifest, loaded_at)
+    finally:
+        row_contract.release(sink.parser)
+    done.rows_read, done.rows_loaded = good + rows_bad, good
+    done.rows_quarantined = rows_bad
     done.seconds = time.perf_counter() - started
     if progress:
-        progress(f"{rel}: {good:,} rows, {parsed.rows_bad:,} quarantined", size)
+        progress(f"{rel}: {good:,} rows, {rows_bad:,} quarantined", size)
     return done
 
 

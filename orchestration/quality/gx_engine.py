@@ -57,7 +57,7 @@ def ephemeral_context():
 
 # --------------------------------------------------------------------------- suites
 
-_OWN_KEYS = {"check", "only"}  # ours, stripped before GX sees the dict
+_OWN_KEYS = {"check", "only", "quarantine"}  # ours, stripped before GX sees the dict
 _GX_KEYS = {"type", "kwargs", "meta", "severity", "notes", "description"}
 
 
@@ -296,6 +296,48 @@ def validate_chunks(
         },
         meta=meta,
     )
+
+
+def unexpected_rows(
+    ctx, suite: gx.ExpectationSuite, chunks: Iterable[pd.DataFrame], index_column: str
+) -> dict[Any, list[str]]:
+    """{index value: [check names]} of every row that fails a row-wise expectation of `suite`,
+    over a stream of chunks (each holding `index_column`). `mostly` does not apply: a row
+    either meets an expectation or not."""
+    not_row_wise = [
+        e.expectation_type for e in suite.expectations if e.expectation_type not in ROW_WISE
+    ]
+    if not_row_wise:
+        raise ValueError(
+            f"{suite.name}: only row-wise expectations can quarantine rows, not {not_row_wise}"
+        )
+    try:
+        ds = ctx.data_sources.get("rows")
+    except Exception:  # noqa: BLE001 - DataContextError when absent
+        ds = ctx.data_sources.add_pandas("rows")
+    if "rows" in ds.get_asset_names():
+        ds.delete_asset("rows")
+    bd = ds.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("whole")
+    rf = {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [index_column],
+        "return_unexpected_index_query": False,
+    }
+    failed: dict[Any, list[str]] = {}
+    for chunk in chunks:
+        result = bd.get_batch(batch_parameters={"dataframe": chunk}).validate(
+            suite, result_format=rf
+        )
+        for er in result.results:
+            if (er.exception_info or {}).get("raised_exception"):
+                raise RuntimeError(
+                    f"{er.expectation_config.meta['check']}: {er.exception_info['exception_message']}"
+                )
+            for row in er.result.get("unexpected_index_list") or []:
+                failed.setdefault(int(row[index_column]), []).append(
+                    er.expectation_config.meta["check"]
+                )
+    return failed
 
 
 # --------------------------------------------------------------------------- reporting

@@ -8,8 +8,9 @@ A suite file names the table it validates and the Dagster asset it checks:
       "gate": false,                         (true: failed critical checks block downstream assets)
       "duckdb": {"chunk_rows": 100000},      (how DuckDB tables are read: chunked, bounded memory)
       "expectations": [{"check": "...", "type": "expect_...", "kwargs": {...},
-                        "severity": "critical" | "warning" | "info"}]
-    }
+                        "severity": "critical" | "warning" | "info",
+                        "quarantine": true}]   (raw suites, row-wise checks: failing rows are
+    }                                           quarantined at load, see loading/row_contract.py)
 
 Every validation appends its results to quality.validation_results (one row per check).
 Reading the files is cheap; great_expectations is imported only to validate.
