@@ -1,15 +1,26 @@
 """Benchmark: the dim_customers suite (expectations/marts/dim_customers.json) on a
-1,000,000-row table, in bounded memory.
+1,000,000-row table, on DuckDB in bounded memory and on PostgreSQL in the database.
 
-The table is synthesised in DuckDB with the columns and value shapes of marts.dim_customers
+The table is synthesised with the columns and value shapes of marts.dim_customers
 (normalised emails, E.164 phones, counts), with 0.5% malformed emails and phones so the
-row-wise checks have something to count. Each run validates in a fresh process with the
-given chunk size (rounded down to DuckDB's 2,048-row vectors: 100,000 reads 98,304 at a
-time) and reports wall time and the process's peak memory (RSS), which includes
-DuckDB's and Great Expectations' own. A full table in one frame (chunk = all rows) is the
-comparison.
+row-wise checks have something to count; the counts they report must equal the planted
+ones, or the bench fails. Each run validates in a fresh process with the project's own
+code (orchestration.quality.suites.validate, no Data Docs) and reports wall time and the
+process's peak memory (RSS).
+
+DuckDB: the table is synthesised in a temporary DuckDB file and validated once per chunk
+size (rounded down to DuckDB's 2,048-row vectors: 100,000 reads 98,304 at a time); the
+RSS includes DuckDB's and Great Expectations' own. A full table in one frame (chunk = all
+rows) is the comparison.
+
+PostgreSQL: the same table is synthesised with generate_series in a dedicated database,
+cdp_bench_quality (created, then dropped at the end), on the server the libpq variables
+name (PGHOST, PGPORT, PGUSER; default postgres@127.0.0.1:5432). GX validates it in the
+database through its SQL datasource, so the RSS is the Python process's only: the
+PostgreSQL backend that runs the queries is a separate process, not counted.
 
     python bench/bench_quality.py [--rows 1000000] [--chunks 50000,100000,200000,0]
+                                  [--warehouses duckdb,postgres]
 """
 
 from __future__ import annotations
@@ -25,8 +36,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PROJECT_DIR = HERE.parent
+EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
+WAREHOUSES = ("duckdb", "postgres")
+PG_DATABASE = "cdp_bench_quality"
 
-SYNTHESISE = """
+# Row i has a malformed email when i % 200 == 0 and a malformed phone when i % 200 == 1
+# (0.5% each); otherwise every 7th email and every 5th phone is null.
+SYNTHESISE_DUCKDB = """
 create schema marts;
 create table marts.dim_customers as
 select
@@ -47,15 +63,40 @@ select
 from range({rows}) as t(i);
 """
 
+# The same rows and column types in PostgreSQL (varchar is text there).
+SYNTHESISE_POSTGRES = """
+create schema marts;
+create table marts.dim_customers as
+select
+    'cus_' || substr(md5(i::text), 1, 20) as customer_id,
+    timestamp '2024-01-01' + make_interval(secs => i % 60000000) as customer_id_created_at,
+    case when i % 200 = 0 then 'broken email ' || i
+         when i % 7 = 0 then null
+         else 'person' || i || '@example.com' end as email,
+    case when i % 200 = 1 then '555-' || i
+         when i % 5 = 0 then null
+         else '+1' || (2000000000 + i)::text end as phone,
+    'Ann'::text as first_name, 'Lee'::text as last_name, null::text as street,
+    'Town'::text as city, 'CA'::text as region, '90001'::text as postal_code,
+    'US'::text as country, null::date as birth_date,
+    timestamp '2024-01-01' as first_seen_at, timestamp '2026-01-01' as last_seen_at,
+    'crm,shop'::text as sources, 1 + i % 4 as source_count, 4 + i % 9 as source_record_count,
+    2 + i % 6 as identifier_count, i % 3 as email_count, i % 2 as phone_count,
+    i % 4 as anonymous_id_count, 1 as user_id_count, 0 as loyalty_card_count
+from generate_series(0::bigint, {rows} - 1) as t(i);
+"""
+
+# argv: target, chunk rows (0: the whole table in one frame; DuckDB only), suites folder.
 VALIDATE = """
-import json, os, resource, sys, time, dataclasses
+import dataclasses, json, resource, sys, time
+from pathlib import Path
 from orchestration.quality.suites import discover, validate
 from orchestration.warehouse import resolve_target
 start = time.perf_counter()
-(suite,) = [s for s in discover() if s.table == "marts.dim_customers"]
-chunk = int(sys.argv[1])
+target, chunk, folder = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+(suite,) = [s for s in discover(folder=folder) if s.table == "marts.dim_customers"]
 suite = dataclasses.replace(suite, chunk_rows=chunk or 10**9)
-(outcome,) = validate([suite], resolve_target("duckdb"))
+(outcome,) = validate([suite], resolve_target(target), docs=None)
 print(json.dumps({
     "seconds": time.perf_counter() - start,
     "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -67,46 +108,119 @@ print(json.dumps({
 """
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--chunks", default="50000,100000,200000,0")
-    args = parser.parse_args()
+def planted(rows: int) -> dict[str, int]:
+    """Rows each row-wise check must flag (the malformed emails and phones)."""
+    counts = {"email_format": len(range(0, rows, 200)), "phone_format": len(range(1, rows, 200))}
+    return {check: n for check, n in counts.items() if n}
+
+
+def print_header(label: str) -> None:
+    print(
+        f"\n{label:>14}{'seconds':>10}{'peak RSS MiB':>15}"
+        "  failed checks; rows each row-wise check flagged"
+    )
+
+
+def measure(warehouse: str, chunk: int, label: str, rows: int, env: dict[str, str]) -> None:
+    """Validate in a fresh process, print its line, and fail the bench unless it validated
+    every row and the checks flagged exactly the planted rows."""
+    proc = subprocess.run(
+        [sys.executable, "-c", VALIDATE, warehouse, str(chunk), str(EXPECTATIONS_DIR)],
+        capture_output=True,
+        text=True,
+        env={**env, "CDP_TARGET": warehouse, "CDP_QUALITY_DOCS": "0"},
+        cwd=PROJECT_DIR,
+    )
+    if proc.returncode != 0:
+        sys.exit(proc.stderr[-2000:])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(
+        f"{label:>14}{out['seconds']:>10.1f}{out['peak_mib']:>15,.0f}  "
+        f"{out['failed'] or 'none'}; {out['unexpected']}"
+    )
+    if out["error"]:
+        sys.exit(f"{warehouse}: the suite could not be validated: {out['error']}")
+    if out["rows"] != rows:
+        sys.exit(f"{warehouse}: validated {out['rows']:,} rows, not {rows:,}")
+    if out["unexpected"] != planted(rows):
+        sys.exit(
+            f"{warehouse}: the checks flagged {out['unexpected']}, not the planted {planted(rows)}"
+        )
+
+
+def bench_duckdb(rows: int, chunks: list[int]) -> None:
     import duckdb
 
     with tempfile.TemporaryDirectory(prefix="cdp-bench-quality-") as tmp:
         db = Path(tmp) / "bench.duckdb"  # a file named quality.duckdb would shadow the schema
         start = time.perf_counter()
         con = duckdb.connect(str(db))
-        con.execute(SYNTHESISE.format(rows=args.rows))
+        con.execute(SYNTHESISE_DUCKDB.format(rows=rows))
         con.close()
         print(
-            f"synthesised marts.dim_customers, {args.rows:,} rows, in "
-            f"{time.perf_counter() - start:.1f} s"
+            f"\nDuckDB: synthesised marts.dim_customers, {rows:,} rows, in "
+            f"{time.perf_counter() - start:.1f} s; peak RSS includes DuckDB's own memory"
         )
-        env = {**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_TARGET": "duckdb"}
-        print(
-            f"\n{'chunk rows':>12}{'seconds':>10}{'peak RSS MiB':>15}  failed checks; rows each row-wise check flagged"
-        )
-        for chunk in (int(c) for c in args.chunks.split(",")):
-            proc = subprocess.run(
-                [sys.executable, "-c", VALIDATE, str(chunk)],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=PROJECT_DIR,
-            )
-            if proc.returncode != 0:
-                sys.exit(proc.stderr[-2000:])
-            out = json.loads(proc.stdout.strip().splitlines()[-1])
-            if out["rows"] != args.rows:
-                sys.exit(f"validated {out['rows']:,} rows, not {args.rows:,}")
+        env = {**os.environ, "CDP_DUCKDB_PATH": str(db)}
+        print_header("chunk rows")
+        for chunk in chunks:
             label = f"{chunk:,}" if chunk else "all (1 frame)"
+            measure("duckdb", chunk, label, rows, env)
+
+
+def bench_postgres(rows: int) -> None:
+    from orchestration.warehouse import pg_connect, pg_params
+
+    p = pg_params()
+    with pg_connect("postgres") as admin:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"drop database if exists {PG_DATABASE} with (force)")
+            cur.execute(f"create database {PG_DATABASE}")
+        try:
+            start = time.perf_counter()
+            with pg_connect(PG_DATABASE) as con:
+                con.autocommit = True
+                with con.cursor() as cur:
+                    cur.execute(SYNTHESISE_POSTGRES.format(rows=rows))
+                    # Set hint bits and statistics now, as a settled table would have them,
+                    # so the first validating scan does not write them.
+                    cur.execute("vacuum analyze marts.dim_customers")
+            where = f"{p['user']}@{p['host']}:{p['port']}/{PG_DATABASE}"
             print(
-                f"{label:>12}{out['seconds']:>10.1f}{out['peak_mib']:>15,.0f}  "
-                f"{out['failed'] or 'none'}; {out['unexpected']}"
-                f"{' ERROR ' + out['error'] if out['error'] else ''}"
+                f"\nPostgreSQL ({where}): synthesised marts.dim_customers, {rows:,} rows, "
+                f"in {time.perf_counter() - start:.1f} s"
             )
+            print_header("run")
+            env = {**os.environ, "PGDATABASE": PG_DATABASE}
+            measure("postgres", 0, "in database", rows, env)
+            print(
+                "peak RSS is the Python process's only: the PostgreSQL backend that runs the "
+                "queries is a separate process, and its memory is not in it"
+            )
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(f"drop database if exists {PG_DATABASE} with (force)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--chunks", default="50000,100000,200000,0")
+    parser.add_argument(
+        "--warehouses",
+        default=",".join(WAREHOUSES),
+        help="comma-separated, run in this order (default: duckdb,postgres)",
+    )
+    args = parser.parse_args()
+    warehouses = [w.strip().lower() for w in args.warehouses.split(",") if w.strip()]
+    if unknown := sorted(set(warehouses) - set(WAREHOUSES)):
+        parser.error(f"unknown warehouses {unknown}: choose from {', '.join(WAREHOUSES)}")
+    for warehouse in warehouses:
+        if warehouse == "duckdb":
+            bench_duckdb(args.rows, [int(c) for c in args.chunks.split(",")])
+        else:
+            bench_postgres(args.rows)
 
 
 if __name__ == "__main__":

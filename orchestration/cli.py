@@ -156,10 +156,13 @@ def _prepare(target: str, landing: Path | None):
 @app.command()
 @TARGET_OPTION
 @LANDING_OPTION
-def run(target: str, landing: Path | None) -> None:
+@click.option(
+    "--syncs", "with_syncs", is_flag=True, help="Then run every sync the checks let through."
+)
+def run(target: str, landing: Path | None, with_syncs: bool) -> None:
     """Materialise everything: load landing files, build and test every dbt model."""
     resolved = _prepare(target, landing)
-    summary = _execute(resolved)
+    summary = _execute(resolved, "cdp_all_and_syncs" if with_syncs else "cdp_all")
     _print_summary(resolved, summary)
     if not summary["success"]:
         raise CliError(f"run {summary['run_id']} failed: {summary['failure']}")
@@ -196,14 +199,14 @@ def demo(customers: int, seed: int) -> None:
         raise CliError(f"run {summary['run_id']} failed: {summary['failure']}")
 
 
-def _execute(target) -> dict:
-    """Run the `cdp_all` job in this process, recorded in the Dagster instance."""
+def _execute(target, job_name: str = "cdp_all") -> dict:
+    """Run a job (`cdp_all` by default) in this process, recorded in the Dagster instance."""
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
 
     instance = DagsterInstance.get()
-    job = defs.resolve_job_def("cdp_all")
+    job = defs.resolve_job_def(job_name)
     RUN_LOG_DIR.mkdir(parents=True, exist_ok=True)
     run_log = RUN_LOG_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     started = time.perf_counter()
@@ -371,6 +374,116 @@ def quality(target: str, show_all: bool) -> None:
             (sample or "")[:60],
         )
     console.print(table)
+
+
+def _sync_target(target: str):
+    from orchestration.settings import apply_defaults
+    from orchestration.warehouse import resolve_target
+
+    apply_defaults(target)
+    from orchestration.dbt_project import ensure_manifest
+
+    try:
+        manifest = ensure_manifest()
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    return resolve_target(target), manifest
+
+
+@app.command()
+@TARGET_OPTION
+def syncs(target: str) -> None:
+    """List the syncs declared in the project with their last run."""
+    from orchestration.activation.spec import SyncSpecError, load_syncs
+    from orchestration.activation.state import SCHEMA
+    from orchestration.warehouse import WarehouseError, existing_tables, fetch_all
+
+    resolved, manifest = _sync_target(target)
+    try:
+        specs = load_syncs(manifest)
+        last: dict[str, tuple] = {}
+        if "sync_log" in existing_tables(resolved, SCHEMA):
+            for row in fetch_all(
+                resolved,
+                f"select sync_name, started_at, status, added, changed, removed, failed, seconds "
+                f"from {SCHEMA}.sync_log l where started_at = (select max(started_at) from "
+                f"{SCHEMA}.sync_log m where m.sync_name = l.sync_name)",
+            ):
+                last[row[0]] = row[1:]
+    except (SyncSpecError, WarehouseError) as exc:
+        raise CliError(str(exc)) from None
+    table = RichTable(title=f"syncs on {resolved.label}", title_justify="left")
+    for col in ("sync", "segment", "destination", "mode", "consent", "schedule", "last run",
+                "status", "+added", "~changed", "-removed", "failed"):  # fmt: skip
+        table.add_column(col)
+    for spec in specs:
+        run = last.get(spec.name)
+        table.add_row(
+            spec.name,
+            spec.model,
+            spec.kind,
+            f"{spec.mode} (leave: {spec.on_leave})",
+            spec.consent or "none",
+            spec.schedule or "",
+            f"{run[0]:%Y-%m-%d %H:%M}" if run else "never",
+            *(
+                (run[1], f"{run[2]:,}", f"{run[3]:,}", f"{run[4]:,}", f"{run[5]:,}")
+                if run
+                else ("", "", "", "", "")
+            ),
+        )
+    console.print(table)
+
+
+@app.command()
+@TARGET_OPTION
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
+@click.option("--force", is_flag=True, help="Send even though a blocking quality check is failing.")
+def sync(target: str, name: str, dry_run: bool, force: bool) -> None:
+    """Run one sync: send what changed in its segment since the last run."""
+    from orchestration.activation.destinations.base import ConfigError
+    from orchestration.activation.engine import preview, run_sync
+    from orchestration.activation.gate import SyncBlocked, ensure_open
+    from orchestration.activation.spec import SyncSpecError, find_sync
+    from orchestration.warehouse import WarehouseError
+
+    resolved, manifest = _sync_target(target)
+    try:
+        spec = find_sync(manifest, name)
+        if dry_run:
+            report = preview(spec, resolved)
+        else:
+            if not force:
+                ensure_open(resolved, manifest)
+            report = run_sync(spec, resolved)
+    except (SyncSpecError, SyncBlocked, ConfigError, WarehouseError) as exc:
+        raise CliError(str(exc)) from None
+    verb = "would send" if dry_run else "sent"
+    console.print(
+        f"{spec.name} ({spec.model} -> {spec.kind}, {spec.mode}): {verb} "
+        f"{report.added:,} added, {report.changed:,} changed, {report.removed:,} removed"
+        + ("" if dry_run else f", {report.failed:,} failed")
+        + (
+            f"; {report.forgotten:,} left without a removal (on_leave nothing)"
+            if report.forgotten
+            else ""
+        )
+        + f" in {report.seconds:.1f} s"
+    )
+    for bucket, rows in report.samples.items():
+        table = RichTable(title=f"sample {bucket}", title_justify="left")
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        for col in columns:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        console.print(table)
+    if not dry_run and report.failed:
+        raise CliError(
+            f"{report.failed:,} records not delivered; see syncs.sync_dead_letter "
+            "(they are sent again at the next run)"
+        )
 
 
 @app.command()

@@ -22,6 +22,7 @@ from orchestration.assets.identity import identity_quality
 from orchestration.assets.predictions import customer_predictions
 from orchestration.assets.quality import quality_checks
 from orchestration.assets.raw import loader_assets
+from orchestration.assets.syncs import sync_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.progress import cdp_console_logger
 from orchestration.resources import CdpSettings
@@ -32,18 +33,45 @@ apply_defaults()
 TARGET = os.environ["CDP_TARGET"]
 
 landing_specs, loaders = loader_assets()
+syncs = sync_assets()
 
 # DuckDB allows one writer per file: run every step of a run in one process, in order.
 cdp_job = define_asset_job(
     "cdp_all",
-    selection=AssetSelection.all() - AssetSelection.groups("landing"),
+    selection=AssetSelection.all() - AssetSelection.groups("landing", "syncs"),
     executor_def=in_process_executor,
     description="Load every landing file into raw, then build and test every dbt model.",
+)
+cdp_sync_job = define_asset_job(
+    "cdp_all_and_syncs",
+    selection=AssetSelection.all() - AssetSelection.groups("landing"),
+    executor_def=in_process_executor,
+    description="Everything cdp_all does, then every sync its checks let through.",
 )
 
 daily = ScheduleDefinition(
     name="cdp_daily", job=cdp_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
 )
+# One job and schedule per sync that names a schedule: it sends what changed since its last
+# run, after checking that no blocking quality check is failing.
+sync_jobs, sync_schedules = [], []
+for sync in syncs:
+    job = define_asset_job(
+        f"sync_{sync.key.path[-1]}",
+        selection=AssetSelection.assets(sync),
+        executor_def=in_process_executor,
+    )
+    sync_jobs.append(job)
+    cron = sync.metadata_by_key[sync.key].get("schedule")
+    if cron and cron != "none":
+        sync_schedules.append(
+            ScheduleDefinition(
+                name=f"sync_{sync.key.path[-1]}_schedule",
+                job=job,
+                cron_schedule=cron,
+                execution_timezone="UTC",
+            )
+        )
 
 defs = Definitions(
     asset_checks=quality_checks(),
@@ -54,9 +82,10 @@ defs = Definitions(
         cdp_dbt_traits_and_segments,
         identity_quality,
         customer_predictions,
+        *syncs,
     ],
-    jobs=[cdp_job],
-    schedules=[daily],
+    jobs=[cdp_job, cdp_sync_job, *sync_jobs],
+    schedules=[daily, *sync_schedules],
     sensors=[build_landing_sensor(cdp_job, landing_dir())],
     loggers={"console": cdp_console_logger},
     resources={

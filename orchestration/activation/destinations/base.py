@@ -1,0 +1,86 @@
+"""What every destination implements, and the records it receives.
+
+A destination gets batches of `Record`s (at most `batch_size`, at most `concurrency` batches at
+once, from worker threads) and answers each with a `BatchResult`: the records it confirmed
+(with the id the destination gave them, if any) and the records it rejected, with the reason.
+A batch that cannot be delivered at all (after the HTTP client's retries) raises
+`DeliveryError`; the engine then dead-letters the whole batch. Anything a destination does not
+confirm is sent again at the next run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# Operations a record carries:
+#   upsert  create or update (mode upsert and mirror, records new or changed)
+#   insert  create only (mode insert)
+#   update  update an existing record only (mode update)
+#   clear   the record left the model: set the mapped fields to null (on_leave: clear)
+#   delete  the record left the model: remove it (on_leave: delete)
+OPERATIONS = ("upsert", "insert", "update", "clear", "delete")
+ENV_SETTINGS = ("url", "folder", "table", "list_id", "audience_id", "base_url")
+
+
+@dataclass(frozen=True)
+class Record:
+    key: str  # the sync's match key value (e.g. customer_id)
+    operation: str  # one of OPERATIONS
+    fields: dict[str, Any]  # destination field -> value; for clear/delete the last sent fields
+    idempotency_key: str  # stable per record and change: a resend carries the same key
+    destination_id: str | None = None  # the id the destination gave it before, if any
+
+
+@dataclass
+class BatchResult:
+    confirmed: dict[str, str | None] = field(default_factory=dict)  # key -> destination id
+    rejected: dict[str, str] = field(default_factory=dict)  # key -> reason
+
+
+class DeliveryError(RuntimeError):
+    """The batch could not be delivered (retries exhausted, a 4xx on the whole request)."""
+
+
+class ConfigError(ValueError):
+    """A sync's destination settings are wrong or a credential is missing; one line."""
+
+
+def secret(env_var: str | None, what: str) -> str:
+    """A credential from the environment variable the sync names; never from the YAML."""
+    if not env_var:
+        raise ConfigError(f"{what}: name the environment variable that holds it")
+    value = os.environ.get(env_var)
+    if not value:
+        raise ConfigError(f"{what}: environment variable {env_var} is not set")
+    return value
+
+
+class Destination:
+    """Base class. Subclasses set `kind`, `batch_size` (the vendor's limit), `concurrency`
+    and `channel` (the consent a record needs: email, sms, ads, or None), and implement send."""
+
+    kind: ClassVar[str] = ""
+    batch_size: int = 1000
+    concurrency: int = 4
+    channel: str | None = None
+    operations: ClassVar[tuple[str, ...]] = OPERATIONS  # what it can do
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = dict(config)
+        # Settings that differ per account but are not secret (an audience id, a URL) may
+        # be named by environment variable too: `list_id_env: MAILCHIMP_LIST_ID`.
+        for name in ENV_SETTINGS:
+            env = self.config.get(f"{name}_env")
+            if env and not self.config.get(name) and os.environ.get(env):
+                self.config[name] = os.environ[env]
+
+    def open(self) -> None:  # noqa: B027 - optional hook
+        """Before the first batch (connect, create a folder, ...)."""
+
+    def send(self, batch: list[Record]) -> BatchResult:
+        raise NotImplementedError
+
+    def close(self, complete: bool) -> None:  # noqa: B027 - optional hook
+        """After the last batch; `complete` is False when the sync stopped early."""

@@ -1,0 +1,271 @@
+"""HubSpot CRM contacts (kind "hubspot", channel email).
+
+Endpoints (CRM API v3): `POST /crm/v3/objects/contacts/batch/upsert` with
+`{"inputs": [{"idProperty": "email", "id": <email>, "properties": {...},
+"objectWriteTraceId": <record key>}]}` for upsert, insert and update (HubSpot creates the
+contact or updates the one with that email) and for clear (the mapped properties sent as empty
+strings, which HubSpot documents as clearing them; the id property itself is kept).
+`POST /crm/v3/objects/contacts/batch/archive` with `{"inputs": [{"id": <contact id>}]}` for
+delete, using the contact id HubSpot gave the record before (a record without one is rejected).
+HTTP 200 means every input succeeded; 207 (multi-status) lists `results` and `errors`, matched
+back to records by `objectWriteTraceId`, else by the email (or contact id) in the result's
+properties or the error's `context`. A record reported in neither is rejected. Any other status
+on the whole request (400, 401, 403, ...) raises DeliveryError.
+
+Batch size: 100 inputs per request, the batch endpoints' limit. A second record with the same
+email in one batch is rejected (HubSpot refuses duplicate ids in a batch input).
+
+Rate limit: private apps get 190 requests per 10 seconds; `per_second` defaults to 15 to leave
+room for other integrations, and `concurrency` is 4.
+
+Auth: a private-app access token, read from the environment variable named by `token_env` and
+sent as `Authorization: Bearer <token>`. It is never logged nor put into an error message.
+
+Settings: token_env, base_url (https://api.hubapi.com), id_property (email), per_second (15),
+timeout (30), attempts (6), retry_initial (0.5), retry_max_wait (30).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from typing import Any
+
+from orchestration.activation.destinations.base import (
+    BatchResult,
+    DeliveryError,
+    Destination,
+    Record,
+    secret,
+)
+from orchestration.activation.http import Http, http_options
+
+log = logging.getLogger("cdp.sync.hubspot")
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+UPSERT = "/crm/v3/objects/contacts/batch/upsert"
+ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
+BATCH_LIMIT = 100
+
+
+def property_value(value: Any) -> str:
+    """HubSpot property values are strings; null clears the property."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _reason(error: dict[str, Any]) -> str:
+    parts = [str(error.get("message") or "rejected by HubSpot")]
+    category = error.get("category") or error.get("status")
+    if category:
+        parts.append(f"({category})")
+    return " ".join(parts)[:500]
+
+
+def _whole_failure(what: str, response) -> str:
+    detail = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            detail = str(body.get("message") or body.get("category") or "")
+    except ValueError:
+        detail = response.text[:200]
+    message = f"HubSpot {what}: HTTP {response.status_code}"
+    return f"{message}: {detail[:300]}" if detail else message
+
+
+def _context_values(error: dict[str, Any]) -> list[str]:
+    """Every string in an error's `context` ({"ids": [...], ...}) and its trace id, if any."""
+    values: list[str] = []
+    context = error.get("context")
+    if isinstance(context, dict):
+        for value in context.values():
+            items = value if isinstance(value, list) else [value]
+            values += [str(v) for v in items if isinstance(v, str | int)]
+    if error.get("objectWriteTraceId"):
+        values.append(str(error["objectWriteTraceId"]))
+    return values
+
+
+class HubSpotContacts(Destination):
+    kind = "hubspot"
+    channel = "email"
+    batch_size = BATCH_LIMIT
+    concurrency = 4
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__(config)
+        self.base_url = str(self.config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+        self.id_property = str(self.config.get("id_property") or "email")
+        self.options = http_options(self.config, per_second=15.0)
+        self.http: Http | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        with self._lock:
+            if self.http is not None:
+                return
+            token = secret(self.config.get("token_env"), "HubSpot private app token")
+            self.http = Http(
+                self.base_url,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Accept": "application/json",
+                    "User-Agent": "cdp-sync",
+                },
+                pool=max(self.concurrency, 1),
+                **self.options,
+            )
+
+    def close(self, complete: bool) -> None:
+        if self.http is not None:
+            self.http.close()
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, batch: list[Record]) -> BatchResult:
+        if self.http is None:
+            self.open()
+        result = BatchResult()
+        writes = [r for r in batch if r.operation != "delete"]
+        deletes = [r for r in batch if r.operation == "delete"]
+        for start in range(0, len(writes), BATCH_LIMIT):
+            self._upsert(writes[start : start + BATCH_LIMIT], result)
+        for start in range(0, len(deletes), BATCH_LIMIT):
+            self._archive(deletes[start : start + BATCH_LIMIT], result)
+        return result
+
+    def _match(self, value: Any) -> str:
+        text = property_value(value).strip()
+        return text.lower() if self.id_property == "email" else text
+
+    def _upsert(self, records: list[Record], result: BatchResult) -> None:
+        inputs: list[dict[str, Any]] = []
+        by_trace: dict[str, str] = {}  # objectWriteTraceId (the record key) -> key
+        by_id: dict[str, str] = {}  # id property value, lowercased for email -> key
+        for record in records:
+            ident = property_value(record.fields.get(self.id_property)).strip()
+            if not ident:
+                result.rejected[record.key] = f"no {self.id_property} to identify the contact"
+                continue
+            match = self._match(ident)
+            if match in by_id:
+                result.rejected[record.key] = (
+                    f"same {self.id_property} as record {by_id[match]} in this batch"
+                )
+                continue
+            if record.operation == "clear":
+                properties = {n: "" for n in record.fields if n != self.id_property}
+            else:
+                properties = {n: property_value(v) for n, v in record.fields.items()}
+            inputs.append(
+                {
+                    "idProperty": self.id_property,
+                    "id": ident,
+                    "properties": properties,
+                    "objectWriteTraceId": record.key,
+                }
+            )
+            by_trace[record.key] = record.key
+            by_id[match] = record.key
+        if not inputs:
+            return
+        assert self.http is not None
+        response = self.http.request("POST", UPSERT, json={"inputs": inputs})
+        if response.status_code not in (200, 201, 207):
+            raise DeliveryError(_whole_failure("batch upsert", response))
+        body = _body(response)
+
+        def resolve(value: Any) -> str | None:
+            return by_trace.get(str(value)) or by_id.get(self._match(value))
+
+        confirmed: dict[str, str | None] = {}
+        for item in body.get("results") or []:
+            if not isinstance(item, dict):
+                continue
+            key = by_trace.get(str(item.get("objectWriteTraceId") or "")) or by_id.get(
+                self._match((item.get("properties") or {}).get(self.id_property))
+            )
+            if key:
+                confirmed[key] = str(item["id"]) if item.get("id") is not None else None
+        rejected, unmatched = _errors(body, resolve)
+        multi = response.status_code == 207
+        for key in by_id.values():
+            if key in rejected:
+                result.rejected[key] = rejected[key]
+            elif key in confirmed:
+                result.confirmed[key] = confirmed[key]
+            elif not multi:  # 200: every input succeeded
+                result.confirmed[key] = None
+            else:
+                result.rejected[key] = _unreported(unmatched)
+
+    def _archive(self, records: list[Record], result: BatchResult) -> None:
+        by_id: dict[str, list[str]] = {}  # contact id -> keys (several records may share one)
+        for record in records:
+            if not record.destination_id:
+                result.rejected[record.key] = (
+                    "no HubSpot contact id recorded for this record; cannot archive it"
+                )
+                continue
+            by_id.setdefault(str(record.destination_id), []).append(record.key)
+        if not by_id:
+            return
+        assert self.http is not None
+        inputs = [{"id": contact_id} for contact_id in by_id]
+        response = self.http.request("POST", ARCHIVE, json={"inputs": inputs})
+        if response.status_code not in (200, 204, 207):
+            raise DeliveryError(_whole_failure("batch archive", response))
+        rejected, unmatched = _errors(
+            _body(response), lambda v: str(v) if str(v) in by_id else None
+        )
+        for contact_id, keys in by_id.items():
+            for key in keys:
+                if contact_id in rejected:
+                    result.rejected[key] = rejected[contact_id]
+                elif unmatched:  # errors we cannot place: archive again next run (idempotent)
+                    result.rejected[key] = _unreported(unmatched)
+                else:
+                    result.confirmed[key] = contact_id
+
+
+def _body(response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        raise DeliveryError(f"HubSpot answered HTTP {response.status_code} without JSON") from None
+    return body if isinstance(body, dict) else {}
+
+
+def _errors(body: dict[str, Any], resolve) -> tuple[dict[str, str], list[str]]:
+    """Per-record reasons from a 207's `errors` (keyed by what `resolve` maps the error's
+    context values to), and the reasons of errors that match no record."""
+    rejected: dict[str, str] = {}
+    unmatched: list[str] = []
+    for error in body.get("errors") or []:
+        if not isinstance(error, dict):
+            continue
+        reason = _reason(error)
+        keys = {k for k in map(resolve, _context_values(error)) if k}
+        for key in keys:
+            rejected[key] = reason
+        if not keys:
+            unmatched.append(reason)
+    if unmatched:
+        log.warning("HubSpot reported %d errors that match no record", len(unmatched))
+    return rejected, unmatched
+
+
+def _unreported(unmatched: list[str]) -> str:
+    why = "HubSpot reported neither a result nor an error for this contact"
+    if unmatched:
+        why += f"; unattributed errors: {'; '.join(sorted(set(unmatched)))}"
+    return why[:500]

@@ -1,0 +1,263 @@
+"""Run one sync: diff the model against the sync's state, send the changes, record what the
+destination confirmed.
+
+Batches of the destination's size go out on `concurrency` worker threads; the main thread
+alone writes to the warehouse. Each confirmed batch is committed to sync_state as soon as it
+comes back, so a crash loses at most the batches in flight: they are not in the state, the
+next run sends them again with the same idempotency keys, and a receiver that keys on them
+sees each change once. Records a destination rejects, and batches it could not take after
+the HTTP client's retries, go to sync_dead_letter with the reason; the next run's diff
+includes them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from orchestration.activation.destinations import destination_class
+from orchestration.activation.destinations.base import BatchResult, DeliveryError, Record
+from orchestration.activation.spec import SyncSpec
+from orchestration.activation.state import Store, diff_sql, now
+from orchestration.warehouse import Target
+
+log = logging.getLogger("cdp.sync")
+
+READ_ROWS = 10_000  # diff rows fetched from the warehouse at a time
+SAMPLE = 5
+
+
+@dataclass
+class SyncReport:
+    sync: str
+    run_id: str
+    dry_run: bool
+    added: int = 0
+    changed: int = 0
+    removed: int = 0  # left the model: cleared or deleted at the destination
+    forgotten: int = 0  # left the model, on_leave nothing: dropped from the state only
+    failed: int = 0  # rejected or undeliverable: in the dead-letter table
+    retries: int = 0
+    seconds: float = 0.0
+    status: str = "succeeded"
+    error: str | None = None
+    samples: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        return self.added + self.changed + self.removed + self.failed
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def idempotency_key(sync: str, key: str, old: str | None, new: str | None) -> str:
+    """Same for every send of one change of one record; differs for the next change."""
+    return hashlib.sha256(f"{sync}\x1f{key}\x1f{old or ''}\x1f{new or ''}".encode()).hexdigest()[
+        :32
+    ]
+
+
+def _operation(spec: SyncSpec, change: str) -> str | None:
+    if change == "remove":
+        return None if spec.on_leave == "nothing" else spec.on_leave
+    if spec.mode == "insert":
+        return "insert" if change == "add" else None
+    if spec.mode == "update":
+        return "update"
+    return "upsert"
+
+
+def _records(spec: SyncSpec, rows: list[tuple]) -> tuple[list[tuple[Record, str, str]], list[str]]:
+    """(record, change, checksum) to send, and the keys to forget without sending."""
+    names = list(spec.fields)
+    out, forget = [], []
+    for key, change, checksum, old, dest_id, payload, *values in rows:
+        op = _operation(spec, change)
+        if op is None:
+            if change == "remove":
+                forget.append(key)
+            continue
+        if change == "remove":
+            fields = json.loads(payload) if payload else {}
+        else:
+            fields = {n: _json_value(v) for n, v in zip(names, values, strict=True)}
+        record = Record(
+            key=key,
+            operation=op,
+            fields=fields,
+            idempotency_key=idempotency_key(spec.name, key, old, checksum),
+            destination_id=dest_id,
+        )
+        out.append((record, change, checksum or ""))
+    return out, forget
+
+
+def check_columns(store: Store, spec: SyncSpec) -> None:
+    """The model must have the key, the mapped columns and the consent column."""
+    from orchestration.activation.spec import SyncSpecError
+
+    try:
+        rows = store.execute(f"select * from {spec.relation} where 1 = 0")
+        have = set(store.columns_of(spec.relation))
+    except Exception as exc:  # noqa: BLE001 - the model is not built
+        raise SyncSpecError(f"sync {spec.name}: cannot read {spec.relation} ({exc})") from None
+    del rows
+    wanted = [spec.key, *spec.fields.values()] + ([spec.consent_column] if spec.consent else [])
+    missing = [c for c in dict.fromkeys(wanted) if c not in have]
+    if missing:
+        raise SyncSpecError(
+            f"sync {spec.name}: model {spec.model} has no column {', '.join(missing)}"
+        )
+
+
+def _diff_for_mode(spec: SyncSpec) -> str:
+    sql = diff_sql(spec)
+    if spec.mode == "insert":  # changes are never sent; the state keeps the first version
+        sql = f"select * from ({sql}) as diff where change <> 'change'"
+    return sql
+
+
+def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
+    """Counts and a sample of what a run would send; nothing is sent or written."""
+    report = SyncReport(spec.name, "dry-run", dry_run=True)
+    started = time.perf_counter()
+    store = Store(target)
+    with store.open():
+        store.ensure()
+        check_columns(store, spec)
+        for rows in store.stream(_diff_for_mode(spec), READ_ROWS):
+            records, forget = _records(spec, rows)
+            report.forgotten += len(forget)
+            for record, change, _ in records:
+                bucket = {"add": "added", "change": "changed", "remove": "removed"}[change]
+                setattr(report, bucket, getattr(report, bucket) + 1)
+                shown = report.samples.setdefault(bucket, [])
+                if len(shown) < sample:
+                    shown.append(
+                        {"key": record.key, "operation": record.operation, **record.fields}
+                    )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def run_sync(
+    spec: SyncSpec,
+    target: Target,
+    *,
+    run_id: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SyncReport:
+    """Send the sync's changes; returns the counts (also in syncs.sync_log)."""
+    run_id = run_id or uuid.uuid4().hex
+    report = SyncReport(spec.name, run_id, dry_run=False)
+    started_at, started = now(), time.perf_counter()
+    destination = destination_class(spec.kind)({**spec.destination, "sync_name": spec.name})
+    store = Store(target)
+    with store.open():
+        store.ensure()
+        store.log_start(run_id, spec, started_at)
+        complete = False
+        try:
+            check_columns(store, spec)
+            destination.open()
+            _deliver(spec, store, destination, report, progress)
+            complete = True
+        except Exception as exc:
+            report.status, report.error = "failed", str(exc).splitlines()[0][:500]
+            raise
+        finally:
+            try:
+                destination.close(complete)
+            finally:
+                http = getattr(destination, "http", None)
+                report.retries = getattr(http, "retries", 0)
+                report.seconds = time.perf_counter() - started
+                if report.status != "failed" and report.failed:
+                    report.status = "partial"
+                store.log_end(run_id, vars(report))
+    return report
+
+
+def _deliver(spec, store: Store, destination, report: SyncReport, progress) -> None:
+    size = max(1, int(destination.batch_size))
+    in_flight: dict[Future, list[tuple[Record, str, str]]] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, destination.concurrency))
+
+    def settle(futures) -> None:
+        for future in futures:
+            batch = in_flight.pop(future)
+            try:
+                result: BatchResult = future.result()
+            except DeliveryError as exc:
+                result = BatchResult(rejected={r.key: str(exc) for r, _, _ in batch})
+            _record(spec, store, batch, result, report)
+            if progress:
+                progress(len(batch))
+
+    try:
+        pending: list[tuple[Record, str, str]] = []
+        for rows in store.stream(_diff_for_mode(spec), READ_ROWS):
+            records, forget = _records(spec, rows)
+            store.forget(spec.name, forget)
+            report.forgotten += len(forget)
+            pending += records
+            while len(pending) >= size:
+                batch, pending = pending[:size], pending[size:]
+                in_flight[pool.submit(destination.send, [r for r, _, _ in batch])] = batch
+                # Commit what came back as soon as it is back: a crash then costs only the
+                # batches in flight. Wait only when the queue is full.
+                settle([f for f in list(in_flight) if f.done()])
+                if len(in_flight) >= 2 * destination.concurrency:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    settle(done)
+        if pending:
+            in_flight[pool.submit(destination.send, [r for r, _, _ in pending])] = pending
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            settle(done)
+    finally:
+        for future in in_flight:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _record(spec, store: Store, batch, result: BatchResult, report: SyncReport) -> None:
+    """Write one batch's outcome: confirmed records to the state, the rest to dead letters."""
+    confirmed, removed, dead = [], [], []
+    for record, change, checksum in batch:
+        if record.key in result.confirmed:
+            if change == "remove":
+                removed.append(record.key)
+                report.removed += 1
+            else:
+                dest_id = result.confirmed[record.key] or record.destination_id
+                payload = json.dumps(record.fields, default=str, separators=(",", ":"))
+                confirmed.append((record.key, checksum, payload, dest_id))
+                if change == "add":
+                    report.added += 1
+                else:
+                    report.changed += 1
+        else:
+            reason = result.rejected.get(record.key, "not confirmed by the destination")
+            dead.append((record.key, record.operation, reason, record.fields))
+    store.confirm(spec.name, confirmed)
+    store.forget(spec.name, removed)
+    if dead:
+        report.failed += len(dead)
+        store.dead_letter(spec.name, report.run_id, dead)
+        log.warning("%s: %d records not delivered: %s", spec.name, len(dead), dead[0][2])

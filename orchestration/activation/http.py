@@ -1,0 +1,165 @@
+"""One HTTP client for every destination: httpx with a connection pool, retries by tenacity.
+
+Retried: timeouts and connection errors, 5xx, and 429. The wait is exponential with full
+jitter (`initial` doubling up to `max_wait`); on 429 (and 503) a `Retry-After` header in
+seconds or as an HTTP date is honoured instead. Other 4xx answers are returned to the
+destination, which decides (a per-record rejection, or a DeliveryError for the batch).
+Headers named in `secret_headers` are never logged: the client logs method, URL and status.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from orchestration.activation.destinations.base import ConfigError, DeliveryError
+
+log = logging.getLogger("cdp.sync.http")
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response):
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, RetryableStatus | httpx.TimeoutException | httpx.TransportError)
+
+
+class RateLimiter:
+    """At most `per_second` requests a second across threads (evenly spaced)."""
+
+    def __init__(self, per_second: float | None):
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self.lock = threading.Lock()
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+
+class Http:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        attempts: int = 6,
+        initial: float = 0.5,
+        max_wait: float = 30.0,
+        per_second: float | None = None,
+        pool: int = 8,
+    ):
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers=headers or {},
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        )
+        self.attempts, self.initial, self.max_wait = attempts, initial, max_wait
+        self.limiter = RateLimiter(per_second)
+        self.retries = 0  # counted for the sync log (approximate under threads)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableStatus) and exc.response.status_code in (429, 503):
+            after = _retry_after(exc.response)
+            if after is not None:
+                return min(after, self.max_wait * 4)
+        return wait_random_exponential(multiplier=self.initial, max=self.max_wait)(state)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("retry %d after %s", state.attempt_number, exc.__class__.__name__ if exc else "")
+
+    def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        """The response of the first attempt that is not retryable; DeliveryError when the
+        attempts run out."""
+
+        def attempt() -> httpx.Response:
+            self.limiter.wait()
+            response = self.client.request(method, url, **kw)
+            if response.status_code in RETRY_STATUS:
+                raise RetryableStatus(response)
+            return response
+
+        try:
+            for tried in Retrying(
+                retry=retry_if_exception(_retryable),
+                stop=stop_after_attempt(self.attempts),
+                wait=self._wait,
+                before_sleep=self._before_sleep,
+                reraise=True,
+            ):
+                with tried:
+                    return attempt()
+        except RetryableStatus as exc:
+            raise DeliveryError(
+                f"{method} {exc.response.request.url.path}: HTTP {exc.response.status_code} "
+                f"after {self.attempts} attempts"
+            ) from exc
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise DeliveryError(
+                f"{method} {url}: {exc.__class__.__name__} after {self.attempts} attempts"
+            ) from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def config_number(config: dict[str, Any], name: str, default: float | None) -> float | None:
+    value = config.get(name, default)
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"`{name}` must be a number, not {value!r}") from None
+
+
+def http_options(config: dict[str, Any], per_second: float | None) -> dict[str, Any]:
+    """Http keyword arguments from the sync's settings (timeout, attempts, retry_initial,
+    retry_max_wait, per_second)."""
+    return {
+        "timeout": config_number(config, "timeout", 30.0) or 30.0,
+        "attempts": max(1, int(config_number(config, "attempts", 6) or 1)),
+        "initial": config_number(config, "retry_initial", 0.5) or 0.0,
+        "max_wait": config_number(config, "retry_max_wait", 30.0) or 0.0,
+        "per_second": config_number(config, "per_second", per_second) or None,
+    }

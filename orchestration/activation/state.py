@@ -1,0 +1,312 @@
+"""The sync tables in the warehouse (schema `syncs`) and the diff against them.
+
+  sync_state        one row per record a destination has confirmed: key, checksum of the
+                    mapped fields, the fields as sent (JSON), destination id, confirmed_at
+  sync_log          one row per run: counts added, changed, removed, failed, status, seconds
+  sync_dead_letter  records a destination rejected or could not take, with the reason; they
+                    are not in sync_state, so the next run's diff sends them again
+
+The diff is one SQL query, the same on DuckDB and PostgreSQL: the model's records (with the
+consent the sync needs) full-outer-joined to the sync's state on the key; a record is an add
+when it has no state, a change when its checksum differs, a remove when it has state but
+left the model. A rerun with no data change finds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestration.activation.spec import SyncSpec
+from orchestration.warehouse import Target, column_ddl, duckdb_connect, pg_connect
+
+SCHEMA = "syncs"
+STATE_COLUMNS = [
+    ("sync_name", "varchar"),
+    ("record_key", "varchar"),
+    ("checksum", "varchar"),
+    ("payload", "varchar"),
+    ("destination_id", "varchar"),
+    ("confirmed_at", "timestamp"),
+]
+LOG_COLUMNS = [
+    ("run_id", "varchar"),
+    ("sync_name", "varchar"),
+    ("destination", "varchar"),
+    ("started_at", "timestamp"),
+    ("finished_at", "timestamp"),
+    ("status", "varchar"),  # running | succeeded | partial | failed | interrupted
+    ("added", "bigint"),
+    ("changed", "bigint"),
+    ("removed", "bigint"),
+    ("failed", "bigint"),
+    ("retries", "bigint"),
+    ("seconds", "double"),
+    ("error", "varchar"),
+]
+DEAD_COLUMNS = [
+    ("sync_name", "varchar"),
+    ("record_key", "varchar"),
+    ("operation", "varchar"),
+    ("reason", "varchar"),
+    ("payload", "varchar"),
+    ("run_id", "varchar"),
+    ("failed_at", "timestamp"),
+]
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def diff_sql(spec: SyncSpec) -> str:
+    """Columns: record_key, change (add | change | remove), checksum, old_checksum,
+    destination_id, payload (last sent, JSON), then the mapped model columns f0, f1, ..."""
+    cols = list(spec.fields.values())
+    text = [f"coalesce(cast({_q(c)} as varchar), chr(30))" for c in cols]
+    consent = f" and {_q(spec.consent_column)} = 'granted'" if spec.consent_column else ""
+    picked = ", ".join(f"{_q(c)} as f{i}" for i, c in enumerate(cols))
+    return f"""
+with desired as (
+    select
+        cast({_q(spec.key)} as varchar) as record_key,
+        md5(concat_ws(chr(31), {", ".join(text)})) as checksum,
+        {picked}
+    from {spec.relation}
+    where {_q(spec.key)} is not null{consent}
+),
+state as (
+    select record_key, checksum, destination_id, payload
+    from {SCHEMA}.sync_state
+    where sync_name = {_lit(spec.name)}
+)
+select
+    coalesce(desired.record_key, state.record_key) as record_key,
+    case
+        when state.record_key is null then 'add'
+        when desired.record_key is null then 'remove'
+        else 'change'
+    end as change,
+    desired.checksum,
+    state.checksum as old_checksum,
+    state.destination_id,
+    state.payload,
+    {", ".join(f"desired.f{i}" for i in range(len(cols)))}
+from desired
+full outer join state on desired.record_key = state.record_key
+where
+    state.record_key is null
+    or desired.record_key is null
+    or desired.checksum <> state.checksum
+"""
+
+
+class Store:
+    """One warehouse connection for a sync run: the diff is streamed on a second cursor
+    (DuckDB) or a server-side cursor on a second connection (PostgreSQL), confirmations are
+    written as batches come back, each batch in its own transaction."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.engine = target.name
+
+    @contextmanager
+    def open(self) -> Iterator[Store]:
+        if self.engine == "duckdb":
+            with duckdb_connect(self.target.duckdb_path) as con:
+                self.con = con
+                yield self
+        else:
+            with pg_connect() as con, pg_connect() as reader:
+                self.con, self.reader = con, reader
+                yield self
+
+    # ------------------------------------------------------------------ plumbing
+
+    def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        if self.engine == "duckdb":
+            return self.con.execute(sql, list(params)).fetchall()
+        with self.con, self.con.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), tuple(params))
+            return cur.fetchall() if cur.description else []
+
+    def columns_of(self, relation: str) -> list[str]:
+        schema, table = relation.split(".")
+        return [
+            r[0]
+            for r in self.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            )
+        ]
+
+    def ensure(self) -> None:
+        stmts = [
+            f"create schema if not exists {SCHEMA}",
+            f"create table if not exists {SCHEMA}.sync_state "
+            f"({column_ddl(self.engine, STATE_COLUMNS)}, primary key (sync_name, record_key))",
+            f"create table if not exists {SCHEMA}.sync_log ({column_ddl(self.engine, LOG_COLUMNS)})",
+            f"create table if not exists {SCHEMA}.sync_dead_letter "
+            f"({column_ddl(self.engine, DEAD_COLUMNS)})",
+        ]
+        for stmt in stmts:
+            self.execute(stmt)
+
+    def stream(self, sql: str, rows: int) -> Iterator[list[tuple]]:
+        """The query's rows in lists of at most `rows`, never all at once."""
+        if self.engine == "duckdb":
+            cur = self.con.cursor()
+            try:
+                cur.execute(sql)
+                while chunk := cur.fetchmany(rows):
+                    yield chunk
+            finally:
+                cur.close()
+        else:
+            with self.reader.cursor(name="cdp_sync_diff") as cur:
+                cur.itersize = rows
+                cur.execute(sql)
+                while chunk := cur.fetchmany(rows):
+                    yield chunk
+            self.reader.rollback()
+
+    # ------------------------------------------------------------------ state
+
+    def confirm(self, sync: str, rows: list[tuple[str, str, str, str | None]]) -> None:
+        """(key, checksum, payload JSON, destination id) sent and confirmed: one transaction."""
+        if not rows:
+            return
+        at = now()
+        values = [(sync, k, c, p, d, at) for k, c, p, d in rows]
+        upsert = (
+            f"insert into {SCHEMA}.sync_state values (?, ?, ?, ?, ?, ?) "
+            "on conflict (sync_name, record_key) do update set checksum = excluded.checksum, "
+            "payload = excluded.payload, destination_id = excluded.destination_id, "
+            "confirmed_at = excluded.confirmed_at"
+        )
+        keys = [r[0] for r in rows]
+        self._write(upsert, values, sync, keys)
+
+    def forget(self, sync: str, keys: list[str]) -> None:
+        """Records removed from the destination (or left it with on_leave nothing)."""
+        if keys:
+            self._write(None, [], sync, keys, delete_state=True)
+
+    def _write(
+        self, upsert: str | None, values: list, sync: str, keys: list[str], delete_state=False
+    ) -> None:
+        dead = f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? and record_key = any(?)"
+        gone = f"delete from {SCHEMA}.sync_state where sync_name = ? and record_key = any(?)"
+        if self.engine == "duckdb":
+            con = self.con
+            con.execute("begin transaction")
+            try:
+                if upsert:
+                    # One statement for the whole batch: the columns as lists, unnested.
+                    columns = [list(c) for c in zip(*values, strict=True)]
+                    picked = ", ".join(
+                        f"unnest(?::{'timestamp' if n == 'confirmed_at' else 'varchar'}[])"
+                        for n, _ in STATE_COLUMNS
+                    )
+                    con.execute(
+                        upsert.replace("values (?, ?, ?, ?, ?, ?)", f"select {picked}"), columns
+                    )
+                if delete_state:
+                    con.execute(gone, [sync, keys])
+                con.execute(dead, [sync, keys])
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+        else:
+            from psycopg2.extras import execute_values
+
+            with self.con, self.con.cursor() as cur:
+                if upsert:
+                    execute_values(
+                        cur, upsert.replace("(?, ?, ?, ?, ?, ?)", "%s"), values, page_size=1000
+                    )
+                if delete_state:
+                    cur.execute(gone.replace("?", "%s"), (sync, keys))
+                cur.execute(dead.replace("?", "%s"), (sync, keys))
+
+    def dead_letter(self, sync: str, run_id: str, rows: list[tuple[str, str, str, Any]]) -> None:
+        """(key, operation, reason, fields) that did not reach the destination."""
+        if not rows:
+            return
+        at = now()
+        values = [
+            (sync, k, op, reason[:2000], json.dumps(fields, default=str), run_id, at)
+            for k, op, reason, fields in rows
+        ]
+        keys = [r[0] for r in rows]
+        if self.engine == "duckdb":
+            con = self.con
+            con.execute("begin transaction")
+            try:
+                con.execute(
+                    f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? "
+                    "and record_key = any(?)",
+                    [sync, keys],
+                )
+                con.executemany(
+                    f"insert into {SCHEMA}.sync_dead_letter values (?, ?, ?, ?, ?, ?, ?)", values
+                )
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+        else:
+            from psycopg2.extras import execute_values
+
+            with self.con, self.con.cursor() as cur:
+                cur.execute(
+                    f"delete from {SCHEMA}.sync_dead_letter where sync_name = %s "
+                    "and record_key = any(%s)",
+                    (sync, keys),
+                )
+                execute_values(cur, f"insert into {SCHEMA}.sync_dead_letter values %s", values)
+
+    # ------------------------------------------------------------------ log
+
+    def log_start(self, run_id: str, spec: SyncSpec, started: datetime) -> None:
+        self.execute(
+            f"update {SCHEMA}.sync_log set status = 'interrupted' "
+            "where sync_name = ? and status = 'running'",
+            [spec.name],
+        )
+        self.execute(
+            f"insert into {SCHEMA}.sync_log values "
+            "(?, ?, ?, ?, null, 'running', 0, 0, 0, 0, 0, null, null)",
+            [run_id, spec.name, spec.kind, started],
+        )
+
+    def log_end(self, run_id: str, counts: dict[str, Any]) -> None:
+        self.execute(
+            f"update {SCHEMA}.sync_log set finished_at = ?, status = ?, added = ?, changed = ?, "
+            "removed = ?, failed = ?, retries = ?, seconds = ?, error = ? where run_id = ?",
+            [
+                now(),
+                counts["status"],
+                counts["added"],
+                counts["changed"],
+                counts["removed"],
+                counts["failed"],
+                counts["retries"],
+                counts["seconds"],
+                counts.get("error"),
+                run_id,
+            ],
+        )

@@ -1,0 +1,73 @@
+"""One Dagster asset per sync declared in dbt YAML (group `syncs`), downstream of its
+segment, so lineage runs from the landing files to the destination and the segment's
+blocking checks stop it."""
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    asset,
+)
+
+from orchestration.activation.spec import SyncSpec, load_syncs
+from orchestration.dbt_project import MANIFEST
+from orchestration.resources import CdpSettings
+
+
+def _sync_asset(spec: SyncSpec) -> AssetsDefinition:
+    @asset(
+        key=AssetKey(spec.asset_key),
+        deps=[AssetKey(["segments", spec.model])],
+        group_name="syncs",
+        kinds={spec.kind},
+        owners=[f"team:{spec.owner}"] if spec.owner else None,
+        description=(
+            spec.description
+            or f"Segment {spec.model} to {spec.kind} ({spec.mode}, on leave: {spec.on_leave}, "
+            f"consent: {spec.consent or 'none'})."
+        ),
+        metadata={
+            "destination": spec.kind,
+            "mode": spec.mode,
+            "on_leave": spec.on_leave,
+            "key": spec.key,
+            "fields": ", ".join(f"{d} <- {c}" for d, c in spec.fields.items()),
+            "consent": spec.consent or "none",
+            "schedule": spec.schedule or "none",
+        },
+    )
+    def _sync(context: AssetExecutionContext, cdp: CdpSettings) -> MaterializeResult:
+        from orchestration.activation.destinations.base import ConfigError
+        from orchestration.activation.engine import run_sync
+        from orchestration.activation.gate import SyncBlocked, ensure_open
+        from orchestration.activation.spec import SyncSpecError
+
+        target = cdp.resolved_target()
+        try:
+            ensure_open(target, MANIFEST)
+            report = run_sync(spec, target, run_id=context.run_id[:8] + "-" + spec.name)
+        except (SyncBlocked, ConfigError, SyncSpecError) as exc:
+            raise Failure(description=f"{spec.name}: {exc}") from None
+        context.log.info(
+            f"sync {spec.name}: {report.added:,} added, {report.changed:,} changed, "
+            f"{report.removed:,} removed, {report.failed:,} failed in {report.seconds:.1f} s"
+        )
+        return MaterializeResult(
+            metadata={
+                "added": report.added,
+                "changed": report.changed,
+                "removed": report.removed,
+                "failed": report.failed,
+                "retries": report.retries,
+                "seconds": round(report.seconds, 2),
+                "status": report.status,
+            }
+        )
+
+    return _sync
+
+
+def sync_assets() -> list[AssetsDefinition]:
+    return [_sync_asset(spec) for spec in load_syncs(MANIFEST)] if MANIFEST.exists() else []

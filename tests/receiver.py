@@ -1,0 +1,157 @@
+"""A local webhook receiver for the sync tests and the benchmark.
+
+It checks what a real receiver would (the HMAC-SHA256 signature of the body, the auth
+header, the JSON shape) and answers 401/400 when they are wrong. It keeps every record by
+its idempotency key, so a resend of the same change is seen as a repeat, and it can inject
+faults: 5xx, 429 with Retry-After, answers slower than the client's timeout, per-record
+rejections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Faults:
+    error_5xx: float = 0.0  # share of requests answered 503
+    throttle_429: float = 0.0  # share answered 429 with Retry-After
+    retry_after: str = "0.05"
+    slow: float = 0.0  # share applied but answered after `slow_seconds` (client timeout)
+    slow_seconds: float = 1.0
+    delay: float = 0.0  # seconds every request takes
+    reject_keys: set[str] = field(default_factory=set)  # rejected once each, then accepted
+    seed: int = 7
+
+
+class Receiver:
+    def __init__(
+        self, secret: str, auth: tuple[str, str] | None = None, faults: Faults | None = None
+    ):
+        self.secret, self.auth = secret, auth
+        self.faults = faults or Faults()
+        self.rng = random.Random(self.faults.seed)
+        self.lock = threading.Lock()
+        self.requests = 0  # every request, answered or not
+        self.accepted_batches = 0
+        self.deliveries = 0  # records in accepted batches, repeats included
+        self.by_idempotency: dict[str, dict] = {}  # first accepted copy of each change
+        self.repeats = 0
+        self.rejected_once: set[str] = set()
+        self.throttled: dict[str, float] = {}  # batch id -> when it was answered 429
+        self.retry_delays: list[float] = []  # seconds from a 429 to that batch's next attempt
+        self.bad_requests: list[str] = []
+        self.batch_sizes: list[int] = []
+        self.on_batch = None  # callable(n_accepted_batches), e.g. to stop a process
+
+    # ------------------------------------------------------------------ server
+    def __enter__(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, answer = receiver.handle(self.headers, body)
+                data = json.dumps(answer).encode()
+                try:
+                    self.send_response(status)
+                    if status == 429:
+                        self.send_header("Retry-After", receiver.faults.retry_after)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cdp"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ------------------------------------------------------------------ handling
+    def handle(self, headers, body: bytes) -> tuple[int, dict]:
+        with self.lock:
+            self.requests += 1
+            roll = self.rng.random()
+            f = self.faults
+        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(headers.get("X-CDP-Signature", ""), expected):
+            self.bad_requests.append("bad signature")
+            return 401, {"error": "bad signature"}
+        if self.auth and headers.get(self.auth[0]) != self.auth[1]:
+            self.bad_requests.append("bad auth")
+            return 401, {"error": "bad auth"}
+        try:
+            payload = json.loads(body)
+            records = payload["records"]
+            assert all({"key", "operation", "fields", "idempotency_key"} <= set(r) for r in records)
+        except (ValueError, KeyError, AssertionError, TypeError):
+            self.bad_requests.append("bad shape")
+            return 400, {"error": "bad shape"}
+        if f.delay:
+            time.sleep(f.delay)
+        batch_id = payload.get("batch_id", "")
+        with self.lock:
+            if batch_id in self.throttled:
+                self.retry_delays.append(time.monotonic() - self.throttled.pop(batch_id))
+        if roll < f.error_5xx:
+            return 503, {"error": "unavailable"}
+        if roll < f.error_5xx + f.throttle_429:
+            with self.lock:
+                self.throttled[batch_id] = time.monotonic()
+            return 429, {"error": "slow down"}
+        if roll < f.error_5xx + f.throttle_429 + f.slow:
+            # Applied, but answered after the client gave up: the client sends it again.
+            time.sleep(f.slow_seconds)
+        rejected = []
+        with self.lock:
+            for r in records:
+                if r["key"] in f.reject_keys and r["key"] not in self.rejected_once:
+                    self.rejected_once.add(r["key"])
+                    rejected.append({"key": r["key"], "reason": "invalid email for this list"})
+                    continue
+                self.deliveries += 1
+                if r["idempotency_key"] in self.by_idempotency:
+                    self.repeats += 1
+                else:
+                    self.by_idempotency[r["idempotency_key"]] = r
+            self.accepted_batches += 1
+            self.batch_sizes.append(len(records))
+            n = self.accepted_batches
+        if self.on_batch:
+            self.on_batch(n)
+        return 200, {"rejected": rejected}
+
+    # ------------------------------------------------------------------ views
+    def latest(self) -> dict[str, dict]:
+        """Each key's state as the receiver applied the changes: key -> last record."""
+        out: dict[str, dict] = {}
+        for r in self.by_idempotency.values():
+            out.setdefault(r["key"], [])
+            out[r["key"]].append(r)
+        return {k: v[-1] for k, v in out.items()}
+
+    def operations(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.by_idempotency.values():
+            counts[r["operation"]] = counts.get(r["operation"], 0) + 1
+        return counts

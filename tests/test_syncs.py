@@ -1,0 +1,427 @@
+"""Reverse ETL: diffs, delivery under faults, crash resume, consent, the gate, the CLI.
+
+The syncs are the ones declared in models/segments/_segments__models.yml; their segment is
+a table written here (the columns the model has), so each test controls membership.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+from decimal import Decimal
+
+import pytest
+from receiver import Faults, Receiver
+from support import CDP
+
+from orchestration.activation.engine import preview, run_sync
+from orchestration.activation.spec import find_sync
+from orchestration.dbt_project import MANIFEST, ensure_manifest
+from orchestration.warehouse import fetch_all
+
+SECRET = "s3cr3t-signing-key"
+COLUMNS = [
+    ("customer_id", "varchar"),
+    ("email", "varchar"),
+    ("phone", "varchar"),
+    ("first_name", "varchar"),
+    ("last_name", "varchar"),
+    ("consent_email", "varchar"),
+    ("consent_ads", "varchar"),
+    ("revenue_total", "decimal(18,2)"),
+    ("orders_count", "bigint"),
+    ("rfm_segment", "varchar"),
+]
+
+
+def _members(n: int, *, start: int = 0) -> list[tuple]:
+    return [
+        (
+            f"C{i:07d}",
+            f"person{i}@example.com",
+            f"+1415555{i % 10000:04d}",
+            "Ann",
+            f"Smith{i}",
+            "granted" if i % 10 else "withdrawn",  # every tenth has withdrawn email consent
+            "granted",
+            Decimal(f"{1000 + i}.50"),
+            2 + i % 5,
+            "champions",
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def _write_segment(target, rows: list[tuple], table: str = "high_value_customers") -> None:
+    """(Re)create segments.<table> with `rows`."""
+    from orchestration.warehouse import duckdb_connect, pg_connect
+
+    ddl = ", ".join(f"{c} {t}" for c, t in COLUMNS)
+    stmts = [
+        "create schema if not exists segments",
+        f"drop table if exists segments.{table}",
+        f"create table segments.{table} ({ddl})",
+    ]
+    if target.name == "duckdb":
+        with duckdb_connect(target.duckdb_path) as con:
+            for s in stmts:
+                con.execute(s)
+            con.executemany(
+                f"insert into segments.{table} values ({', '.join('?' for _ in COLUMNS)})", rows
+            )
+    else:
+        from psycopg2.extras import execute_values
+
+        with pg_connect() as con, con, con.cursor() as cur:
+            for s in stmts:
+                cur.execute(s)
+            execute_values(cur, f"insert into segments.{table} values %s", rows)
+
+
+@pytest.fixture
+def webhook_sync(monkeypatch):
+    """The declared webhook sync with short timeouts and fast retries for the tests."""
+    ensure_manifest()
+    spec = find_sync(MANIFEST, "high_value_to_webhook")
+    fast = {"timeout": 0.5, "retry_initial": 0.01, "attempts": 8, "batch_size": 50}
+    monkeypatch.setenv("CDP_WEBHOOK_SECRET", SECRET)
+    return dataclasses.replace(spec, destination={**spec.destination, **fast})
+
+
+def _consented(rows):
+    return {r[0]: r for r in rows if r[5] == "granted"}
+
+
+def test_first_sync_sends_members_then_nothing_then_only_what_changed(
+    any_target, webhook_sync, monkeypatch
+):
+    rows = _members(1000)
+    _write_segment(any_target, rows)
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        first = run_sync(webhook_sync, any_target)
+        members = _consented(rows)
+        assert (first.added, first.changed, first.removed, first.failed) == (len(members), 0, 0, 0)
+        assert set(rx.latest()) == set(members)  # withdrawn consent: never sent
+        sent = rx.latest()["C0000001"]
+        assert sent["operation"] == "upsert"
+        assert sent["fields"] == {
+            "email": "person1@example.com",
+            "first_name": "Ann",
+            "last_name": "Smith1",
+            "revenue_total": 1001.5,
+            "orders_count": 3,
+            "rfm_segment": "champions",
+        }
+        assert max(rx.batch_sizes) == 50 and rx.bad_requests == []
+
+        requests = rx.requests
+        again = run_sync(webhook_sync, any_target)
+        assert again.sent == 0 and rx.requests == requests  # no change: no request at all
+
+        # 1% of the members change a field; one member leaves; one joins.
+        changed = [list(r) for r in rows]
+        for r in changed[1:100:10]:  # ten members with consent
+            r[8] += 1
+        gone = changed.pop(2)[0]
+        joined = _members(1, start=5001)
+        _write_segment(any_target, [tuple(r) for r in changed] + joined)
+        third = run_sync(webhook_sync, any_target)
+        assert (third.added, third.changed, third.removed) == (1, 10, 1)
+        assert len(rx.by_idempotency) == len(members) + 12
+        assert rx.latest()[gone]["operation"] == "delete"
+        assert rx.latest()[gone]["fields"]["email"] == f"person{int(gone[1:])}@example.com"
+        log = fetch_all(
+            any_target,
+            "select status, added, changed, removed, failed from syncs.sync_log order by started_at",
+        )
+        assert log == [
+            ("succeeded", len(members), 0, 0, 0),
+            ("succeeded", 0, 0, 0, 0),
+            ("succeeded", 1, 10, 1, 0),
+        ]
+
+
+def test_faults_deliver_every_change_exactly_once(duckdb_target, webhook_sync, monkeypatch):
+    """5xx, 429, answers after the client's timeout (applied, then resent) and per-record
+    rejections: after the runs, the receiver has every change once by idempotency key."""
+    rows = _members(600)
+    _write_segment(duckdb_target, rows)
+    members = _consented(rows)
+    rejected = {"C0000011", "C0000012", "C0000013"}
+    faults = Faults(
+        error_5xx=0.15,
+        throttle_429=0.1,
+        retry_after="0.2",
+        slow=0.05,
+        slow_seconds=0.8,
+        reject_keys=rejected,
+    )
+    with Receiver(SECRET, faults=faults) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        first = run_sync(webhook_sync, duckdb_target)
+        assert first.failed == len(rejected) and first.status == "partial"
+        dead = fetch_all(
+            duckdb_target, "select record_key, reason from syncs.sync_dead_letter order by 1"
+        )
+        assert dead == [(k, "invalid email for this list") for k in sorted(rejected)]
+        assert first.retries > 0
+
+        second = run_sync(webhook_sync, duckdb_target)  # the dead letters, again
+        assert (second.added, second.failed) == (len(rejected), 0)
+        assert fetch_all(duckdb_target, "select count(*) from syncs.sync_dead_letter") == [(0,)]
+
+    assert set(rx.latest()) == set(members)
+    assert len(rx.by_idempotency) == len(members)  # one change per member
+    assert rx.deliveries >= len(members)  # repeats (timeouts) are seen as repeats
+    # Retry-After was waited for: no batch came back sooner than 0.2 s after its 429.
+    assert rx.retry_delays and min(rx.retry_delays) >= 0.19
+
+
+def test_a_crash_halfway_resumes_without_losing_or_repeating(duckdb_target, tmp_path, monkeypatch):
+    """`cdp sync` killed after some batches: the rerun sends the rest; confirmed batches are
+    not sent again, and only batches in flight at the kill can repeat."""
+    ensure_manifest()
+    rows = _members(6000)  # 5,400 with consent: 11 batches of 500
+    _write_segment(duckdb_target, rows)
+    members = _consented(rows)
+    monkeypatch.setenv("CDP_WEBHOOK_SECRET", SECRET)
+    proc: list[subprocess.Popen] = []
+
+    def kill_after(n: int) -> None:
+        if n == 8 and proc:
+            os.kill(proc[0].pid, signal.SIGKILL)
+
+    with Receiver(SECRET, faults=Faults(delay=0.05)) as rx:
+        rx.on_batch = kill_after
+        env = {**os.environ, "CDP_WEBHOOK_URL": rx.url}
+        proc.append(
+            subprocess.Popen(
+                [CDP, "sync", "high_value_to_webhook"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        )
+        proc[0].wait(timeout=120)
+        assert proc[0].returncode == -signal.SIGKILL
+        before = len(rx.by_idempotency)
+        confirmed = fetch_all(duckdb_target, "select count(*) from syncs.sync_state")[0][0]
+        assert 0 < confirmed <= before < len(members)
+        status = fetch_all(duckdb_target, "select status from syncs.sync_log")
+        assert status == [("running",)]
+
+        done = subprocess.run(
+            [CDP, "sync", "high_value_to_webhook"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert set(rx.latest()) == set(members)
+    assert len(rx.by_idempotency) == len(members)
+    # Only what was in flight at the kill (at most 2 x 4 batches of 500) came twice.
+    assert rx.repeats == rx.deliveries - len(members) <= 8 * 500
+    assert rx.repeats <= before - confirmed
+    statuses = fetch_all(duckdb_target, "select status from syncs.sync_log order by started_at")
+    assert statuses == [("interrupted",), ("succeeded",)]
+
+
+def test_a_revoked_consent_is_removed_from_the_mirror(any_target, webhook_sync, monkeypatch):
+    rows = _members(40)
+    _write_segment(any_target, rows)
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        run_sync(webhook_sync, any_target)
+        assert rx.latest()["C0000005"]["operation"] == "upsert"
+        revoked = [list(r) for r in rows]
+        revoked[5][5] = "withdrawn"
+        _write_segment(any_target, [tuple(r) for r in revoked])
+        report = run_sync(webhook_sync, any_target)
+        assert (report.added, report.changed, report.removed) == (0, 0, 1)
+        assert rx.latest()["C0000005"]["operation"] == "delete"
+        assert fetch_all(
+            any_target,
+            "select count(*) from syncs.sync_state where record_key = 'C0000005'",
+        ) == [(0,)]
+
+
+def test_dry_run_counts_and_samples_without_sending(duckdb_target, webhook_sync, monkeypatch):
+    _write_segment(duckdb_target, _members(30))
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        report = preview(webhook_sync, duckdb_target)
+        assert report.added == 27 and len(report.samples["added"]) == 5
+        proc = subprocess.run(
+            [CDP, "sync", "high_value_to_webhook", "--dry-run"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "250"},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "would send 27 added, 0 changed, 0 removed" in " ".join(proc.stdout.split())
+        assert "person1@example.com" in proc.stdout
+        assert rx.requests == 0
+    assert fetch_all(duckdb_target, "select count(*) from syncs.sync_state") == [(0,)]
+
+    listing = subprocess.run(
+        [CDP, "syncs"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}
+    )
+    assert listing.returncode == 0, listing.stderr
+    for name in ("high_value_to_webhook", "high_value_to_hubspot", "at_risk_export"):
+        assert name in listing.stdout
+
+
+def test_a_failing_blocking_check_stops_the_sync(duckdb_target, webhook_sync, monkeypatch):
+    from orchestration.quality.suites import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE
+    from orchestration.warehouse import append_rows
+
+    _write_segment(duckdb_target, _members(20))
+    row = {c: None for c, _ in RESULT_COLUMNS} | {
+        "run_id": "r1",
+        "suite": "marts.dim_customers",
+        "table_name": "marts.dim_customers",
+        "check_name": "customer_id_unique",
+        "severity": "critical",
+        "success": False,
+    }
+    from datetime import datetime
+
+    row["validated_at"] = datetime(2026, 1, 1)
+    append_rows(
+        duckdb_target,
+        RESULTS_SCHEMA,
+        RESULTS_TABLE,
+        RESULT_COLUMNS,
+        [tuple(row[c] for c, _ in RESULT_COLUMNS)],
+    )
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        proc = subprocess.run(
+            [CDP, "sync", "high_value_to_webhook"], capture_output=True, text=True
+        )
+        assert proc.returncode == 1
+        assert "blocked: 1 blocking check(s) failed" in proc.stderr
+        assert "marts.dim_customers customer_id_unique" in proc.stderr
+        assert rx.requests == 0
+
+
+def test_credentials_never_reach_the_log(duckdb_target, webhook_sync, monkeypatch, caplog):
+    _write_segment(duckdb_target, _members(20))
+    monkeypatch.setenv("CDP_WEBHOOK_URL", "http://127.0.0.1:9/unreachable")
+    spec = dataclasses.replace(
+        webhook_sync,
+        destination={**webhook_sync.destination, "attempts": 2, "timeout": 0.2},
+    )
+    caplog.set_level("DEBUG")
+    report = run_sync(spec, duckdb_target)
+    assert report.failed == 18 and report.status == "partial"
+    [(reason,)] = fetch_all(duckdb_target, "select distinct reason from syncs.sync_dead_letter")
+    assert "after 2 attempts" in reason
+    assert SECRET not in caplog.text and SECRET not in reason
+
+
+def test_missing_credentials_are_one_line(duckdb_target, webhook_sync, monkeypatch):
+    _write_segment(duckdb_target, _members(5))
+    monkeypatch.delenv("CDP_WEBHOOK_URL", raising=False)
+    proc = subprocess.run([CDP, "sync", "high_value_to_webhook"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "cdp: error: webhook: set `url`, or `url_env` to a variable holding it"
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_file_exports_are_written_whole(duckdb_target, tmp_path, fmt):
+    import duckdb
+
+    ensure_manifest()
+    spec = find_sync(MANIFEST, "high_value_to_webhook")
+    spec = dataclasses.replace(
+        spec,
+        name=f"export_{fmt}",
+        destination={
+            "kind": "file",
+            "folder": str(tmp_path / "out"),
+            "format": fmt,
+            "batch_size": 7,
+        },  # fmt: skip
+    )
+    rows = _members(30)
+    _write_segment(duckdb_target, rows)
+    report = run_sync(spec, duckdb_target)
+    files = sorted((tmp_path / "out" / spec.name).iterdir())
+    assert report.added == 27 and len(files) == 4  # 27 records in batches of 7
+    assert not [f for f in files if f.name.startswith(".")]  # no temporary file left
+    reader = {"csv": "read_csv", "parquet": "read_parquet", "jsonl": "read_json"}[fmt]
+    got = duckdb.sql(
+        f"select _key, _operation, email from {reader}('{tmp_path}/out/{spec.name}/*.{fmt}')"
+    ).fetchall()
+    assert sorted(got) == sorted((r[0], "upsert", r[1]) for r in rows if r[5] == "granted")
+
+
+@pytest.mark.postgres
+def test_postgres_table_destination_upserts_and_deletes(duckdb_target, pg_database, monkeypatch):
+    from orchestration.warehouse import pg_connect
+
+    ensure_manifest()
+    spec = find_sync(MANIFEST, "support_contacts_to_ops_db")
+    spec = dataclasses.replace(
+        spec,
+        model="high_value_customers",
+        relation="segments.high_value_customers",
+        fields={"email": "email", "last_name": "last_name", "orders_count": "orders_count"},
+    )
+    monkeypatch.setenv("CDP_OPS_DSN", f"dbname={pg_database}")
+    rows = _members(50)
+    _write_segment(duckdb_target, rows)
+    assert run_sync(spec, duckdb_target).added == 50  # consent: none
+    changed = [list(r) for r in rows[1:]]
+    changed[0][4] = "Jones"
+    _write_segment(duckdb_target, [tuple(r) for r in changed])
+    report = run_sync(spec, duckdb_target)
+    assert (report.changed, report.removed) == (1, 1)
+    with pg_connect() as con, con.cursor() as cur:
+        cur.execute(
+            "select count(*), min(cdp_key), count(*) filter (where last_name = 'Jones') "
+            "from cdp_sync.frequent_support_contacts"
+        )
+        assert cur.fetchone() == (49, "C0000001", 1)
+
+
+def test_sync_specs_are_checked(tmp_path):
+    from orchestration.activation.spec import SyncSpecError, load_syncs
+
+    node = {
+        "resource_type": "model",
+        "name": "high_value_customers",
+        "schema": "segments",
+        "alias": "high_value_customers",
+        "original_file_path": "models/segments/_segments__models.yml",
+        "config": {"meta": {"syncs": [{
+            "name": "x", "destination": {"kind": "webhook"}, "mode": "insert",
+            "on_leave": "delete", "key": "customer_id", "fields": {"email": "email"},
+        }]}},
+    }  # fmt: skip
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": {"model.cdp.x": node}}))
+    with pytest.raises(SyncSpecError, match="insert mode never removes"):
+        load_syncs(manifest)
+    node["config"]["meta"]["syncs"][0] |= {"mode": "mirror", "destination": {"kind": "fax"}}
+    manifest.write_text(json.dumps({"nodes": {"model.cdp.x": node}}))
+    with pytest.raises(SyncSpecError, match="unknown destination kind 'fax'"):
+        load_syncs(manifest)
+    assert {s.name for s in load_syncs(MANIFEST)} >= {"high_value_to_webhook", "at_risk_export"}
+
+
+def test_every_sync_is_an_asset_downstream_of_its_segment():
+    from dagster import AssetKey
+
+    from orchestration.definitions import defs
+
+    key = AssetKey(["syncs", "high_value_to_webhook"])
+    node = defs.resolve_asset_graph().get(key)
+    assert AssetKey(["segments", "high_value_customers"]) in node.parent_keys
+    assert defs.resolve_job_def("sync_high_value_to_webhook").name == "sync_high_value_to_webhook"
+    schedules = {s.name: s.cron_schedule for s in defs.schedules}
+    assert schedules["sync_high_value_to_webhook_schedule"] == "30 3 * * *"
