@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_generate_load.py
 	$(BIN)/python bench/bench_identity_components.py
 	$(BIN)/python bench/bench_incremental.py
+	$(BIN)/python bench/bench_syncs.py
 	$(BIN)/python bench/bench_quality.py
 
 ui: $(STAMP)

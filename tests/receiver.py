@@ -61,6 +61,14 @@ class Receiver:
             def log_message(self, *args):  # quiet
                 pass
 
+            def do_GET(self):  # noqa: N802 - /stats: the counts, for a receiver in a process
+                data = json.dumps(receiver.stats()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status, answer = receiver.handle(self.headers, body)
@@ -142,6 +150,18 @@ class Receiver:
         return 200, {"rejected": rejected}
 
     # ------------------------------------------------------------------ views
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "accepted_batches": self.accepted_batches,
+                "deliveries": self.deliveries,
+                "changes": len(self.by_idempotency),
+                "repeats": self.repeats,
+                "bad_requests": len(self.bad_requests),
+                "operations": self.operations(),
+            }
+
     def latest(self) -> dict[str, dict]:
         """Each key's state as the receiver applied the changes: key -> last record."""
         out: dict[str, dict] = {}
@@ -155,3 +175,11 @@ class Receiver:
         for r in self.by_idempotency.values():
             counts[r["operation"]] = counts.get(r["operation"], 0) + 1
         return counts
+
+
+if __name__ == "__main__":  # a receiver in its own process: prints its URL, serves until killed
+    import sys
+
+    with Receiver(sys.argv[1]) as rx:
+        print(rx.url, flush=True)
+        threading.Event().wait()

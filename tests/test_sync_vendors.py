@@ -643,7 +643,8 @@ def test_meta_adds_and_removes_hashed_users(serve):
     result = deliver(meta(server), records)
 
     assert server.problems == []
-    assert sorted(fake.rows_per_request) == [53, 10_000]  # 10,000 at most per request
+    # 10,000 at most per request (a slow answer under load may be sent twice: same rows)
+    assert sorted(set(fake.rows_per_request)) == [53, 10_000]
     assert set(result.rejected) == {"nothing", "bad"}
     assert "invalid" in result.rejected["bad"]
     assert set(result.confirmed.values()) == {None}

@@ -12,22 +12,17 @@ includes them again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
 
 from orchestration.activation.destinations import destination_class
 from orchestration.activation.destinations.base import BatchResult, DeliveryError, Record
 from orchestration.activation.spec import SyncSpec
-from orchestration.activation.state import Store, diff_sql, now
+from orchestration.activation.state import Store, diff_sql, now, payload_fields
 from orchestration.warehouse import Target
 
 log = logging.getLogger("cdp.sync")
@@ -57,21 +52,6 @@ class SyncReport:
         return self.added + self.changed + self.removed + self.failed
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def idempotency_key(sync: str, key: str, old: str | None, new: str | None) -> str:
-    """Same for every send of one change of one record; differs for the next change."""
-    return hashlib.sha256(f"{sync}\x1f{key}\x1f{old or ''}\x1f{new or ''}".encode()).hexdigest()[
-        :32
-    ]
-
-
 def _operation(spec: SyncSpec, change: str) -> str | None:
     if change == "remove":
         return None if spec.on_leave == "nothing" else spec.on_leave
@@ -82,51 +62,48 @@ def _operation(spec: SyncSpec, change: str) -> str | None:
     return "upsert"
 
 
-def _records(spec: SyncSpec, rows: list[tuple]) -> tuple[list[tuple[Record, str, str]], list[str]]:
-    """(record, change, checksum) to send, and the keys to forget without sending."""
+def _records(
+    spec: SyncSpec, rows: list[tuple]
+) -> tuple[list[tuple[Record, str, str, str]], list[str]]:
+    """(record, change, checksum, payload) to send, and the keys to forget without sending."""
     names = list(spec.fields)
     out, forget = [], []
-    for key, change, checksum, old, dest_id, payload, *values in rows:
+    for key, change, checksum, idem, dest_id, payload, *values in rows:
         op = _operation(spec, change)
         if op is None:
             if change == "remove":
                 forget.append(key)
             continue
-        if change == "remove":
-            fields = json.loads(payload) if payload else {}
-        else:
-            fields = {n: _json_value(v) for n, v in zip(names, values, strict=True)}
-        record = Record(
-            key=key,
-            operation=op,
-            fields=fields,
-            idempotency_key=idempotency_key(spec.name, key, old, checksum),
-            destination_id=dest_id,
+        fields = (
+            payload_fields(names, payload)
+            if change == "remove"
+            else dict(zip(names, values, strict=True))
         )
-        out.append((record, change, checksum or ""))
+        out.append((Record(key, op, fields, idem, dest_id), change, checksum, payload))
     return out, forget
 
 
-def check_columns(store: Store, spec: SyncSpec) -> None:
-    """The model must have the key, the mapped columns and the consent column."""
+def check_columns(store: Store, spec: SyncSpec) -> dict[str, str]:
+    """The model must have the key, the mapped columns and the consent column; returns the
+    model's column types."""
     from orchestration.activation.spec import SyncSpecError
 
     try:
-        rows = store.execute(f"select * from {spec.relation} where 1 = 0")
-        have = set(store.columns_of(spec.relation))
+        store.execute(f"select * from {spec.relation} where 1 = 0")
+        have = store.columns_of(spec.relation)
     except Exception as exc:  # noqa: BLE001 - the model is not built
         raise SyncSpecError(f"sync {spec.name}: cannot read {spec.relation} ({exc})") from None
-    del rows
     wanted = [spec.key, *spec.fields.values()] + ([spec.consent_column] if spec.consent else [])
     missing = [c for c in dict.fromkeys(wanted) if c not in have]
     if missing:
         raise SyncSpecError(
             f"sync {spec.name}: model {spec.model} has no column {', '.join(missing)}"
         )
+    return have
 
 
-def _diff_for_mode(spec: SyncSpec) -> str:
-    sql = diff_sql(spec)
+def _diff_for_mode(spec: SyncSpec, types: dict[str, str]) -> str:
+    sql = diff_sql(spec, types)
     if spec.mode == "insert":  # changes are never sent; the state keeps the first version
         sql = f"select * from ({sql}) as diff where change <> 'change'"
     return sql
@@ -139,11 +116,11 @@ def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
     store = Store(target)
     with store.open():
         store.ensure()
-        check_columns(store, spec)
-        for rows in store.stream(_diff_for_mode(spec), READ_ROWS):
+        types = check_columns(store, spec)
+        for rows in store.stream(_diff_for_mode(spec, types), READ_ROWS):
             records, forget = _records(spec, rows)
             report.forgotten += len(forget)
-            for record, change, _ in records:
+            for record, change, _, _ in records:
                 bucket = {"add": "added", "change": "changed", "remove": "removed"}[change]
                 setattr(report, bucket, getattr(report, bucket) + 1)
                 shown = report.samples.setdefault(bucket, [])
@@ -173,9 +150,9 @@ def run_sync(
         store.log_start(run_id, spec, started_at)
         complete = False
         try:
-            check_columns(store, spec)
+            types = check_columns(store, spec)
             destination.open()
-            _deliver(spec, store, destination, report, progress)
+            _deliver(spec, store, destination, report, progress, types)
             complete = True
         except Exception as exc:
             report.status, report.error = "failed", str(exc).splitlines()[0][:500]
@@ -193,32 +170,36 @@ def run_sync(
     return report
 
 
-def _deliver(spec, store: Store, destination, report: SyncReport, progress) -> None:
+def _deliver(spec, store: Store, destination, report: SyncReport, progress, types) -> None:
     size = max(1, int(destination.batch_size))
-    in_flight: dict[Future, list[tuple[Record, str, str]]] = {}
+    in_flight: dict[Future, list[tuple[Record, str, str, str]]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, destination.concurrency))
 
     def settle(futures) -> None:
+        """Record the outcome of the finished batches: one transaction for all of them."""
+        outcomes = []
         for future in futures:
             batch = in_flight.pop(future)
             try:
                 result: BatchResult = future.result()
             except DeliveryError as exc:
-                result = BatchResult(rejected={r.key: str(exc) for r, _, _ in batch})
-            _record(spec, store, batch, result, report)
+                result = BatchResult(rejected={r.key: str(exc) for r, *_ in batch})
+            outcomes.append((batch, result))
+        if outcomes:
+            _record(spec, store, outcomes, report)
             if progress:
-                progress(len(batch))
+                progress(sum(len(b) for b, _ in outcomes))
 
     try:
-        pending: list[tuple[Record, str, str]] = []
-        for rows in store.stream(_diff_for_mode(spec), READ_ROWS):
+        pending: list[tuple[Record, str, str, str]] = []
+        for rows in store.stream(_diff_for_mode(spec, types), READ_ROWS):
             records, forget = _records(spec, rows)
             store.forget(spec.name, forget)
             report.forgotten += len(forget)
             pending += records
             while len(pending) >= size:
                 batch, pending = pending[:size], pending[size:]
-                in_flight[pool.submit(destination.send, [r for r, _, _ in batch])] = batch
+                in_flight[pool.submit(destination.send, [r for r, *_ in batch])] = batch
                 # Commit what came back as soon as it is back: a crash then costs only the
                 # batches in flight. Wait only when the queue is full.
                 settle([f for f in list(in_flight) if f.done()])
@@ -226,7 +207,7 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress) -> N
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     settle(done)
         if pending:
-            in_flight[pool.submit(destination.send, [r for r, _, _ in pending])] = pending
+            in_flight[pool.submit(destination.send, [r for r, *_ in pending])] = pending
         while in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             settle(done)
@@ -236,26 +217,28 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress) -> N
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _record(spec, store: Store, batch, result: BatchResult, report: SyncReport) -> None:
-    """Write one batch's outcome: confirmed records to the state, the rest to dead letters."""
-    confirmed, removed, dead = [], [], []
-    for record, change, checksum in batch:
-        if record.key in result.confirmed:
-            if change == "remove":
-                removed.append(record.key)
-                report.removed += 1
-            else:
+def _record(spec, store: Store, outcomes, report: SyncReport) -> None:
+    """Write the outcome of finished batches: confirmed records to the state, the rest to
+    dead letters."""
+    confirmed, replaced, removed, dead = [], [], [], []
+    for batch, result in outcomes:
+        for record, change, checksum, payload in batch:
+            if record.key in result.confirmed:
+                if change == "remove":
+                    removed.append(record.key)
+                    report.removed += 1
+                    continue
                 dest_id = result.confirmed[record.key] or record.destination_id
-                payload = json.dumps(record.fields, default=str, separators=(",", ":"))
                 confirmed.append((record.key, checksum, payload, dest_id))
                 if change == "add":
                     report.added += 1
                 else:
+                    replaced.append(record.key)
                     report.changed += 1
-        else:
-            reason = result.rejected.get(record.key, "not confirmed by the destination")
-            dead.append((record.key, record.operation, reason, record.fields))
-    store.confirm(spec.name, confirmed)
+            else:
+                reason = result.rejected.get(record.key, "not confirmed by the destination")
+                dead.append((record.key, record.operation, reason, record.fields))
+    store.confirm(spec.name, confirmed, replaced)
     store.forget(spec.name, removed)
     if dead:
         report.failed += len(dead)

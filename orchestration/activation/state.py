@@ -70,21 +70,39 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def diff_sql(spec: SyncSpec) -> str:
-    """Columns: record_key, change (add | change | remove), checksum, old_checksum,
-    destination_id, payload (last sent, JSON), then the mapped model columns f0, f1, ..."""
+def _json_ready(column: str, data_type: str) -> str:
+    """The column as a value JSON can hold: decimals as double, dates and times as text."""
+    t = data_type.lower()
+    if t.startswith(("decimal", "numeric")):
+        return f"cast({_q(column)} as double precision)"
+    if t.startswith(("timestamp", "date", "time", "interval")):
+        return f"cast({_q(column)} as varchar)"
+    return _q(column)
+
+
+def diff_sql(spec: SyncSpec, types: dict[str, str]) -> str:
+    """Columns: record_key, change (add | change | remove), checksum, idempotency_key,
+    destination_id, payload, then the mapped model columns f0, f1, ... ready for JSON.
+
+    The payload is the mapped values as text joined by \x1f (null: \x1e), the checksum its
+    MD5: both computed in the warehouse. For a remove the payload is the one last sent, so
+    the destination can be told who leaves. The idempotency key is the MD5 of the sync, the
+    key and the old and new checksums: the same for every send of one change."""
     cols = list(spec.fields.values())
     text = [f"coalesce(cast({_q(c)} as varchar), chr(30))" for c in cols]
     consent = f" and {_q(spec.consent_column)} = 'granted'" if spec.consent_column else ""
-    picked = ", ".join(f"{_q(c)} as f{i}" for i, c in enumerate(cols))
+    picked = ", ".join(f"{_json_ready(c, types.get(c, ''))} as f{i}" for i, c in enumerate(cols))
     return f"""
 with desired as (
     select
         cast({_q(spec.key)} as varchar) as record_key,
-        md5(concat_ws(chr(31), {", ".join(text)})) as checksum,
+        concat_ws(chr(31), {", ".join(text)}) as payload,
         {picked}
     from {spec.relation}
     where {_q(spec.key)} is not null{consent}
+),
+hashed as (
+    select *, md5(payload) as checksum from desired
 ),
 state as (
     select record_key, checksum, destination_id, payload
@@ -92,24 +110,35 @@ state as (
     where sync_name = {_lit(spec.name)}
 )
 select
-    coalesce(desired.record_key, state.record_key) as record_key,
+    coalesce(hashed.record_key, state.record_key) as record_key,
     case
         when state.record_key is null then 'add'
-        when desired.record_key is null then 'remove'
+        when hashed.record_key is null then 'remove'
         else 'change'
     end as change,
-    desired.checksum,
-    state.checksum as old_checksum,
+    hashed.checksum,
+    md5(concat_ws(
+        chr(31), {_lit(spec.name)}, coalesce(hashed.record_key, state.record_key),
+        coalesce(state.checksum, ''), coalesce(hashed.checksum, '')
+    )) as idempotency_key,
     state.destination_id,
-    state.payload,
-    {", ".join(f"desired.f{i}" for i in range(len(cols)))}
-from desired
-full outer join state on desired.record_key = state.record_key
+    coalesce(hashed.payload, state.payload) as payload,
+    {", ".join(f"hashed.f{i}" for i in range(len(cols)))}
+from hashed
+full outer join state on hashed.record_key = state.record_key
 where
     state.record_key is null
-    or desired.record_key is null
-    or desired.checksum <> state.checksum
+    or hashed.record_key is null
+    or hashed.checksum <> state.checksum
 """
+
+
+def payload_fields(names: list[str], payload: str | None) -> dict[str, str | None]:
+    """The fields of a stored payload (as text)."""
+    if not payload:
+        return {}
+    values = payload.split("\x1f")
+    return {n: (None if v == "\x1e" else v) for n, v in zip(names, values, strict=False)}
 
 
 class Store:
@@ -141,22 +170,25 @@ class Store:
             cur.execute(sql.replace("?", "%s"), tuple(params))
             return cur.fetchall() if cur.description else []
 
-    def columns_of(self, relation: str) -> list[str]:
+    def columns_of(self, relation: str) -> dict[str, str]:
+        """Column name -> data type."""
         schema, table = relation.split(".")
-        return [
-            r[0]
-            for r in self.execute(
-                "select column_name from information_schema.columns "
+        return dict(
+            self.execute(
+                "select column_name, data_type from information_schema.columns "
                 "where table_schema = ? and table_name = ?",
                 [schema, table],
             )
-        ]
+        )
 
     def ensure(self) -> None:
         stmts = [
             f"create schema if not exists {SCHEMA}",
+            # DuckDB: no primary key (keeping its index costs more than the inserts); the
+            # engine deletes a record's row before inserting its new one, in one transaction.
             f"create table if not exists {SCHEMA}.sync_state "
-            f"({column_ddl(self.engine, STATE_COLUMNS)}, primary key (sync_name, record_key))",
+            f"({column_ddl(self.engine, STATE_COLUMNS)}"
+            + (")" if self.engine == "duckdb" else ", primary key (sync_name, record_key))"),
             f"create table if not exists {SCHEMA}.sync_log ({column_ddl(self.engine, LOG_COLUMNS)})",
             f"create table if not exists {SCHEMA}.sync_dead_letter "
             f"({column_ddl(self.engine, DEAD_COLUMNS)})",
@@ -184,48 +216,45 @@ class Store:
 
     # ------------------------------------------------------------------ state
 
-    def confirm(self, sync: str, rows: list[tuple[str, str, str, str | None]]) -> None:
-        """(key, checksum, payload JSON, destination id) sent and confirmed: one transaction."""
-        if not rows:
-            return
-        at = now()
-        values = [(sync, k, c, p, d, at) for k, c, p, d in rows]
-        upsert = (
-            f"insert into {SCHEMA}.sync_state values (?, ?, ?, ?, ?, ?) "
-            "on conflict (sync_name, record_key) do update set checksum = excluded.checksum, "
-            "payload = excluded.payload, destination_id = excluded.destination_id, "
-            "confirmed_at = excluded.confirmed_at"
-        )
-        keys = [r[0] for r in rows]
-        self._write(upsert, values, sync, keys)
+    def confirm(
+        self, sync: str, rows: list[tuple[str, str, str, str | None]], replaced: list[str]
+    ) -> None:
+        """(key, checksum, payload, destination id) confirmed; `replaced`: the keys among
+        them that already had a state row. One transaction."""
+        if rows:
+            at = now()
+            self._write(
+                sync,
+                [(sync, k, c, p, d, at) for k, c, p, d in rows],
+                replaced,
+                [r[0] for r in rows],
+            )
 
     def forget(self, sync: str, keys: list[str]) -> None:
         """Records removed from the destination (or left it with on_leave nothing)."""
         if keys:
-            self._write(None, [], sync, keys, delete_state=True)
+            self._write(sync, [], keys, keys)
 
-    def _write(
-        self, upsert: str | None, values: list, sync: str, keys: list[str], delete_state=False
-    ) -> None:
-        dead = f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? and record_key = any(?)"
+    def _write(self, sync: str, values: list, delete: list[str], settled: list[str]) -> None:
+        """Delete the state rows of `delete`, insert `values`, and clear the dead letters
+        of `settled`, in one transaction."""
         gone = f"delete from {SCHEMA}.sync_state where sync_name = ? and record_key = any(?)"
+        dead = f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? and record_key = any(?)"
         if self.engine == "duckdb":
             con = self.con
             con.execute("begin transaction")
             try:
-                if upsert:
+                if delete:
+                    con.execute(gone, [sync, delete])
+                if values:
                     # One statement for the whole batch: the columns as lists, unnested.
                     columns = [list(c) for c in zip(*values, strict=True)]
                     picked = ", ".join(
                         f"unnest(?::{'timestamp' if n == 'confirmed_at' else 'varchar'}[])"
                         for n, _ in STATE_COLUMNS
                     )
-                    con.execute(
-                        upsert.replace("values (?, ?, ?, ?, ?, ?)", f"select {picked}"), columns
-                    )
-                if delete_state:
-                    con.execute(gone, [sync, keys])
-                con.execute(dead, [sync, keys])
+                    con.execute(f"insert into {SCHEMA}.sync_state select {picked}", columns)
+                con.execute(dead, [sync, settled])
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
@@ -234,13 +263,13 @@ class Store:
             from psycopg2.extras import execute_values
 
             with self.con, self.con.cursor() as cur:
-                if upsert:
+                if delete:
+                    cur.execute(gone.replace("?", "%s"), (sync, delete))
+                if values:
                     execute_values(
-                        cur, upsert.replace("(?, ?, ?, ?, ?, ?)", "%s"), values, page_size=1000
+                        cur, f"insert into {SCHEMA}.sync_state values %s", values, page_size=1000
                     )
-                if delete_state:
-                    cur.execute(gone.replace("?", "%s"), (sync, keys))
-                cur.execute(dead.replace("?", "%s"), (sync, keys))
+                cur.execute(dead.replace("?", "%s"), (sync, settled))
 
     def dead_letter(self, sync: str, run_id: str, rows: list[tuple[str, str, str, Any]]) -> None:
         """(key, operation, reason, fields) that did not reach the destination."""

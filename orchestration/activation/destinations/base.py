@@ -24,7 +24,7 @@ OPERATIONS = ("upsert", "insert", "update", "clear", "delete")
 ENV_SETTINGS = ("url", "folder", "table", "list_id", "audience_id", "base_url")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
     key: str  # the sync's match key value (e.g. customer_id)
     operation: str  # one of OPERATIONS
