@@ -20,13 +20,19 @@ SEGMENTS = tuple(segment_models(ensure_manifest()))
 
 
 def cdp_run(
-    landing: Path, home: Path, target: str = "duckdb", *, ok: bool = True, **env: str
+    landing: Path,
+    home: Path,
+    target: str = "duckdb",
+    *,
+    ok: bool = True,
+    extra: list[str] | None = None,
+    **env: str,
 ) -> subprocess.CompletedProcess:
     """`cdp run` in a child process with its own Dagster home; fails the test when its exit
     status is not what `ok` says."""
     env = {**os.environ, "DAGSTER_HOME": str(home / "dagster_home"), **env}
     proc = subprocess.run(
-        [CDP, "run", "--target", target, "--landing", str(landing)],
+        [CDP, "run", "--target", target, "--landing", str(landing), *(extra or [])],
         capture_output=True,
         text=True,
         env=env,

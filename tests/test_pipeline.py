@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import PROJECT, SEGMENTS, assert_incremental_build_repairs, cdp_run, run_dbt
+from receiver import Receiver
+from support import CDP, PROJECT, SEGMENTS, assert_incremental_build_repairs, cdp_run, run_dbt
 
 from orchestration.generator.problems import plant_problems
 from orchestration.identity.metrics import compute
@@ -24,6 +26,7 @@ from orchestration.quality.suites import last_run_results
 from orchestration.warehouse import fetch_all, resolve_target
 
 pytestmark = pytest.mark.slow
+WEBHOOK_SECRET = "pipeline-test-secret"
 
 STAGING_MODELS = [
     "stg_consent__records",
@@ -136,10 +139,41 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
         }
     )
     suite.write_text(json.dumps(spec))
-    second = cdp_run(
-        problem_landing, second_db.parent, "duckdb", ok=False, CDP_EXPECTATIONS_DIR=str(planted)
-    )
+    # The run includes the syncs (`--syncs`); the webhook sync points at a receiver here.
+    with Receiver(WEBHOOK_SECRET) as rx:
+        second = cdp_run(
+            problem_landing,
+            second_db.parent,
+            "duckdb",
+            ok=False,
+            extra=["--syncs"],
+            CDP_EXPECTATIONS_DIR=str(planted),
+            CDP_WEBHOOK_URL=rx.url,
+            CDP_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        )
+        blocked_requests = rx.requests
+        # Nothing was sent: the gate stopped the segments and every sync after them; a sync
+        # started alone refuses too, while the check is failing.
+        alone = subprocess.run(
+            [CDP, "sync", "high_value_to_webhook"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CDP_EXPECTATIONS_DIR": str(planted),
+                 "CDP_WEBHOOK_URL": rx.url, "CDP_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        )  # fmt: skip
+        assert alone.returncode == 1 and "blocked" in alone.stderr, alone.stderr
+        assert blocked_requests == 0 and rx.requests == 0
+        # The same sync with --force reaches the receiver: the zero above is the gate's.
+        forced = subprocess.run(
+            [CDP, "sync", "high_value_to_webhook", "--force"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CDP_WEBHOOK_URL": rx.url, "CDP_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        )
+        assert forced.returncode == 0, forced.stderr
+        assert len(rx.by_idempotency) > 0 and rx.bad_requests == []
     log = second.stdout + second.stderr
+    assert "syncs__high_value_to_webhook" not in second.stdout  # no such step in the run
     assert "already loaded" in second.stderr
 
     # The file missing a column and the small file are refused, each with its reason ...
