@@ -203,7 +203,12 @@ def _execute(target, job_name: str = "cdp_all") -> dict:
     """Run a job (`cdp_all` by default) in this process, recorded in the Dagster instance."""
     from dagster import DagsterInstance
 
-    from orchestration.definitions import defs
+    from orchestration.activation.spec import SyncSpecError
+
+    try:
+        from orchestration.definitions import defs
+    except SyncSpecError as exc:  # a sync declared wrongly in the segments' YAML
+        raise CliError(str(exc)) from None
 
     instance = DagsterInstance.get()
     job = defs.resolve_job_def(job_name)
@@ -446,6 +451,7 @@ def sync(target: str, name: str, dry_run: bool, force: bool) -> None:
     from orchestration.activation.engine import preview, run_sync
     from orchestration.activation.gate import SyncBlocked, ensure_open
     from orchestration.activation.spec import SyncSpecError, find_sync
+    from orchestration.activation.state import SyncBusy
     from orchestration.warehouse import WarehouseError
 
     resolved, manifest = _sync_target(target)
@@ -457,8 +463,11 @@ def sync(target: str, name: str, dry_run: bool, force: bool) -> None:
             if not force:
                 ensure_open(resolved, manifest)
             report = run_sync(spec, resolved)
-    except (SyncSpecError, SyncBlocked, ConfigError, WarehouseError) as exc:
+    except (SyncSpecError, SyncBlocked, ConfigError, WarehouseError, SyncBusy) as exc:
         raise CliError(str(exc)) from None
+    except Exception as exc:  # a destination or warehouse error: one line, the rest in logs
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CliError(f"sync {name} failed: {type(exc).__name__}: {first}") from None
     verb = "would send" if dry_run else "sent"
     console.print(
         f"{spec.name} ({spec.model} -> {spec.kind}, {spec.mode}): {verb} "

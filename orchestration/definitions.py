@@ -10,6 +10,7 @@ import os
 
 from dagster import (
     AssetSelection,
+    DagsterInvalidDefinitionError,
     Definitions,
     ScheduleDefinition,
     define_asset_job,
@@ -17,6 +18,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
+from orchestration.activation.spec import SyncSpecError
 from orchestration.assets.dbt import cdp_dbt_assets, cdp_dbt_traits_and_segments
 from orchestration.assets.identity import identity_quality
 from orchestration.assets.predictions import customer_predictions
@@ -64,14 +66,16 @@ for sync in syncs:
     sync_jobs.append(job)
     cron = sync.metadata_by_key[sync.key].get("schedule")
     if cron and cron != "none":
-        sync_schedules.append(
-            ScheduleDefinition(
+        try:
+            schedule = ScheduleDefinition(
                 name=f"sync_{sync.key.path[-1]}_schedule",
                 job=job,
                 cron_schedule=cron,
                 execution_timezone="UTC",
             )
-        )
+        except DagsterInvalidDefinitionError as exc:
+            raise SyncSpecError(f"sync {sync.key.path[-1]}: schedule {cron!r} is invalid") from exc
+        sync_schedules.append(schedule)
 
 defs = Definitions(
     asset_checks=quality_checks(),

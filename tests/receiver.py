@@ -101,7 +101,12 @@ class Receiver:
             self.requests += 1
             roll = self.rng.random()
             f = self.faults
-        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        stamp = headers.get("X-CDP-Timestamp", "")
+        message = stamp.encode() + b"." + body
+        expected = "sha256=" + hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()
+        if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
+            self.bad_requests.append("stale timestamp")
+            return 401, {"error": "stale timestamp"}
         if not hmac.compare_digest(headers.get("X-CDP-Signature", ""), expected):
             self.bad_requests.append("bad signature")
             return 401, {"error": "bad signature"}

@@ -240,10 +240,11 @@ def test_a_revoked_consent_is_removed_from_the_mirror(any_target, webhook_sync, 
         report = run_sync(webhook_sync, any_target)
         assert (report.added, report.changed, report.removed) == (0, 0, 1)
         assert rx.latest()["C0000005"]["operation"] == "delete"
+        assert rx.latest()["C0000005"]["fields"]["email"] == "person5@example.com"
         assert fetch_all(
             any_target,
-            "select count(*) from syncs.sync_state where record_key = 'C0000005'",
-        ) == [(0,)]
+            "select removed, checksum from syncs.sync_state where record_key = 'C0000005'",
+        ) == [(True, None)]
 
 
 def test_dry_run_counts_and_samples_without_sending(duckdb_target, webhook_sync, monkeypatch):
@@ -308,17 +309,59 @@ def test_a_failing_blocking_check_stops_the_sync(duckdb_target, webhook_sync, mo
 
 def test_credentials_never_reach_the_log(duckdb_target, webhook_sync, monkeypatch, caplog):
     _write_segment(duckdb_target, _members(20))
-    monkeypatch.setenv("CDP_WEBHOOK_URL", "http://127.0.0.1:9/unreachable")
+    monkeypatch.setenv("CDP_WEBHOOK_URL", "http://127.0.0.1:9/hooks/path-token-123")
+    monkeypatch.setenv("CDP_WEBHOOK_TOKEN", "Bearer header-token-456")
     spec = dataclasses.replace(
         webhook_sync,
-        destination={**webhook_sync.destination, "attempts": 2, "timeout": 0.2},
+        destination={
+            **webhook_sync.destination,
+            "attempts": 2,
+            "timeout": 0.2,
+            "auth_header": "Authorization",
+            "auth_env": "CDP_WEBHOOK_TOKEN",
+        },
     )
     caplog.set_level("DEBUG")
     report = run_sync(spec, duckdb_target)
     assert report.failed == 18 and report.status == "partial"
     [(reason,)] = fetch_all(duckdb_target, "select distinct reason from syncs.sync_dead_letter")
     assert "after 2 attempts" in reason
-    assert SECRET not in caplog.text and SECRET not in reason
+    logged = fetch_all(duckdb_target, "select * from syncs.sync_log")
+    for secret in (SECRET, "header-token-456", "path-token-123"):
+        assert secret not in caplog.text and secret not in reason and secret not in str(logged)
+
+
+def test_every_change_gets_its_own_idempotency_key(any_target, webhook_sync, monkeypatch):
+    """A value that changes and changes back, a customer who leaves and returns: each send
+    is a new change for the receiver, and nothing is repeated."""
+    rows = [list(r) for r in _members(20)]
+    _write_segment(any_target, [tuple(r) for r in rows])
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        run_sync(webhook_sync, any_target)  # 18 with consent
+        for orders in (7, 3):  # member 1: 3 -> 7 -> 3
+            rows[1][8] = orders
+            _write_segment(any_target, [tuple(r) for r in rows])
+            assert run_sync(webhook_sync, any_target).changed == 1
+        for status in ("withdrawn", "granted"):  # member 2 leaves, then returns
+            rows[2][5] = status
+            _write_segment(any_target, [tuple(r) for r in rows])
+            report = run_sync(webhook_sync, any_target)
+            assert (report.added, report.removed) == ((0, 1) if status == "withdrawn" else (1, 0))
+        assert run_sync(webhook_sync, any_target).sent == 0
+    assert len(rx.by_idempotency) == 18 + 2 + 2 and rx.repeats == 0
+    assert rx.latest()["C0000001"]["fields"]["orders_count"] == 3
+    assert rx.latest()["C0000002"]["operation"] == "upsert"
+
+
+def test_a_key_that_is_not_unique_stops_the_sync(duckdb_target, webhook_sync, monkeypatch):
+    from orchestration.activation.spec import SyncSpecError
+
+    rows = _members(10)
+    _write_segment(duckdb_target, rows + rows[:2])
+    monkeypatch.setenv("CDP_WEBHOOK_URL", "http://127.0.0.1:9/never")
+    with pytest.raises(SyncSpecError, match=r"key customer_id is not unique .*\(2 repeated"):
+        run_sync(webhook_sync, duckdb_target)
 
 
 def test_missing_credentials_are_one_line(duckdb_target, webhook_sync, monkeypatch):

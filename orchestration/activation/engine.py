@@ -52,6 +52,18 @@ class SyncReport:
         return self.added + self.changed + self.removed + self.failed
 
 
+@dataclass(slots=True)
+class Pending:
+    """A record on its way, with what its confirmation writes to the state."""
+
+    record: Record
+    change: str  # add | change | remove
+    checksum: str | None
+    payload: str
+    version: int
+    has_state: bool
+
+
 def _operation(spec: SyncSpec, change: str) -> str | None:
     if change == "remove":
         return None if spec.on_leave == "nothing" else spec.on_leave
@@ -62,24 +74,21 @@ def _operation(spec: SyncSpec, change: str) -> str | None:
     return "upsert"
 
 
-def _records(
-    spec: SyncSpec, rows: list[tuple]
-) -> tuple[list[tuple[Record, str, str, str]], list[str]]:
-    """(record, change, checksum, payload) to send, and the keys to forget without sending."""
+def _records(spec: SyncSpec, rows: list[tuple]) -> tuple[list[Pending], list[str]]:
+    """The records to send, and the keys that left without a removal (on_leave nothing)."""
     names = list(spec.fields)
     out, forget = [], []
-    for key, change, checksum, idem, dest_id, payload, *values in rows:
+    for key, change, checksum, idem, version, has_state, dest_id, payload, *values in rows:
         op = _operation(spec, change)
         if op is None:
             if change == "remove":
                 forget.append(key)
             continue
         fields = (
-            payload_fields(names, payload)
-            if change == "remove"
-            else dict(zip(names, values, strict=True))
+            payload_fields(payload) if change == "remove" else dict(zip(names, values, strict=True))
         )
-        out.append((Record(key, op, fields, idem, dest_id), change, checksum, payload))
+        record = Record(key, op, fields, idem, dest_id)
+        out.append(Pending(record, change, checksum, payload, version, has_state))
     return out, forget
 
 
@@ -92,12 +101,22 @@ def check_columns(store: Store, spec: SyncSpec) -> dict[str, str]:
         store.execute(f"select * from {spec.relation} where 1 = 0")
         have = store.columns_of(spec.relation)
     except Exception as exc:  # noqa: BLE001 - the model is not built
-        raise SyncSpecError(f"sync {spec.name}: cannot read {spec.relation} ({exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SyncSpecError(f"sync {spec.name}: cannot read {spec.relation} ({first})") from None
     wanted = [spec.key, *spec.fields.values()] + ([spec.consent_column] if spec.consent else [])
     missing = [c for c in dict.fromkeys(wanted) if c not in have]
     if missing:
         raise SyncSpecError(
             f"sync {spec.name}: model {spec.model} has no column {', '.join(missing)}"
+        )
+    [(duplicates,)] = store.execute(
+        f'select count(*) - count(distinct "{spec.key}") from {spec.relation} '
+        f'where "{spec.key}" is not null'
+    )
+    if duplicates:
+        raise SyncSpecError(
+            f"sync {spec.name}: key {spec.key} is not unique in {spec.model} "
+            f"({duplicates:,} repeated values); a sync needs one row per key"
         )
     return have
 
@@ -120,8 +139,9 @@ def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
         for rows in store.stream(_diff_for_mode(spec, types), READ_ROWS):
             records, forget = _records(spec, rows)
             report.forgotten += len(forget)
-            for record, change, _, _ in records:
-                bucket = {"add": "added", "change": "changed", "remove": "removed"}[change]
+            for item in records:
+                record = item.record
+                bucket = {"add": "added", "change": "changed", "remove": "removed"}[item.change]
                 setattr(report, bucket, getattr(report, bucket) + 1)
                 shown = report.samples.setdefault(bucket, [])
                 if len(shown) < sample:
@@ -145,7 +165,7 @@ def run_sync(
     started_at, started = now(), time.perf_counter()
     destination = destination_class(spec.kind)({**spec.destination, "sync_name": spec.name})
     store = Store(target)
-    with store.open():
+    with store.open(spec.name):
         store.ensure()
         store.log_start(run_id, spec, started_at)
         complete = False
@@ -154,8 +174,12 @@ def run_sync(
             destination.open()
             _deliver(spec, store, destination, report, progress, types)
             complete = True
+            store.clear_stale_dead_letters(spec.name, run_id)
         except Exception as exc:
             report.status, report.error = "failed", str(exc).splitlines()[0][:500]
+            raise
+        except BaseException:  # Ctrl-C, Dagster's interrupt: recorded as such
+            report.status = "interrupted"
             raise
         finally:
             try:
@@ -172,7 +196,7 @@ def run_sync(
 
 def _deliver(spec, store: Store, destination, report: SyncReport, progress, types) -> None:
     size = max(1, int(destination.batch_size))
-    in_flight: dict[Future, list[tuple[Record, str, str, str]]] = {}
+    in_flight: dict[Future, list[Pending]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, destination.concurrency))
 
     def settle(futures) -> None:
@@ -182,8 +206,11 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
             batch = in_flight.pop(future)
             try:
                 result: BatchResult = future.result()
-            except DeliveryError as exc:
-                result = BatchResult(rejected={r.key: str(exc) for r, *_ in batch})
+            except Exception as exc:  # noqa: BLE001 - the batch failed: dead letters, not a crash
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                if not isinstance(exc, DeliveryError):
+                    reason = f"{type(exc).__name__}: {reason}"
+                result = BatchResult(rejected={p.record.key: reason for p in batch})
             outcomes.append((batch, result))
         if outcomes:
             _record(spec, store, outcomes, report)
@@ -191,7 +218,7 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
                 progress(sum(len(b) for b, _ in outcomes))
 
     try:
-        pending: list[tuple[Record, str, str, str]] = []
+        pending: list[Pending] = []
         for rows in store.stream(_diff_for_mode(spec, types), READ_ROWS):
             records, forget = _records(spec, rows)
             store.forget(spec.name, forget)
@@ -199,7 +226,7 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
             pending += records
             while len(pending) >= size:
                 batch, pending = pending[:size], pending[size:]
-                in_flight[pool.submit(destination.send, [r for r, *_ in batch])] = batch
+                in_flight[pool.submit(destination.send, [p.record for p in batch])] = batch
                 # Commit what came back as soon as it is back: a crash then costs only the
                 # batches in flight. Wait only when the queue is full.
                 settle([f for f in list(in_flight) if f.done()])
@@ -207,14 +234,16 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     settle(done)
         if pending:
-            in_flight[pool.submit(destination.send, [r for r, *_ in pending])] = pending
+            in_flight[pool.submit(destination.send, [p.record for p in pending])] = pending
         while in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             settle(done)
     finally:
         for future in in_flight:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Stopped early: do not wait for the batches still being retried. Whatever they
+        # deliver is not in the state, so the next run sends it again, with the same keys.
+        pool.shutdown(wait=not in_flight, cancel_futures=True)
 
 
 def _record(spec, store: Store, outcomes, report: SyncReport) -> None:
@@ -222,22 +251,24 @@ def _record(spec, store: Store, outcomes, report: SyncReport) -> None:
     dead letters."""
     confirmed, replaced, removed, dead = [], [], [], []
     for batch, result in outcomes:
-        for record, change, checksum, payload in batch:
-            if record.key in result.confirmed:
-                if change == "remove":
-                    removed.append(record.key)
+        for p in batch:
+            key = p.record.key
+            if key in result.confirmed:
+                if p.change == "remove":
+                    removed.append(key)
                     report.removed += 1
                     continue
-                dest_id = result.confirmed[record.key] or record.destination_id
-                confirmed.append((record.key, checksum, payload, dest_id))
-                if change == "add":
+                dest_id = result.confirmed[key] or p.record.destination_id
+                confirmed.append((key, p.checksum, p.payload, dest_id, p.version))
+                if p.has_state:
+                    replaced.append(key)
+                if p.change == "add":
                     report.added += 1
                 else:
-                    replaced.append(record.key)
                     report.changed += 1
             else:
-                reason = result.rejected.get(record.key, "not confirmed by the destination")
-                dead.append((record.key, record.operation, reason, record.fields))
+                reason = result.rejected.get(key, "not confirmed by the destination")
+                dead.append((key, p.record.operation, reason, p.record.fields))
     store.confirm(spec.name, confirmed, replaced)
     store.forget(spec.name, removed)
     if dead:

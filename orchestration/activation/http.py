@@ -2,7 +2,8 @@
 
 Retried: timeouts and connection errors, 5xx, and 429. The wait is exponential with full
 jitter (`initial` doubling up to `max_wait`); on 429 (and 503) a `Retry-After` header in
-seconds or as an HTTP date is honoured instead. Other 4xx answers are returned to the
+seconds or as an HTTP date is honoured instead (up to `retry_after_max`, 300 s; one that
+cannot be read falls back to the backoff). Other 4xx answers are returned to the
 destination, which decides (a per-record rejection, or a DeliveryError for the batch).
 Headers named in `secret_headers` are never logged: the client logs method, URL and status.
 """
@@ -38,14 +39,19 @@ class RetryableStatus(Exception):
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+    """Seconds the server asks to wait, or None when it says nothing readable."""
+    value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time()) if when else None
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -81,6 +87,7 @@ class Http:
         attempts: int = 6,
         initial: float = 0.5,
         max_wait: float = 30.0,
+        retry_after_max: float = 300.0,
         per_second: float | None = None,
         pool: int = 8,
     ):
@@ -91,6 +98,7 @@ class Http:
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
         )
         self.attempts, self.initial, self.max_wait = attempts, initial, max_wait
+        self.retry_after_max = retry_after_max
         self.limiter = RateLimiter(per_second)
         self.retries = 0  # counted for the sync log (approximate under threads)
 
@@ -99,7 +107,7 @@ class Http:
         if isinstance(exc, RetryableStatus) and exc.response.status_code in (429, 503):
             after = _retry_after(exc.response)
             if after is not None:
-                return min(after, self.max_wait * 4)
+                return min(after, self.retry_after_max)
         return wait_random_exponential(multiplier=self.initial, max=self.max_wait)(state)
 
     def _before_sleep(self, state: RetryCallState) -> None:
@@ -130,12 +138,12 @@ class Http:
                     return attempt()
         except RetryableStatus as exc:
             raise DeliveryError(
-                f"{method} {exc.response.request.url.path}: HTTP {exc.response.status_code} "
-                f"after {self.attempts} attempts"
+                f"{method}: HTTP {exc.response.status_code} after {self.attempts} attempts"
             ) from exc
         except (httpx.TimeoutException, httpx.TransportError) as exc:
+            # The URL is left out: it may carry a token.
             raise DeliveryError(
-                f"{method} {url}: {exc.__class__.__name__} after {self.attempts} attempts"
+                f"{method}: {exc.__class__.__name__} after {self.attempts} attempts"
             ) from exc
         raise AssertionError("unreachable")
 
@@ -155,11 +163,12 @@ def config_number(config: dict[str, Any], name: str, default: float | None) -> f
 
 def http_options(config: dict[str, Any], per_second: float | None) -> dict[str, Any]:
     """Http keyword arguments from the sync's settings (timeout, attempts, retry_initial,
-    retry_max_wait, per_second)."""
+    retry_max_wait, retry_after_max, per_second)."""
     return {
         "timeout": config_number(config, "timeout", 30.0) or 30.0,
         "attempts": max(1, int(config_number(config, "attempts", 6) or 1)),
         "initial": config_number(config, "retry_initial", 0.5) or 0.0,
         "max_wait": config_number(config, "retry_max_wait", 30.0) or 0.0,
+        "retry_after_max": config_number(config, "retry_after_max", 300.0) or 0.0,
         "per_second": config_number(config, "per_second", per_second) or None,
     }

@@ -27,6 +27,7 @@ A record leaves the model when it is no longer selected or loses the consent the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ def _parse(node: dict, item: dict, where: str) -> SyncSpec:
         return item[key]
 
     name = need("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise SyncSpecError(f"{where}: name {name!r} must be lower case letters, digits and _")
     where = f"sync {name} ({where})"
     known = {
         "name", "destination", "mode", "on_leave", "key", "fields", "consent", "schedule",
@@ -105,6 +108,9 @@ def _parse(node: dict, item: dict, where: str) -> SyncSpec:
         raise SyncSpecError(f"{where}: mirror mode removes records; on_leave clear or delete")
     key = need("key")
     fields = {str(k): str(v) for k, v in dict(need("fields")).items()}
+    schedule = item.get("schedule")
+    if schedule is not None and (not isinstance(schedule, str) or len(schedule.split()) != 5):
+        raise SyncSpecError(f"{where}: schedule {schedule!r} is not a five-field cron string")
     consent = item.get("consent", cls.channel)
     consent = None if consent in (None, "none") else consent
     if consent is not None and consent not in CHANNELS:
@@ -121,7 +127,7 @@ def _parse(node: dict, item: dict, where: str) -> SyncSpec:
         key=key,
         fields=fields,
         consent=consent,
-        schedule=item.get("schedule"),
+        schedule=schedule,
         owner=(node.get("meta") or {}).get("owner"),
         description=item.get("description") or "",
     )

@@ -1,7 +1,8 @@
 """The sync tables in the warehouse (schema `syncs`) and the diff against them.
 
   sync_state        one row per record a destination has confirmed: key, checksum of the
-                    mapped fields, the fields as sent (JSON), destination id, confirmed_at
+                    mapped fields, the fields as sent, destination id, version, confirmed_at;
+                    a record removed from the destination stays as a tombstone
   sync_log          one row per run: counts added, changed, removed, failed, status, seconds
   sync_dead_letter  records a destination rejected or could not take, with the reason; they
                     are not in sync_state, so the next run's diff sends them again
@@ -27,11 +28,14 @@ SCHEMA = "syncs"
 STATE_COLUMNS = [
     ("sync_name", "varchar"),
     ("record_key", "varchar"),
-    ("checksum", "varchar"),
+    ("checksum", "varchar"),  # null once removed
     ("payload", "varchar"),
     ("destination_id", "varchar"),
+    ("version", "bigint"),  # confirmed sends of this record, removals included
+    ("removed", "boolean"),  # left the model and was removed (or forgotten): a tombstone
     ("confirmed_at", "timestamp"),
 ]
+_UNNEST_TYPES = {"version": "bigint", "removed": "boolean", "confirmed_at": "timestamp"}
 LOG_COLUMNS = [
     ("run_id", "varchar"),
     ("sync_name", "varchar"),
@@ -82,21 +86,28 @@ def _json_ready(column: str, data_type: str) -> str:
 
 def diff_sql(spec: SyncSpec, types: dict[str, str]) -> str:
     """Columns: record_key, change (add | change | remove), checksum, idempotency_key,
-    destination_id, payload, then the mapped model columns f0, f1, ... ready for JSON.
+    version, has_state, destination_id, payload, then the mapped model columns f0, f1, ...
+    ready for JSON.
 
-    The payload is the mapped values as text joined by \x1f (null: \x1e), the checksum its
-    MD5: both computed in the warehouse. For a remove the payload is the one last sent, so
-    the destination can be told who leaves. The idempotency key is the MD5 of the sync, the
-    key and the old and new checksums: the same for every send of one change."""
-    cols = list(spec.fields.values())
-    text = [f"coalesce(cast({_q(c)} as varchar), chr(30))" for c in cols]
+    The payload is each destination field's name and value as text, joined by \x1f (a
+    null value is \x1e); the checksum is its MD5. Both are computed in the warehouse. For a
+    remove the payload is the one last sent, so the destination can be told who leaves.
+    The idempotency key is the MD5 of the sync, the key and the record's version (its
+    confirmed sends so far): every send of one change carries the same key, and the next
+    change (even back to an earlier value, or a return after a removal) a new one."""
+    pairs = []
+    for field_name, column in spec.fields.items():
+        pairs += [_lit(field_name), f"coalesce(cast({_q(column)} as varchar), chr(30))"]
     consent = f" and {_q(spec.consent_column)} = 'granted'" if spec.consent_column else ""
-    picked = ", ".join(f"{_json_ready(c, types.get(c, ''))} as f{i}" for i, c in enumerate(cols))
+    picked = ", ".join(
+        f"{_json_ready(c, types.get(c, ''))} as f{i}" for i, c in enumerate(spec.fields.values())
+    )
+    values = ", ".join(f"f{i}" for i in range(len(spec.fields)))
     return f"""
 with desired as (
     select
         cast({_q(spec.key)} as varchar) as record_key,
-        concat_ws(chr(31), {", ".join(text)}) as payload,
+        concat_ws(chr(31), {", ".join(pairs)}) as payload,
         {picked}
     from {spec.relation}
     where {_q(spec.key)} is not null{consent}
@@ -105,40 +116,58 @@ hashed as (
     select *, md5(payload) as checksum from desired
 ),
 state as (
-    select record_key, checksum, destination_id, payload
+    select record_key, checksum, destination_id, payload, version, removed
     from {SCHEMA}.sync_state
     where sync_name = {_lit(spec.name)}
+),
+compared as (
+    select
+        coalesce(hashed.record_key, state.record_key) as record_key,
+        case
+            when hashed.record_key is not null and (state.record_key is null or state.removed)
+                then 'add'
+            when hashed.record_key is null and not state.removed then 'remove'
+            when hashed.record_key is not null and hashed.checksum <> state.checksum
+                then 'change'
+        end as change,
+        hashed.checksum,
+        coalesce(state.version, 0) as version,
+        state.record_key is not null as has_state,
+        state.destination_id,
+        coalesce(hashed.payload, state.payload) as payload,
+        {", ".join(f"hashed.f{i}" for i in range(len(spec.fields)))}
+    from hashed
+    full outer join state on hashed.record_key = state.record_key
 )
 select
-    coalesce(hashed.record_key, state.record_key) as record_key,
-    case
-        when state.record_key is null then 'add'
-        when hashed.record_key is null then 'remove'
-        else 'change'
-    end as change,
-    hashed.checksum,
-    md5(concat_ws(
-        chr(31), {_lit(spec.name)}, coalesce(hashed.record_key, state.record_key),
-        coalesce(state.checksum, ''), coalesce(hashed.checksum, '')
-    )) as idempotency_key,
-    state.destination_id,
-    coalesce(hashed.payload, state.payload) as payload,
-    {", ".join(f"hashed.f{i}" for i in range(len(cols)))}
-from hashed
-full outer join state on hashed.record_key = state.record_key
-where
-    state.record_key is null
-    or hashed.record_key is null
-    or hashed.checksum <> state.checksum
+    record_key,
+    change,
+    checksum,
+    md5(concat_ws(chr(31), {_lit(spec.name)}, record_key, cast(version as varchar)))
+        as idempotency_key,
+    version,
+    has_state,
+    destination_id,
+    payload,
+    {values}
+from compared
+where change is not null
 """
 
 
-def payload_fields(names: list[str], payload: str | None) -> dict[str, str | None]:
-    """The fields of a stored payload (as text)."""
+def payload_fields(payload: str | None) -> dict[str, str | None]:
+    """The fields of a stored payload (name -> value as text)."""
     if not payload:
         return {}
-    values = payload.split("\x1f")
-    return {n: (None if v == "\x1e" else v) for n, v in zip(names, values, strict=False)}
+    parts = payload.split("\x1f")
+    return {
+        parts[i]: (None if parts[i + 1] == "\x1e" else parts[i + 1])
+        for i in range(0, len(parts) - 1, 2)
+    }
+
+
+class SyncBusy(RuntimeError):
+    """Another run of the same sync holds its lock."""
 
 
 class Store:
@@ -151,7 +180,9 @@ class Store:
         self.engine = target.name
 
     @contextmanager
-    def open(self) -> Iterator[Store]:
+    def open(self, sync: str | None = None) -> Iterator[Store]:
+        """With `sync`, one run of that sync at a time: DuckDB's file lock already allows one
+        writing process; on PostgreSQL a session advisory lock on the sync's name."""
         if self.engine == "duckdb":
             with duckdb_connect(self.target.duckdb_path) as con:
                 self.con = con
@@ -159,6 +190,12 @@ class Store:
         else:
             with pg_connect() as con, pg_connect() as reader:
                 self.con, self.reader = con, reader
+                if sync:
+                    [(got,)] = self.execute(
+                        "select pg_try_advisory_lock(hashtext(?))", [f"cdp-sync:{sync}"]
+                    )
+                    if not got:
+                        raise SyncBusy(f"sync {sync} is already running")
                 yield self
 
     # ------------------------------------------------------------------ plumbing
@@ -216,30 +253,37 @@ class Store:
 
     # ------------------------------------------------------------------ state
 
-    def confirm(
-        self, sync: str, rows: list[tuple[str, str, str, str | None]], replaced: list[str]
-    ) -> None:
-        """(key, checksum, payload, destination id) confirmed; `replaced`: the keys among
-        them that already had a state row. One transaction."""
+    def confirm(self, sync: str, rows: list[tuple], replaced: list[str]) -> None:
+        """(key, checksum, payload, destination id, version) confirmed; `replaced`: the keys
+        among them that had a state row (a change, or a return after a removal). The new
+        rows carry version + 1. One transaction."""
         if rows:
             at = now()
-            self._write(
-                sync,
-                [(sync, k, c, p, d, at) for k, c, p, d in rows],
-                replaced,
-                [r[0] for r in rows],
-            )
+            values = [(sync, k, c, p, d, v + 1, False, at) for k, c, p, d, v in rows]
+            self._write(sync, values, replaced, [r[0] for r in rows])
 
     def forget(self, sync: str, keys: list[str]) -> None:
-        """Records removed from the destination (or left it with on_leave nothing)."""
+        """Records removed from the destination (or that left, with on_leave nothing): kept
+        as tombstones, so a return gets a new version and a new idempotency key."""
         if keys:
-            self._write(sync, [], keys, keys)
+            self._write(sync, [], [], keys, tombstone=keys)
 
-    def _write(self, sync: str, values: list, delete: list[str], settled: list[str]) -> None:
-        """Delete the state rows of `delete`, insert `values`, and clear the dead letters
-        of `settled`, in one transaction."""
+    def _write(
+        self,
+        sync: str,
+        values: list,
+        delete: list[str],
+        settled: list[str],
+        tombstone: list[str] | None = None,
+    ) -> None:
+        """Delete the state rows of `delete`, insert `values`, mark `tombstone` removed, and
+        clear the dead letters of `settled`, in one transaction."""
         gone = f"delete from {SCHEMA}.sync_state where sync_name = ? and record_key = any(?)"
         dead = f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? and record_key = any(?)"
+        mark = (
+            f"update {SCHEMA}.sync_state set removed = true, checksum = null, "
+            "version = version + 1, confirmed_at = ? where sync_name = ? and record_key = any(?)"
+        )
         if self.engine == "duckdb":
             con = self.con
             con.execute("begin transaction")
@@ -250,10 +294,11 @@ class Store:
                     # One statement for the whole batch: the columns as lists, unnested.
                     columns = [list(c) for c in zip(*values, strict=True)]
                     picked = ", ".join(
-                        f"unnest(?::{'timestamp' if n == 'confirmed_at' else 'varchar'}[])"
-                        for n, _ in STATE_COLUMNS
+                        f"unnest(?::{_UNNEST_TYPES.get(n, 'varchar')}[])" for n, _ in STATE_COLUMNS
                     )
                     con.execute(f"insert into {SCHEMA}.sync_state select {picked}", columns)
+                if tombstone:
+                    con.execute(mark, [now(), sync, tombstone])
                 con.execute(dead, [sync, settled])
                 con.execute("commit")
             except BaseException:
@@ -269,7 +314,17 @@ class Store:
                     execute_values(
                         cur, f"insert into {SCHEMA}.sync_state values %s", values, page_size=1000
                     )
+                if tombstone:
+                    cur.execute(mark.replace("?", "%s"), (now(), sync, tombstone))
                 cur.execute(dead.replace("?", "%s"), (sync, settled))
+
+    def clear_stale_dead_letters(self, sync: str, run_id: str) -> None:
+        """After a complete run every outstanding change was tried again: dead letters of
+        earlier runs are settled, or were written again by this one."""
+        self.execute(
+            f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? and run_id <> ?",
+            [sync, run_id],
+        )
 
     def dead_letter(self, sync: str, run_id: str, rows: list[tuple[str, str, str, Any]]) -> None:
         """(key, operation, reason, fields) that did not reach the destination."""

@@ -43,12 +43,13 @@ def _sync_asset(spec: SyncSpec) -> AssetsDefinition:
         from orchestration.activation.engine import run_sync
         from orchestration.activation.gate import SyncBlocked, ensure_open
         from orchestration.activation.spec import SyncSpecError
+        from orchestration.activation.state import SyncBusy
 
         target = cdp.resolved_target()
         try:
             ensure_open(target, MANIFEST)
             report = run_sync(spec, target, run_id=context.run_id[:8] + "-" + spec.name)
-        except (SyncBlocked, ConfigError, SyncSpecError) as exc:
+        except (SyncBlocked, ConfigError, SyncSpecError, SyncBusy) as exc:
             raise Failure(description=f"{spec.name}: {exc}") from None
         context.log.info(
             f"sync {spec.name}: {report.added:,} added, {report.changed:,} changed, "

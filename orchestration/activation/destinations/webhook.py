@@ -2,9 +2,9 @@
 
 Body: {"sync": name, "batch_id": id, "records": [{"key", "operation", "fields",
 "idempotency_key"}]}; `idempotency_key` is the same when a record's change is sent again
-(after a crash or a retry), so the receiver can drop repeats. Headers: `X-CDP-Signature:
-sha256=<hex HMAC-SHA256 of the body with the secret>` and `X-CDP-Timestamp`, plus an
-optional auth header (`auth_header`, value from `auth_env`).
+(after a crash or a retry), so the receiver can drop repeats. Headers: `X-CDP-Timestamp`
+(Unix seconds) and `X-CDP-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with
+the secret>`, plus an optional auth header (`auth_header`, value from `auth_env`).
 
 Answers: any 2xx confirms the batch, unless its JSON body lists rejected records as
 {"rejected": [{"key": ..., "reason": ...}]}; those are dead-lettered. 5xx, 429 and
@@ -38,8 +38,11 @@ def _default(value: Any) -> Any:
     return str(value)  # Decimal, dates
 
 
-def signature(secret_value: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret_value.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret_value: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 of `<timestamp>.<body>`: the timestamp is signed too, so a receiver can
+    refuse old deliveries replayed."""
+    message = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret_value.encode(), message, hashlib.sha256).hexdigest()
 
 
 class Webhook(Destination):
@@ -90,16 +93,18 @@ class Webhook(Destination):
             default=_default,
             separators=(",", ":"),
         ).encode()
-        headers = {
-            "X-CDP-Signature": signature(self.secret, body),
-            "X-CDP-Timestamp": str(int(time.time())),
-        }
+        stamp = str(int(time.time()))
+        headers = {"X-CDP-Signature": signature(self.secret, stamp, body), "X-CDP-Timestamp": stamp}
         response = self.http.request("POST", self.url, content=body, headers=headers)
         if not 200 <= response.status_code < 300:
             raise DeliveryError(f"webhook answered HTTP {response.status_code}")
         rejected: dict[str, str] = {}
         if response.content and "json" in response.headers.get("content-type", ""):
-            for item in response.json().get("rejected") or []:
+            try:
+                answer = response.json()
+            except ValueError:
+                raise DeliveryError("webhook answered invalid JSON") from None
+            for item in (answer.get("rejected") if isinstance(answer, dict) else None) or []:
                 rejected[str(item.get("key"))] = str(item.get("reason") or "rejected")
         return BatchResult(
             confirmed={r.key: None for r in batch if r.key not in rejected},
