@@ -31,8 +31,17 @@ lint: $(STAMP)
 	$(BIN)/dbt parse --quiet
 	$(BIN)/sqlfluff lint --processes 0 models tests/data_tests
 
-test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+# `make test` is `make lint` and pytest, with sqlfluff (about a minute of CPU, on one core)
+# running beside pytest, whose two workers leave a core partly idle while they wait on
+# subprocesses and PostgreSQL. Either failing fails the target; sqlfluff's report follows.
+test: $(STAMP)
+	$(BIN)/ruff check orchestration tests bench
+	$(BIN)/ruff format --check orchestration tests bench
+	$(BIN)/dbt parse --quiet
+	@$(BIN)/sqlfluff lint --processes 1 models tests/data_tests > $(VENV)/sqlfluff.log 2>&1 & lint=$$!; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile; tests=$$?; \
+	wait $$lint; sql=$$?; echo "sqlfluff lint (exit $$sql):"; tail -n 30 $(VENV)/sqlfluff.log; \
+	test $$tests -eq 0 && test $$sql -eq 0
 
 format: $(STAMP)
 	$(BIN)/ruff format orchestration tests bench

@@ -7,19 +7,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
-
 from orchestration.warehouse import PROJECT_DIR
 
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 _WATCHED = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
 
-dbt_project = DbtProject(
-    project_dir=PROJECT_DIR,
-    profiles_dir=PROJECT_DIR,
-    target=os.environ.get("CDP_TARGET", "duckdb"),
-)
+
+def __getattr__(name: str):
+    """`dbt_project` (a dagster_dbt DbtProject) is made on first use, so the commands that only
+    need the manifest (`cdp sync`, `cdp syncs`) do not import Dagster."""
+    if name == "dbt_project":
+        from dagster_dbt import DbtProject
+
+        project = DbtProject(
+            project_dir=PROJECT_DIR,
+            profiles_dir=PROJECT_DIR,
+            target=os.environ.get("CDP_TARGET", "duckdb"),
+        )
+        globals()["dbt_project"] = project
+        return project
+    raise AttributeError(name)
 
 
 def _newest_source_mtime() -> float:
