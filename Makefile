@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE :=
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
@@ -39,7 +39,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check orchestration tests bench
 	$(BIN)/dbt parse --quiet
 	@$(BIN)/sqlfluff lint --processes 1 models tests/data_tests > $(VENV)/sqlfluff.log 2>&1 & lint=$$!; \
-	$(BIN)/python -m pytest -n 2 --dist loadfile; tests=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder; tests=$$?; \
 	wait $$lint; sql=$$?; echo "sqlfluff lint (exit $$sql):"; tail -n 30 $(VENV)/sqlfluff.log; \
 	test $$tests -eq 0 && test $$sql -eq 0
 

@@ -13,6 +13,17 @@ REQUIRE_POSTGRES = os.environ.get("CDP_REQUIRE_POSTGRES") == "1"
 os.environ.setdefault("CDP_QUALITY_DOCS", "0")
 
 
+# The two longest files run first, one on each worker, so neither is left running alone at
+# the end (xdist hands out whole files in collection order with --no-loadscope-reorder,
+# which the Makefile passes; by default it would start with the files holding most tests).
+LONGEST_FIRST = ("test_pipeline.py", "test_identity.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest as is
+
+
 def _pg_admin():
     import psycopg2
 
