@@ -145,11 +145,11 @@ def test_first_sync_sends_members_then_nothing_then_only_what_changed(
         ]
 
 
-def test_faults_deliver_every_change_exactly_once(duckdb_target, webhook_sync, monkeypatch):
+def test_faults_deliver_every_change_exactly_once(any_target, webhook_sync, monkeypatch):
     """5xx, 429, answers after the client's timeout (applied, then resent) and per-record
     rejections: after the runs, the receiver has every change once by idempotency key."""
     rows = _members(600)
-    _write_segment(duckdb_target, rows)
+    _write_segment(any_target, rows)
     members = _consented(rows)
     rejected = {"C0000011", "C0000012", "C0000013"}
     faults = Faults(
@@ -162,17 +162,17 @@ def test_faults_deliver_every_change_exactly_once(duckdb_target, webhook_sync, m
     )
     with Receiver(SECRET, faults=faults) as rx:
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
-        first = run_sync(webhook_sync, duckdb_target)
+        first = run_sync(webhook_sync, any_target)
         assert first.failed == len(rejected) and first.status == "partial"
         dead = fetch_all(
-            duckdb_target, "select record_key, reason from syncs.sync_dead_letter order by 1"
+            any_target, "select record_key, reason from syncs.sync_dead_letter order by 1"
         )
         assert dead == [(k, "invalid email for this list") for k in sorted(rejected)]
         assert first.retries > 0
 
-        second = run_sync(webhook_sync, duckdb_target)  # the dead letters, again
+        second = run_sync(webhook_sync, any_target)  # the dead letters, again
         assert (second.added, second.failed) == (len(rejected), 0)
-        assert fetch_all(duckdb_target, "select count(*) from syncs.sync_dead_letter") == [(0,)]
+        assert fetch_all(any_target, "select count(*) from syncs.sync_dead_letter") == [(0,)]
 
     assert set(rx.latest()) == set(members)
     assert len(rx.by_idempotency) == len(members)  # one change per member
