@@ -23,10 +23,15 @@ def _graph(db: Path, nodes: list[int], edges: list[tuple[int, int]]) -> None:
     con.execute(
         "create or replace table intermediate.int_identity_edges_built (node_a bigint, node_b bigint)"
     )
-    con.executemany(
-        "insert into intermediate.int_identity_nodes_numbered values (?)", [(n,) for n in nodes]
+    # Whole lists in one statement each (DuckDB's executemany is one statement per row).
+    con.execute(
+        "insert into intermediate.int_identity_nodes_numbered select unnest(?::bigint[])", [nodes]
     )
-    con.executemany("insert into intermediate.int_identity_edges_built values (?, ?)", edges)
+    con.execute(
+        "insert into intermediate.int_identity_edges_built "
+        "select unnest(?::bigint[]), unnest(?::bigint[])",
+        [[a for a, _ in edges], [b for _, b in edges]],
+    )
     con.close()
 
 

@@ -69,8 +69,10 @@ def _write_segment(target, rows: list[tuple], table: str = "high_value_customers
         with duckdb_connect(target.duckdb_path) as con:
             for s in stmts:
                 con.execute(s)
-            con.executemany(
-                f"insert into segments.{table} values ({', '.join('?' for _ in COLUMNS)})", rows
+            picked = ", ".join(f"unnest(?::{t}[])" for _, t in COLUMNS)  # one statement
+            con.execute(
+                f"insert into segments.{table} select {picked}",
+                [list(c) for c in zip(*rows, strict=True)],
             )
     else:
         from psycopg2.extras import execute_values

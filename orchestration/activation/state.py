@@ -345,8 +345,13 @@ class Store:
                     "and record_key = any(?)",
                     [sync, keys],
                 )
-                con.executemany(
-                    f"insert into {SCHEMA}.sync_dead_letter values (?, ?, ?, ?, ?, ?, ?)", values
+                picked = ", ".join(
+                    f"unnest(?::{'timestamp' if n == 'failed_at' else 'varchar'}[])"
+                    for n, _ in DEAD_COLUMNS
+                )  # one statement for all rows (executemany is one per row)
+                con.execute(
+                    f"insert into {SCHEMA}.sync_dead_letter select {picked}",
+                    [list(c) for c in zip(*values, strict=True)],
                 )
                 con.execute("commit")
             except BaseException:
