@@ -194,10 +194,10 @@ def test_a_crash_halfway_resumes_without_losing_or_repeating(duckdb_target, tmp_
     proc: list[subprocess.Popen] = []
 
     def kill_after(n: int) -> None:
-        if n == 8 and proc:
+        if n == 9 and proc:
             os.kill(proc[0].pid, signal.SIGKILL)
 
-    with Receiver(SECRET, faults=Faults(delay=0.05)) as rx:
+    with Receiver(SECRET, faults=Faults(delay=0.1)) as rx:
         rx.on_batch = kill_after
         env = {**os.environ, "CDP_WEBHOOK_URL": rx.url}
         proc.append(

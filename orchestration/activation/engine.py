@@ -171,6 +171,7 @@ def run_sync(
         complete = False
         try:
             types = check_columns(store, spec)
+            store.count_dead_letters(spec.name)
             destination.open()
             _deliver(spec, store, destination, report, progress, types)
             complete = True
