@@ -418,24 +418,19 @@ def syncs(target: str) -> None:
     except (SyncSpecError, WarehouseError) as exc:
         raise CliError(str(exc)) from None
     table = RichTable(title=f"syncs on {resolved.label}", title_justify="left")
-    for col in ("sync", "segment", "destination", "mode", "consent", "schedule", "last run",
-                "status", "+added", "~changed", "-removed", "failed"):  # fmt: skip
-        table.add_column(col)
+    table.add_column("sync", no_wrap=True)
+    table.add_column("segment -> destination")
+    table.add_column("mode / on leave / consent")
+    table.add_column("last run")
+    table.add_column("added, changed, removed, failed")
     for spec in specs:
         run = last.get(spec.name)
         table.add_row(
             spec.name,
-            spec.model,
-            spec.kind,
-            f"{spec.mode} (leave: {spec.on_leave})",
-            spec.consent or "none",
-            spec.schedule or "",
-            f"{run[0]:%Y-%m-%d %H:%M}" if run else "never",
-            *(
-                (run[1], f"{run[2]:,}", f"{run[3]:,}", f"{run[4]:,}", f"{run[5]:,}")
-                if run
-                else ("", "", "", "", "")
-            ),
+            f"{spec.model} -> {spec.kind}",
+            f"{spec.mode} / {spec.on_leave} / {spec.consent or 'none'}",
+            f"{run[0]:%Y-%m-%d %H:%M} {run[1]}" if run else "never",
+            f"+{run[2]:,} ~{run[3]:,} -{run[4]:,} !{run[5]:,}" if run else "",
         )
     console.print(table)
 

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from decimal import Decimal
 
 import pytest
@@ -210,6 +211,7 @@ def test_a_crash_halfway_resumes_without_losing_or_repeating(duckdb_target, tmp_
         )
         proc[0].wait(timeout=120)
         assert proc[0].returncode == -signal.SIGKILL
+        time.sleep(0.5)  # requests the receiver was still answering (0.1 s each) finish
         before = len(rx.by_idempotency)
         confirmed = fetch_all(duckdb_target, "select count(*) from syncs.sync_state")[0][0]
         assert 0 < confirmed < len(members) and confirmed <= before

@@ -200,13 +200,18 @@ class Store:
         else:
             with pg_connect() as con, pg_connect() as reader:
                 self.con, self.reader = con, reader
+                lock = [f"cdp-sync:{sync}"]
                 if sync:
-                    [(got,)] = self.execute(
-                        "select pg_try_advisory_lock(hashtext(?))", [f"cdp-sync:{sync}"]
-                    )
+                    [(got,)] = self.execute("select pg_try_advisory_lock(hashtext(?))", lock)
                     if not got:
                         raise SyncBusy(f"sync {sync} is already running")
-                yield self
+                try:
+                    yield self
+                finally:
+                    if sync:  # at once: a closed session's locks go only when the server
+                        # gets round to it, and the next run may already be asking
+                        con.rollback()
+                        self.execute("select pg_advisory_unlock(hashtext(?))", lock)
 
     # ------------------------------------------------------------------ plumbing
 
