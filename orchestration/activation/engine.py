@@ -97,12 +97,9 @@ def check_columns(store: Store, spec: SyncSpec) -> dict[str, str]:
     model's column types."""
     from orchestration.activation.spec import SyncSpecError
 
-    try:
-        store.execute(f"select * from {spec.relation} where 1 = 0")
-        have = store.columns_of(spec.relation)
-    except Exception as exc:  # noqa: BLE001 - the model is not built
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SyncSpecError(f"sync {spec.name}: cannot read {spec.relation} ({first})") from None
+    have = store.columns_of(spec.relation)
+    if not have:
+        raise SyncSpecError(f"sync {spec.name}: {spec.relation} does not exist (run `cdp run`)")
     wanted = [spec.key, *spec.fields.values()] + ([spec.consent_column] if spec.consent else [])
     missing = [c for c in dict.fromkeys(wanted) if c not in have]
     if missing:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,6 @@ class SyncSpec:
     schedule: str | None
     owner: str | None = None
     description: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

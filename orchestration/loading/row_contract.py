@@ -11,32 +11,22 @@ is still parsed twice, as before, and never held whole in Python.
 from __future__ import annotations
 
 import functools
-import json
 import os
-from pathlib import Path
 
 from orchestration.sources import Table
-from orchestration.warehouse import PROJECT_DIR
 
 CHUNK_ROWS = 100_000
 
 
-@functools.cache
-def _raw_suites(folder: str) -> dict[str, tuple[str, list[dict]]]:
-    """{raw table name: (suite name, quarantine expectations)}; reading the files is cheap."""
-    suites = {}
-    for path in sorted(Path(folder).glob("raw/*.json")):
-        spec = json.loads(path.read_text())
-        table = spec.get("table", "")
-        marked = [e for e in spec.get("expectations", []) if e.get("quarantine")]
-        if marked and table.startswith("raw."):
-            suites[table.removeprefix("raw.")] = (table, marked)
-    return suites
-
-
 def quarantine_expectations(table: Table) -> tuple[str, list[dict]] | None:
-    folder = os.environ.get("CDP_EXPECTATIONS_DIR") or str(PROJECT_DIR / "expectations")
-    return _raw_suites(folder).get(table.raw_name)
+    """(suite name, its expectations marked quarantine) for a raw table, if it has any."""
+    from orchestration.quality.suites import discover
+
+    for suite in discover():  # the suites' own reader (CDP_EXPECTATIONS_DIR honoured)
+        if suite.table == f"raw.{table.raw_name}":
+            marked = [e for e in suite.expectations if e.get("quarantine")]
+            return (suite.name, marked) if marked else None
+    return None
 
 
 @functools.cache

@@ -202,6 +202,17 @@ def _merge_row_wise(results: list[ExpectationValidationResult], cfg, n_sample: i
     return {"success": success, "result": res}
 
 
+def _frame_batches(ctx, source: str, asset_name: str):
+    """A whole-dataframe batch definition on a fresh asset of the pandas source `source`."""
+    try:
+        ds = ctx.data_sources.get(source)
+    except Exception:  # noqa: BLE001 - KeyError-like DataContextError when absent
+        ds = ctx.data_sources.add_pandas(source)
+    if asset_name in ds.get_asset_names():
+        ds.delete_asset(asset_name)
+    return ds.add_dataframe_asset(asset_name).add_batch_definition_whole_dataframe("whole")
+
+
 def validate_chunks(
     ctx,
     suite: gx.ExpectationSuite,
@@ -217,13 +228,7 @@ def validate_chunks(
     Row-wise and schema expectations run on every chunk and are merged; the rest run once on
     load_columns(cols, total_rows) -> a full-height frame of only the columns they need.
     """
-    try:
-        ds = ctx.data_sources.get("chunks")
-    except Exception:  # noqa: BLE001 - KeyError-like DataContextError when absent
-        ds = ctx.data_sources.add_pandas("chunks")
-    if asset_name in ds.get_asset_names():
-        ds.delete_asset(asset_name)
-    bd = ds.add_dataframe_asset(asset_name).add_batch_definition_whole_dataframe("whole")
+    bd = _frame_batches(ctx, "chunks", asset_name)
 
     exps = list(suite.expectations)
     chunk_exps = [e for e in exps if e.expectation_type in ROW_WISE | PER_CHUNK_AND]
@@ -311,13 +316,7 @@ def unexpected_rows(
         raise ValueError(
             f"{suite.name}: only row-wise expectations can quarantine rows, not {not_row_wise}"
         )
-    try:
-        ds = ctx.data_sources.get("rows")
-    except Exception:  # noqa: BLE001 - DataContextError when absent
-        ds = ctx.data_sources.add_pandas("rows")
-    if "rows" in ds.get_asset_names():
-        ds.delete_asset("rows")
-    bd = ds.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("whole")
+    bd = _frame_batches(ctx, "rows", "rows")
     rf = {
         "result_format": "COMPLETE",
         "unexpected_index_column_names": [index_column],

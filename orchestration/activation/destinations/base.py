@@ -82,5 +82,10 @@ class Destination:
     def send(self, batch: list[Record]) -> BatchResult:
         raise NotImplementedError
 
-    def close(self, complete: bool) -> None:  # noqa: B027 - optional hook
-        """After the last batch; `complete` is False when the sync stopped early."""
+    http = None  # an orchestration.activation.http.Http, for the HTTP destinations
+
+    def close(self, complete: bool) -> None:
+        """After the last batch; `complete` is False when the sync stopped early. Closes the
+        HTTP client, if the destination opened one."""
+        if self.http is not None:
+            self.http.close()

@@ -123,10 +123,6 @@ class HubSpotContacts(Destination):
                 **self.options,
             )
 
-    def close(self, complete: bool) -> None:
-        if self.http is not None:
-            self.http.close()
-
     # -- sending ------------------------------------------------------------------------
 
     def send(self, batch: list[Record]) -> BatchResult:

@@ -139,10 +139,6 @@ class MailchimpMembers(Destination):
                 **self.options,
             )
 
-    def close(self, complete: bool) -> None:
-        if self.http is not None:
-            self.http.close()
-
     # -- sending ------------------------------------------------------------------------
 
     def _email(self, record: Record) -> str:

@@ -135,10 +135,6 @@ class MetaCustomAudience(Destination):
                 **self.options,
             )
 
-    def close(self, complete: bool) -> None:
-        if self.http is not None:
-            self.http.close()
-
     def send(self, batch: list[Record]) -> BatchResult:
         if self.http is None:
             self.open()

@@ -110,7 +110,3 @@ class Webhook(Destination):
             confirmed={r.key: None for r in batch if r.key not in rejected},
             rejected={r.key: rejected[r.key] for r in batch if r.key in rejected},
         )
-
-    def close(self, complete: bool) -> None:
-        if hasattr(self, "http"):
-            self.http.close()
