@@ -11,6 +11,7 @@ from orchestration.warehouse import PROJECT_DIR
 
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
+_DBT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".jinja"}
 _WATCHED = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
 
 
@@ -36,7 +37,9 @@ def _newest_source_mtime() -> float:
         path = PROJECT_DIR / name
         files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
         for f in files:
-            if f.is_file():
+            # dbt's own files only: bytecode caches that pytest writes under tests/ must not
+            # make every process re-parse (and read a manifest another one is writing)
+            if f.is_file() and f.suffix in _DBT_SUFFIXES:
                 newest = max(newest, f.stat().st_mtime)
     return newest
 
