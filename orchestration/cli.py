@@ -467,6 +467,11 @@ def sync(target: str, name: str, dry_run: bool, force: bool) -> None:
     console.print(
         f"{spec.name} ({spec.model} -> {spec.kind}, {spec.mode}): {verb} "
         f"{report.added:,} added, {report.changed:,} changed, {report.removed:,} removed"
+        + (
+            f", {report.identities_removed:,} old identities removed"
+            if report.identities_removed
+            else ""
+        )
         + ("" if dry_run else f", {report.failed:,} failed")
         + (
             f"; {report.forgotten:,} left without a removal (on_leave nothing)"

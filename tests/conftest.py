@@ -95,3 +95,19 @@ def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("landing")
     generate(400, 7, out)
     return out
+
+
+@pytest.fixture
+def serve():
+    """Starts fake vendor servers (tests/vendor_fakes.py) and stops them after the test."""
+    from vendor_fakes import FakeServer
+
+    servers: list[FakeServer] = []
+
+    def start(vendor) -> FakeServer:
+        servers.append(FakeServer(vendor))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

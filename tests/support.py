@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from orchestration.dbt_project import ensure_manifest
@@ -146,3 +147,66 @@ def assert_incremental_build_repairs(target, target_name: str) -> None:
     for table, rows in expected.items():
         diff = set(rows) ^ set(repaired[table])
         assert len(rows) == len(repaired[table]) and not diff, (table, sorted(diff, key=repr)[:5])
+
+
+# -- segment tables the sync tests write (the columns the segment models have) --------
+
+SEGMENT_COLUMNS = [
+    ("customer_id", "varchar"),
+    ("email", "varchar"),
+    ("phone", "varchar"),
+    ("first_name", "varchar"),
+    ("last_name", "varchar"),
+    ("consent_email", "varchar"),
+    ("consent_ads", "varchar"),
+    ("revenue_total", "decimal(18,2)"),
+    ("orders_count", "bigint"),
+    ("rfm_segment", "varchar"),
+]
+
+
+def segment_members(n: int, *, start: int = 0) -> list[tuple]:
+    """Rows of a segment table: every tenth member has withdrawn email consent."""
+    return [
+        (
+            f"C{i:07d}",
+            f"person{i}@example.com",
+            f"+1415555{i % 10000:04d}",
+            "Ann",
+            f"Smith{i}",
+            "granted" if i % 10 else "withdrawn",  # every tenth has withdrawn email consent
+            "granted",
+            Decimal(f"{1000 + i}.50"),
+            2 + i % 5,
+            "champions",
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def write_segment(target, rows: list[tuple], table: str = "high_value_customers") -> None:
+    """(Re)create segments.<table> with `rows`."""
+    from orchestration.warehouse import duckdb_connect, pg_connect
+
+    ddl = ", ".join(f"{c} {t}" for c, t in SEGMENT_COLUMNS)
+    stmts = [
+        "create schema if not exists segments",
+        f"drop table if exists segments.{table}",
+        f"create table segments.{table} ({ddl})",
+    ]
+    if target.name == "duckdb":
+        with duckdb_connect(target.duckdb_path) as con:
+            for s in stmts:
+                con.execute(s)
+            picked = ", ".join(f"unnest(?::{t}[])" for _, t in SEGMENT_COLUMNS)  # one statement
+            con.execute(
+                f"insert into segments.{table} select {picked}",
+                [list(c) for c in zip(*rows, strict=True)],
+            )
+    else:
+        from psycopg2.extras import execute_values
+
+        with pg_connect() as con, con, con.cursor() as cur:
+            for s in stmts:
+                cur.execute(s)
+            execute_values(cur, f"insert into segments.{table} values %s", rows)

@@ -4,7 +4,8 @@ Each fake checks the request shape the vendor documents (path, method, auth, bod
 batch limits, hashed values) and answers 400 when it is wrong, so a wrong shape fails the
 test; it keeps the vendor-side state, so a test can compare what the vendor ended up with
 against what it should hold. Faults are injected per request: a 5xx, a 429 with Retry-After,
-or a stall longer than the adapter's timeout. No network, no database.
+or a stall longer than the adapter's timeout (the fakes are in vendor_fakes.py). No network,
+no database.
 """
 
 from __future__ import annotations
@@ -14,15 +15,27 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from vendor_fakes import (
+    AUDIENCE_ID,
+    HEX64,
+    HUBSPOT_TOKEN,
+    LIST_ID,
+    MAILCHIMP_KEY,
+    META_TOKEN,
+    STALL,
+    TIMEOUT,
+    HubSpotFake,
+    MailchimpFake,
+    MetaFake,
+    md5,
+    sha,
+)
 
 from orchestration.activation.destinations.base import (
     BatchResult,
@@ -39,336 +52,6 @@ from orchestration.activation.destinations.meta_audience import (
     normalise_phone,
     sha256_hex,
 )
-
-HUBSPOT_TOKEN = "pat-na1-7f3e9c1a-SECRET-hubspot"
-MAILCHIMP_KEY = "5f1e2d3c4b5a69788796a5b4c3d2e1f0-us21"
-META_TOKEN = "EAAG-SECRET-meta-token-0123456789"
-LIST_ID = "a1b2c3d4e5"
-AUDIENCE_ID = "23851234567890123"
-STALL = 1.0  # seconds a stalled answer takes; the adapters time out after TIMEOUT
-TIMEOUT = 0.4
-HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def md5(email: str) -> str:
-    return hashlib.md5(email.lower().encode()).hexdigest()
-
-
-# -- fake vendor server -------------------------------------------------------------------
-
-
-class Shape(Exception):
-    """The request is not what the vendor documents: the fake answers 400."""
-
-
-def require(condition: Any, message: str) -> None:
-    if not condition:
-        raise Shape(message)
-
-
-class FakeServer:
-    """ThreadingHTTPServer on a free port that hands requests to a fake vendor's `handle`."""
-
-    def __init__(self, vendor):
-        self.vendor = vendor
-        self.faults: list[tuple[str, float]] = []  # ("status", 503) | ("retry_after", s) | ...
-        self.requests: list[tuple[str, str]] = []
-        self.problems: list[str] = []  # shape errors answered with 400
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # keep pytest output quiet
-                pass
-
-            def handle_any(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                url = urlsplit(self.path)
-                with server.lock:
-                    server.requests.append((self.command, url.path))
-                    fault = server.faults.pop(0) if server.faults else None
-                if fault and fault[0] == "stall":
-                    time.sleep(fault[1])
-                    self.close_connection = True
-                    return
-                if fault and fault[0] == "status":
-                    return self.answer(int(fault[1]), {"message": "injected fault"})
-                if fault and fault[0] == "retry_after":
-                    return self.answer(429, {"message": "slow down"}, {"Retry-After": fault[1]})
-                try:
-                    status, doc = server.vendor.handle(
-                        self.command, url.path, parse_qs(url.query), self.headers, body
-                    )
-                except Shape as exc:
-                    with server.lock:
-                        server.problems.append(f"{self.command} {url.path}: {exc}")
-                    status, doc = 400, {"message": f"bad request: {exc}"}
-                except Exception as exc:  # a bug in the fake must not look retryable
-                    with server.lock:
-                        server.problems.append(f"fake crashed: {exc!r}")
-                    status, doc = 400, {"message": "fake crashed"}
-                self.answer(status, doc)
-
-            def answer(self, status: int, doc: Any, headers: dict | None = None) -> None:
-                data = b"" if doc is None else json.dumps(doc).encode()
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, str(value))
-                if doc is not None:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve():
-    servers: list[FakeServer] = []
-
-    def start(vendor) -> FakeServer:
-        servers.append(FakeServer(vendor))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-class HubSpotFake:
-    """CRM v3 contacts: batch upsert by email (200 / 207) and batch archive (204)."""
-
-    UPSERT = "/crm/v3/objects/contacts/batch/upsert"
-    ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
-
-    def __init__(self):
-        self.contacts: dict[str, dict] = {}  # email -> {"id", "properties"}
-        self.invalid: set[str] = set()  # emails answered with a 207 error
-        self.lost: set[str] = set()  # emails left out of a 207 answer
-        self.next_id = 501
-
-    def handle(self, method, path, query, headers, body):
-        if headers.get("Authorization") != f"Bearer {HUBSPOT_TOKEN}":
-            return 401, {"status": "error", "category": "INVALID_AUTHENTICATION"}
-        require(method == "POST" and path in (self.UPSERT, self.ARCHIVE), "no such endpoint")
-        require(headers.get("Content-Type", "").startswith("application/json"), "JSON body")
-        doc = json.loads(body)
-        require(isinstance(doc, dict) and set(doc) == {"inputs"}, "body is {inputs: [...]}")
-        inputs = doc["inputs"]
-        require(isinstance(inputs, list) and 1 <= len(inputs) <= 100, "1 to 100 inputs")
-        return self.upsert(inputs) if path == self.UPSERT else self.archive(inputs)
-
-    def upsert(self, inputs):
-        ids = [i.get("id") for i in inputs]
-        require(len(set(ids)) == len(ids), "Duplicate IDs found in batch input")
-        for i in inputs:
-            require({"idProperty", "id", "properties"} <= set(i), "input keys missing")
-            require(set(i) <= {"idProperty", "id", "properties", "objectWriteTraceId"}, "keys")
-            require(i["idProperty"] == "email" and "@" in str(i["id"]), "idProperty email")
-            props = i["properties"]
-            require(isinstance(props, dict), "properties is an object")
-            require(all(isinstance(v, str) for v in props.values()), "property values: strings")
-        results, errors = [], []
-        for i in inputs:
-            email = i["id"].lower()
-            if email in self.invalid:
-                errors.append(
-                    {
-                        "status": "error",
-                        "category": "VALIDATION_ERROR",
-                        "message": "Property values were not valid",
-                        "context": {"ids": [i["id"]]},
-                    }
-                )
-                continue
-            if email in self.lost:
-                continue
-            new = email not in self.contacts
-            if new:
-                self.contacts[email] = {"id": str(self.next_id), "properties": {"email": email}}
-                self.next_id += 1
-            contact = self.contacts[email]
-            contact["properties"].update(i["properties"])
-            contact["properties"]["email"] = email
-            results.append(
-                {
-                    "id": contact["id"],
-                    "new": new,
-                    "properties": dict(contact["properties"]),
-                    "objectWriteTraceId": i.get("objectWriteTraceId"),
-                }
-            )
-        multi = errors or any(i["id"].lower() in self.lost for i in inputs)
-        doc = {"status": "COMPLETE", "results": results}
-        if errors:
-            doc.update(errors=errors, numErrors=len(errors))
-        return (207 if multi else 200), doc
-
-    def archive(self, inputs):
-        for i in inputs:
-            require(set(i) == {"id"} and str(i["id"]).isdigit(), "archive inputs are {id}")
-        gone = {str(i["id"]) for i in inputs}
-        self.contacts = {e: c for e, c in self.contacts.items() if c["id"] not in gone}
-        return 204, None
-
-
-class MailchimpFake:
-    """Marketing API 3.0: batch subscribe, PATCH and DELETE (archive) of one member."""
-
-    STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
-    MEMBER_KEYS = {"email_address", "status", "merge_fields", "email_type", "language", "vip"}
-
-    def __init__(self):
-        self.members: dict[str, dict] = {}  # subscriber hash -> member
-        self.archived: set[str] = set()
-        self.invalid: set[str] = set()
-
-    def handle(self, method, path, query, headers, body):
-        auth = headers.get("Authorization", "")
-        user, _, password = base64.b64decode(auth[6:] or b"").decode().partition(":")
-        if not auth.startswith("Basic ") or not user or password != MAILCHIMP_KEY:
-            return 401, {"title": "API Key Invalid", "status": 401, "detail": "Check your key"}
-        base = f"/3.0/lists/{LIST_ID}"
-        if method == "POST" and path == base:
-            return self.batch(json.loads(body))
-        match = re.fullmatch(re.escape(base) + r"/members/([0-9a-f]{32})", path)
-        require(match and method in ("PATCH", "DELETE"), f"no such endpoint {method} {path}")
-        member_hash = match.group(1)
-        if member_hash not in self.members:
-            return 404, {"title": "Resource Not Found", "status": 404}
-        if method == "DELETE":
-            require(not body, "DELETE takes no body")
-            self.archived.add(member_hash)
-            del self.members[member_hash]
-            return 204, None
-        doc = json.loads(body)
-        require(isinstance(doc, dict) and set(doc) == {"merge_fields"}, "PATCH merge_fields")
-        self.members[member_hash]["merge_fields"].update(doc["merge_fields"])
-        return 200, {"id": member_hash, **self.members[member_hash]}
-
-    def batch(self, doc):
-        require(set(doc) <= {"members", "update_existing", "sync_tags"}, "unknown body key")
-        require(isinstance(doc.get("update_existing"), bool), "update_existing is a boolean")
-        members = doc.get("members")
-        require(isinstance(members, list) and 1 <= len(members) <= 500, "1 to 500 members")
-        emails = [str(m.get("email_address", "")).lower() for m in members]
-        require(len(set(emails)) == len(emails), "duplicate email addresses")
-        for m in members:
-            require(set(m) <= self.MEMBER_KEYS, f"unknown member keys {set(m) - self.MEMBER_KEYS}")
-            require("@" in str(m.get("email_address")), "email_address required")
-            require(m.get("status") in self.STATUSES, "status required")
-            merge = m.get("merge_fields", {})
-            require(isinstance(merge, dict), "merge_fields is an object")
-            require(all(re.fullmatch(r"[A-Z0-9_]{1,10}", k) for k in merge), "merge tags")
-        created, updated, errors = [], [], []
-        for m in members:
-            email = m["email_address"].lower()
-            member_hash = md5(email)
-            if email in self.invalid:
-                errors.append(
-                    {
-                        "email_address": m["email_address"],
-                        "error": f"{m['email_address']} looks fake or invalid",
-                        "error_code": "ERROR_GENERIC",
-                    }
-                )
-                continue
-            existing = self.members.get(member_hash)
-            if existing and not doc["update_existing"]:
-                errors.append(
-                    {
-                        "email_address": m["email_address"],
-                        "error": f"{m['email_address']} is already a list member",
-                        "error_code": "ERROR_CONTACT_EXISTS",
-                    }
-                )
-                continue
-            member = existing or {"email_address": email, "merge_fields": {}}
-            member["status"] = m["status"]
-            member["merge_fields"].update(m.get("merge_fields", {}))
-            self.members[member_hash] = member
-            (updated if existing else created).append({"id": member_hash, **member})
-        return 200, {
-            "new_members": created,
-            "updated_members": updated,
-            "errors": errors,
-            "total_created": len(created),
-            "total_updated": len(updated),
-            "error_count": len(errors),
-        }
-
-
-class MetaFake:
-    """Custom audience users: POST adds, DELETE removes, hashed multi-key rows."""
-
-    KEYS = {"EMAIL", "PHONE", "FN", "LN", "GEN", "DOBY", "CT", "ST", "ZIP", "COUNTRY"}
-
-    def __init__(self):
-        self.users: set[frozenset] = set()  # each {(schema key, hash), ...} of non-empty values
-        self.invalid: set[str] = set()  # hashes Meta counts invalid
-        self.rows_per_request: list[int] = []
-
-    def handle(self, method, path, query, headers, body):
-        require(path == f"/v21.0/{AUDIENCE_ID}/users", f"no such endpoint {path}")
-        require(method in ("POST", "DELETE"), "POST adds, DELETE removes")
-        require("access_token" not in query, "token in the URL")
-        ctype = headers.get("Content-Type", "")
-        require(ctype.startswith("application/x-www-form-urlencoded"), "form body")
-        form = parse_qs(body.decode(), strict_parsing=True)
-        if form.get("access_token") != [META_TOKEN]:
-            error = {"message": "Invalid OAuth access token.", "type": "OAuthException"}
-            return 400, {"error": {**error, "code": 190}}
-        require(set(form) == {"payload", "access_token"}, f"form fields {sorted(form)}")
-        payload = json.loads(form["payload"][0])
-        require(set(payload) == {"schema", "data"}, "payload is {schema, data}")
-        schema, data = payload["schema"], payload["data"]
-        require(isinstance(schema, list) and schema, "schema is a list")
-        require(set(schema) <= self.KEYS and len(set(schema)) == len(schema), "schema keys")
-        require(isinstance(data, list) and 1 <= len(data) <= 10_000, "1 to 10,000 rows")
-        self.rows_per_request.append(len(data))
-        invalid: dict[str, str] = {}
-        for row in data:
-            require(isinstance(row, list) and len(row) == len(schema), "row matches schema")
-            require(all(v == "" or HEX64.fullmatch(v) for v in row), "SHA-256 hex or empty")
-            require(any(row), "a row needs one value")
-            bad = [v for v in row if v in self.invalid]
-            if bad:
-                invalid[bad[0]] = "invalid entry"
-                continue
-            user = frozenset((k, v) for k, v in zip(schema, row, strict=True) if v)
-            if method == "POST":
-                self.users.add(user)
-            else:
-                self.users.discard(user)
-        return 200, {
-            "audience_id": AUDIENCE_ID,
-            "session_id": "8712340987",
-            "num_received": len(data),
-            "num_invalid_entries": len(invalid),
-            "invalid_entry_samples": invalid,
-        }
-
 
 # -- helpers ---------------------------------------------------------------------------------
 

@@ -12,11 +12,10 @@ import os
 import signal
 import subprocess
 import time
-from decimal import Decimal
 
 import pytest
 from receiver import Faults, Receiver
-from support import CDP
+from support import CDP, segment_members, write_segment
 
 from orchestration.activation.engine import preview, run_sync
 from orchestration.activation.spec import find_sync
@@ -24,64 +23,6 @@ from orchestration.dbt_project import MANIFEST, ensure_manifest
 from orchestration.warehouse import fetch_all
 
 SECRET = "s3cr3t-signing-key"
-COLUMNS = [
-    ("customer_id", "varchar"),
-    ("email", "varchar"),
-    ("phone", "varchar"),
-    ("first_name", "varchar"),
-    ("last_name", "varchar"),
-    ("consent_email", "varchar"),
-    ("consent_ads", "varchar"),
-    ("revenue_total", "decimal(18,2)"),
-    ("orders_count", "bigint"),
-    ("rfm_segment", "varchar"),
-]
-
-
-def _members(n: int, *, start: int = 0) -> list[tuple]:
-    return [
-        (
-            f"C{i:07d}",
-            f"person{i}@example.com",
-            f"+1415555{i % 10000:04d}",
-            "Ann",
-            f"Smith{i}",
-            "granted" if i % 10 else "withdrawn",  # every tenth has withdrawn email consent
-            "granted",
-            Decimal(f"{1000 + i}.50"),
-            2 + i % 5,
-            "champions",
-        )
-        for i in range(start, start + n)
-    ]
-
-
-def _write_segment(target, rows: list[tuple], table: str = "high_value_customers") -> None:
-    """(Re)create segments.<table> with `rows`."""
-    from orchestration.warehouse import duckdb_connect, pg_connect
-
-    ddl = ", ".join(f"{c} {t}" for c, t in COLUMNS)
-    stmts = [
-        "create schema if not exists segments",
-        f"drop table if exists segments.{table}",
-        f"create table segments.{table} ({ddl})",
-    ]
-    if target.name == "duckdb":
-        with duckdb_connect(target.duckdb_path) as con:
-            for s in stmts:
-                con.execute(s)
-            picked = ", ".join(f"unnest(?::{t}[])" for _, t in COLUMNS)  # one statement
-            con.execute(
-                f"insert into segments.{table} select {picked}",
-                [list(c) for c in zip(*rows, strict=True)],
-            )
-    else:
-        from psycopg2.extras import execute_values
-
-        with pg_connect() as con, con, con.cursor() as cur:
-            for s in stmts:
-                cur.execute(s)
-            execute_values(cur, f"insert into segments.{table} values %s", rows)
 
 
 @pytest.fixture
@@ -101,8 +42,8 @@ def _consented(rows):
 def test_first_sync_sends_members_then_nothing_then_only_what_changed(
     any_target, webhook_sync, monkeypatch
 ):
-    rows = _members(1000)
-    _write_segment(any_target, rows)
+    rows = segment_members(1000)
+    write_segment(any_target, rows)
     with Receiver(SECRET) as rx:
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
         first = run_sync(webhook_sync, any_target)
@@ -130,8 +71,8 @@ def test_first_sync_sends_members_then_nothing_then_only_what_changed(
         for r in changed[1:100:10]:  # ten members with consent
             r[8] += 1
         gone = changed.pop(2)[0]
-        joined = _members(1, start=5001)
-        _write_segment(any_target, [tuple(r) for r in changed] + joined)
+        joined = segment_members(1, start=5001)
+        write_segment(any_target, [tuple(r) for r in changed] + joined)
         third = run_sync(webhook_sync, any_target)
         assert (third.added, third.changed, third.removed) == (1, 10, 1)
         assert len(rx.by_idempotency) == len(members) + 12
@@ -151,8 +92,8 @@ def test_first_sync_sends_members_then_nothing_then_only_what_changed(
 def test_faults_deliver_every_change_exactly_once(any_target, webhook_sync, monkeypatch):
     """5xx, 429, answers after the client's timeout (applied, then resent) and per-record
     rejections: after the runs, the receiver has every change once by idempotency key."""
-    rows = _members(600)
-    _write_segment(any_target, rows)
+    rows = segment_members(600)
+    write_segment(any_target, rows)
     members = _consented(rows)
     rejected = {"C0000011", "C0000012", "C0000013"}
     faults = Faults(
@@ -184,15 +125,16 @@ def test_faults_deliver_every_change_exactly_once(any_target, webhook_sync, monk
     assert rx.retry_delays and min(rx.retry_delays) >= 0.19
 
 
-def test_a_crash_halfway_resumes_without_losing_or_repeating(duckdb_target, tmp_path, monkeypatch):
+def test_a_crash_halfway_resumes_without_losing_or_repeating(any_target, monkeypatch):
     """`cdp sync` killed after some batches: the rerun sends the rest; confirmed batches are
     not sent again, and only batches in flight at the kill can repeat."""
     ensure_manifest()
-    rows = _members(6000)  # 5,400 with consent: 11 batches of 500
-    _write_segment(duckdb_target, rows)
+    rows = segment_members(6000)  # 5,400 with consent: 11 batches of 500
+    write_segment(any_target, rows)
     members = _consented(rows)
     monkeypatch.setenv("CDP_WEBHOOK_SECRET", SECRET)
     proc: list[subprocess.Popen] = []
+    command = [CDP, "sync", "high_value_to_webhook", "--target", any_target.name]
 
     def kill_after(n: int) -> None:
         if n == 6 and proc:
@@ -203,7 +145,7 @@ def test_a_crash_halfway_resumes_without_losing_or_repeating(duckdb_target, tmp_
         env = {**os.environ, "CDP_WEBHOOK_URL": rx.url}
         proc.append(
             subprocess.Popen(
-                [CDP, "sync", "high_value_to_webhook"],
+                command,
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -213,34 +155,32 @@ def test_a_crash_halfway_resumes_without_losing_or_repeating(duckdb_target, tmp_
         assert proc[0].returncode == -signal.SIGKILL
         time.sleep(0.5)  # requests the receiver was still answering (0.1 s each) finish
         before = len(rx.by_idempotency)
-        confirmed = fetch_all(duckdb_target, "select count(*) from syncs.sync_state")[0][0]
+        confirmed = fetch_all(any_target, "select count(*) from syncs.sync_state")[0][0]
         assert 0 < confirmed < len(members) and confirmed <= before
-        status = fetch_all(duckdb_target, "select status from syncs.sync_log")
+        status = fetch_all(any_target, "select status from syncs.sync_log")
         assert status == [("running",)]
 
-        done = subprocess.run(
-            [CDP, "sync", "high_value_to_webhook"], env=env, capture_output=True, text=True
-        )
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
     assert set(rx.latest()) == set(members)
     assert len(rx.by_idempotency) == len(members)
     # Only what was in flight at the kill (at most 2 x 4 batches of 500) came twice.
     assert rx.repeats == rx.deliveries - len(members) <= 8 * 500
     assert rx.repeats <= before - confirmed
-    statuses = fetch_all(duckdb_target, "select status from syncs.sync_log order by started_at")
+    statuses = fetch_all(any_target, "select status from syncs.sync_log order by started_at")
     assert statuses == [("interrupted",), ("succeeded",)]
 
 
 def test_a_revoked_consent_is_removed_from_the_mirror(any_target, webhook_sync, monkeypatch):
-    rows = _members(40)
-    _write_segment(any_target, rows)
+    rows = segment_members(40)
+    write_segment(any_target, rows)
     with Receiver(SECRET) as rx:
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
         run_sync(webhook_sync, any_target)
         assert rx.latest()["C0000005"]["operation"] == "upsert"
         revoked = [list(r) for r in rows]
         revoked[5][5] = "withdrawn"
-        _write_segment(any_target, [tuple(r) for r in revoked])
+        write_segment(any_target, [tuple(r) for r in revoked])
         report = run_sync(webhook_sync, any_target)
         assert (report.added, report.changed, report.removed) == (0, 0, 1)
         assert rx.latest()["C0000005"]["operation"] == "delete"
@@ -252,7 +192,7 @@ def test_a_revoked_consent_is_removed_from_the_mirror(any_target, webhook_sync, 
 
 
 def test_dry_run_counts_and_samples_without_sending(duckdb_target, webhook_sync, monkeypatch):
-    _write_segment(duckdb_target, _members(30))
+    write_segment(duckdb_target, segment_members(30))
     with Receiver(SECRET) as rx:
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
         report = preview(webhook_sync, duckdb_target)
@@ -281,7 +221,7 @@ def test_a_failing_blocking_check_stops_the_sync(duckdb_target, webhook_sync, mo
     from orchestration.quality.suites import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE
     from orchestration.warehouse import append_rows
 
-    _write_segment(duckdb_target, _members(20))
+    write_segment(duckdb_target, segment_members(20))
     row = {c: None for c, _ in RESULT_COLUMNS} | {
         "run_id": "r1",
         "suite": "marts.dim_customers",
@@ -312,7 +252,7 @@ def test_a_failing_blocking_check_stops_the_sync(duckdb_target, webhook_sync, mo
 
 
 def test_credentials_never_reach_the_log(duckdb_target, webhook_sync, monkeypatch, caplog):
-    _write_segment(duckdb_target, _members(20))
+    write_segment(duckdb_target, segment_members(20))
     monkeypatch.setenv("CDP_WEBHOOK_URL", "http://127.0.0.1:9/hooks/path-token-123")
     monkeypatch.setenv("CDP_WEBHOOK_TOKEN", "Bearer header-token-456")
     spec = dataclasses.replace(
@@ -338,18 +278,18 @@ def test_credentials_never_reach_the_log(duckdb_target, webhook_sync, monkeypatc
 def test_every_change_gets_its_own_idempotency_key(any_target, webhook_sync, monkeypatch):
     """A value that changes and changes back, a customer who leaves and returns: each send
     is a new change for the receiver, and nothing is repeated."""
-    rows = [list(r) for r in _members(20)]
-    _write_segment(any_target, [tuple(r) for r in rows])
+    rows = [list(r) for r in segment_members(20)]
+    write_segment(any_target, [tuple(r) for r in rows])
     with Receiver(SECRET) as rx:
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
         run_sync(webhook_sync, any_target)  # 18 with consent
         for orders in (7, 3):  # member 1: 3 -> 7 -> 3
             rows[1][8] = orders
-            _write_segment(any_target, [tuple(r) for r in rows])
+            write_segment(any_target, [tuple(r) for r in rows])
             assert run_sync(webhook_sync, any_target).changed == 1
         for status in ("withdrawn", "granted"):  # member 2 leaves, then returns
             rows[2][5] = status
-            _write_segment(any_target, [tuple(r) for r in rows])
+            write_segment(any_target, [tuple(r) for r in rows])
             report = run_sync(webhook_sync, any_target)
             assert (report.added, report.removed) == ((0, 1) if status == "withdrawn" else (1, 0))
         assert run_sync(webhook_sync, any_target).sent == 0
@@ -361,15 +301,15 @@ def test_every_change_gets_its_own_idempotency_key(any_target, webhook_sync, mon
 def test_a_key_that_is_not_unique_stops_the_sync(duckdb_target, webhook_sync, monkeypatch):
     from orchestration.activation.spec import SyncSpecError
 
-    rows = _members(10)
-    _write_segment(duckdb_target, rows + rows[:2])
+    rows = segment_members(10)
+    write_segment(duckdb_target, rows + rows[:2])
     monkeypatch.setenv("CDP_WEBHOOK_URL", "http://127.0.0.1:9/never")
     with pytest.raises(SyncSpecError, match=r"key customer_id is not unique .*\(2 repeated"):
         run_sync(webhook_sync, duckdb_target)
 
 
 def test_missing_credentials_are_one_line(duckdb_target, webhook_sync, monkeypatch):
-    _write_segment(duckdb_target, _members(5))
+    write_segment(duckdb_target, segment_members(5))
     monkeypatch.delenv("CDP_WEBHOOK_URL", raising=False)
     proc = subprocess.run([CDP, "sync", "high_value_to_webhook"], capture_output=True, text=True)
     assert proc.returncode == 1
@@ -394,8 +334,8 @@ def test_file_exports_are_written_whole(duckdb_target, tmp_path, fmt):
             "batch_size": 7,
         },  # fmt: skip
     )
-    rows = _members(30)
-    _write_segment(duckdb_target, rows)
+    rows = segment_members(30)
+    write_segment(duckdb_target, rows)
     report = run_sync(spec, duckdb_target)
     files = sorted((tmp_path / "out" / spec.name).iterdir())
     assert report.added == 27 and len(files) == 4  # 27 records in batches of 7
@@ -420,12 +360,12 @@ def test_postgres_table_destination_upserts_and_deletes(duckdb_target, pg_databa
         fields={"email": "email", "last_name": "last_name", "orders_count": "orders_count"},
     )
     monkeypatch.setenv("CDP_OPS_DSN", f"dbname={pg_database}")
-    rows = _members(50)
-    _write_segment(duckdb_target, rows)
+    rows = segment_members(50)
+    write_segment(duckdb_target, rows)
     assert run_sync(spec, duckdb_target).added == 50  # consent: none
     changed = [list(r) for r in rows[1:]]
     changed[0][4] = "Jones"
-    _write_segment(duckdb_target, [tuple(r) for r in changed])
+    write_segment(duckdb_target, [tuple(r) for r in changed])
     report = run_sync(spec, duckdb_target)
     assert (report.changed, report.removed) == (1, 1)
     with pg_connect() as con, con.cursor() as cur:

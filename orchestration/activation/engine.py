@@ -8,10 +8,15 @@ next run sends them again with the same idempotency keys, and a receiver that ke
 sees each change once. Records a destination rejects, and batches it could not take after
 the HTTP client's retries, go to sync_dead_letter with the reason; the next run's diff
 includes them again.
+
+A run goes over the diff twice: first what leaves (records that left the model, and the old
+identity of a change that gave a record a new one at the destination), then, once those are
+through, what arrives (adds and changes).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -39,6 +44,7 @@ class SyncReport:
     added: int = 0
     changed: int = 0
     removed: int = 0  # left the model: cleared or deleted at the destination
+    identities_removed: int = 0  # old identities of changed records, cleared or deleted
     forgotten: int = 0  # left the model, on_leave nothing: dropped from the state only
     failed: int = 0  # rejected or undeliverable: in the dead-letter table
     retries: int = 0
@@ -49,7 +55,7 @@ class SyncReport:
 
     @property
     def sent(self) -> int:
-        return self.added + self.changed + self.removed + self.failed
+        return self.added + self.changed + self.removed + self.identities_removed + self.failed
 
 
 @dataclass(slots=True)
@@ -57,7 +63,7 @@ class Pending:
     """A record on its way, with what its confirmation writes to the state."""
 
     record: Record
-    change: str  # add | change | remove
+    change: str  # add | change | remove, or previous: the old identity of a change
     checksum: str | None
     payload: str
     version: int
@@ -74,21 +80,63 @@ def _operation(spec: SyncSpec, change: str) -> str | None:
     return "upsert"
 
 
-def _records(spec: SyncSpec, rows: list[tuple]) -> tuple[list[Pending], list[str]]:
-    """The records to send, and the keys that left without a removal (on_leave nothing)."""
+# A run goes in two passes over the diff. First whatever must go: records that left the model
+# and, for a change that gave a record a new identity at the destination (a new email at
+# Mailchimp, new hashes at Meta), the old one. Then what arrives: adds and changes. So an
+# identity that moves from one record to another (two customers merged, two emails swapped)
+# is removed before it is written again, whatever batches they fall in.
+LEAVING, ARRIVING = "leaving", "arriving"
+
+
+def _diff(spec: SyncSpec, types: dict[str, str], phase: str) -> str:
+    if phase == LEAVING:
+        kinds = ["remove"] + (["change"] if spec.on_leave != "nothing" else [])
+    else:  # insert mode never sends changes; the state keeps the first version
+        kinds = ["add"] + (["change"] if spec.mode != "insert" else [])
+    wanted = ", ".join(f"'{k}'" for k in kinds)
+    return f"select * from ({diff_sql(spec, types)}) as diff where change in ({wanted})"
+
+
+def _records(
+    spec: SyncSpec, rows: list[tuple], identity: Callable[[dict], tuple], phase: str
+) -> tuple[list[Pending], list[str]]:
+    """The records to send in this phase, and the keys that left without a removal
+    (on_leave nothing). `identity` gives what the destination knows a person by."""
     names = list(spec.fields)
     out, forget = [], []
-    for key, change, checksum, idem, version, has_state, dest_id, payload, *values in rows:
-        op = _operation(spec, change)
-        if op is None:
-            if change == "remove":
+    for (
+        key,
+        change,
+        checksum,
+        idem,
+        version,
+        has_state,
+        dest_id,
+        payload,
+        previous,
+        *values,
+    ) in rows:
+        if change == "remove":
+            op = _operation(spec, change)
+            if op is None:
                 forget.append(key)
+            else:
+                record = Record(key, op, payload_fields(payload), idem, dest_id)
+                out.append(Pending(record, change, checksum, payload, version, has_state))
             continue
-        fields = (
-            payload_fields(payload) if change == "remove" else dict(zip(names, values, strict=True))
-        )
-        record = Record(key, op, fields, idem, dest_id)
-        out.append(Pending(record, change, checksum, payload, version, has_state))
+        fields = dict(zip(names, values, strict=True))
+        if phase == ARRIVING:
+            op = _operation(spec, change)
+            if op is not None:
+                record = Record(key, op, fields, idem, dest_id)
+                out.append(Pending(record, change, checksum, payload, version, has_state))
+            continue
+        old = payload_fields(previous)  # a change, in the leaving phase
+        was = identity(old)
+        if any(was) and was != identity(fields):
+            again = hashlib.md5(f"{idem}:previous".encode()).hexdigest()
+            record = Record(key, spec.on_leave, old, again, dest_id)
+            out.append(Pending(record, "previous", None, previous, version, has_state))
     return out, forget
 
 
@@ -118,11 +166,17 @@ def check_columns(store: Store, spec: SyncSpec) -> dict[str, str]:
     return have
 
 
-def _diff_for_mode(spec: SyncSpec, types: dict[str, str]) -> str:
-    sql = diff_sql(spec, types)
-    if spec.mode == "insert":  # changes are never sent; the state keeps the first version
-        sql = f"select * from ({sql}) as diff where change <> 'change'"
-    return sql
+BUCKETS = {
+    "add": "added",
+    "change": "changed",
+    "remove": "removed",
+    "previous": "identities_removed",
+}
+
+
+def _identity(spec: SyncSpec) -> Callable[[dict], tuple]:
+    kind = destination_class(spec.kind)
+    return lambda fields: kind.identity(spec.destination, fields)
 
 
 def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
@@ -133,18 +187,20 @@ def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
     with store.open():
         store.ensure()
         types = check_columns(store, spec)
-        for rows in store.stream(_diff_for_mode(spec, types), READ_ROWS):
-            records, forget = _records(spec, rows)
-            report.forgotten += len(forget)
-            for item in records:
-                record = item.record
-                bucket = {"add": "added", "change": "changed", "remove": "removed"}[item.change]
-                setattr(report, bucket, getattr(report, bucket) + 1)
-                shown = report.samples.setdefault(bucket, [])
-                if len(shown) < sample:
-                    shown.append(
-                        {"key": record.key, "operation": record.operation, **record.fields}
-                    )
+        identity = _identity(spec)
+        for phase in (LEAVING, ARRIVING):
+            for rows in store.stream(_diff(spec, types, phase), READ_ROWS):
+                records, forget = _records(spec, rows, identity, phase)
+                report.forgotten += len(forget)
+                for item in records:
+                    record = item.record
+                    bucket = BUCKETS[item.change]
+                    setattr(report, bucket, getattr(report, bucket) + 1)
+                    shown = report.samples.setdefault(bucket, [])
+                    if len(shown) < sample:
+                        shown.append(
+                            {"key": record.key, "operation": record.operation, **record.fields}
+                        )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -196,6 +252,7 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
     size = max(1, int(destination.batch_size))
     in_flight: dict[Future, list[Pending]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, destination.concurrency))
+    held: set[str] = set()  # changes whose old identity could not be removed: not sent
 
     def settle(futures) -> None:
         """Record the outcome of the finished batches: one transaction for all of them."""
@@ -211,31 +268,36 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
                 result = BatchResult(rejected={p.record.key: reason for p in batch})
             outcomes.append((batch, result))
         if outcomes:
-            _record(spec, store, outcomes, report)
+            held.update(_record(spec, store, outcomes, report))
             if progress:
                 progress(sum(len(b) for b, _ in outcomes))
 
+    def submit(batch: list[Pending]) -> None:
+        in_flight[pool.submit(destination.send, [p.record for p in batch])] = batch
+
+    identity = _identity(spec)
     try:
-        pending: list[Pending] = []
-        for rows in store.stream(_diff_for_mode(spec, types), READ_ROWS):
-            records, forget = _records(spec, rows)
-            store.forget(spec.name, forget)
-            report.forgotten += len(forget)
-            pending += records
-            while len(pending) >= size:
-                batch, pending = pending[:size], pending[size:]
-                in_flight[pool.submit(destination.send, [p.record for p in batch])] = batch
-                # Commit what came back as soon as it is back: a crash then costs only the
-                # batches in flight. Wait only when the queue is full.
-                settle([f for f in list(in_flight) if f.done()])
-                if len(in_flight) >= 2 * destination.concurrency:
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    settle(done)
-        if pending:
-            in_flight[pool.submit(destination.send, [p.record for p in pending])] = pending
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            settle(done)
+        for phase in (LEAVING, ARRIVING):
+            pending: list[Pending] = []
+            for rows in store.stream(_diff(spec, types, phase), READ_ROWS):
+                records, forget = _records(spec, rows, identity, phase)
+                store.forget(spec.name, forget)
+                report.forgotten += len(forget)
+                pending += [p for p in records if p.record.key not in held] if held else records
+                while len(pending) >= size:
+                    batch, pending = pending[:size], pending[size:]
+                    submit(batch)
+                    # Commit what came back as soon as it is back: a crash then costs only
+                    # the batches in flight. Wait only when the queue is full.
+                    settle([f for f in list(in_flight) if f.done()])
+                    if len(in_flight) >= 2 * destination.concurrency:
+                        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                        settle(done)
+            if pending:
+                submit(pending)
+            while in_flight:  # every removal is through before the first write goes out
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                settle(done)
     finally:
         for future in in_flight:
             future.cancel()
@@ -244,14 +306,19 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
         pool.shutdown(wait=not in_flight, cancel_futures=True)
 
 
-def _record(spec, store: Store, outcomes, report: SyncReport) -> None:
+def _record(spec, store: Store, outcomes, report: SyncReport) -> list[str]:
     """Write the outcome of finished batches: confirmed records to the state, the rest to
-    dead letters."""
-    confirmed, replaced, removed, dead = [], [], [], []
+    dead letters. Returns the keys of changes whose old identity was not removed: they are
+    not sent in this run (the state still holds the old payload, so the next run tries the
+    removal and the change again)."""
+    confirmed, replaced, removed, dead, held = [], [], [], [], []
     for batch, result in outcomes:
         for p in batch:
             key = p.record.key
             if key in result.confirmed:
+                if p.change == "previous":
+                    report.identities_removed += 1
+                    continue
                 if p.change == "remove":
                     removed.append(key)
                     report.removed += 1
@@ -266,6 +333,9 @@ def _record(spec, store: Store, outcomes, report: SyncReport) -> None:
                     report.changed += 1
             else:
                 reason = result.rejected.get(key, "not confirmed by the destination")
+                if p.change == "previous":
+                    held.append(key)
+                    reason = f"the old identity was not removed, the change not sent: {reason}"
                 dead.append((key, p.record.operation, reason, p.record.fields))
     store.confirm(spec.name, confirmed, replaced)
     store.forget(spec.name, removed)
@@ -273,3 +343,4 @@ def _record(spec, store: Store, outcomes, report: SyncReport) -> None:
         report.failed += len(dead)
         store.dead_letter(spec.name, report.run_id, dead)
         log.warning("%s: %d records not delivered: %s", spec.name, len(dead), dead[0][2])
+    return held

@@ -85,12 +85,14 @@ def _json_ready(column: str, data_type: str) -> str:
 
 def diff_sql(spec: SyncSpec, types: dict[str, str]) -> str:
     """Columns: record_key, change (add | change | remove), checksum, idempotency_key,
-    version, has_state, destination_id, payload, then the mapped model columns f0, f1, ...
-    ready for JSON.
+    version, has_state, destination_id, payload, previous, then the mapped model columns
+    f0, f1, ... ready for JSON.
 
     The payload is each destination field's name and value as text, joined by \x1f (a
     null value is \x1e); the checksum is its MD5. Both are computed in the warehouse. For a
-    remove the payload is the one last sent, so the destination can be told who leaves.
+    remove the payload is the one last sent, so the destination can be told who leaves; for
+    a change `previous` is the one last sent, so an identity that changed (a new email) can
+    be removed from destinations that know people by it.
     The idempotency key is the MD5 of the sync, the key and the record's version (its
     confirmed sends so far): every send of one change carries the same key, and the next
     change (even back to an earlier value, or a return after a removal) a new one."""
@@ -134,6 +136,7 @@ compared as (
         state.record_key is not null as has_state,
         state.destination_id,
         coalesce(hashed.payload, state.payload) as payload,
+        case when hashed.record_key is not null then state.payload end as previous,
         {", ".join(f"hashed.f{i}" for i in range(len(spec.fields)))}
     from hashed
     full outer join state on hashed.record_key = state.record_key
@@ -148,6 +151,7 @@ select
     has_state,
     destination_id,
     payload,
+    previous,
     {values}
 from compared
 where change is not null

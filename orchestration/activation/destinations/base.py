@@ -76,6 +76,16 @@ class Destination:
             if env and not self.config.get(name) and os.environ.get(env):
                 self.config[name] = os.environ[env]
 
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
+        """What the destination knows a person by, from a record's fields (normalised as
+        the destination compares them). When a change alters it, and the sync removes the
+        records that leave (on_leave clear or delete), the old identity is removed the same
+        way before the change is sent, so the old email or hash does not stay behind.
+        Destinations that know records by the sync's key alone (webhook, files, a table)
+        return ()."""
+        return ()
+
     def open(self) -> None:  # noqa: B027 - optional hook
         """Before the first batch (connect, create a folder, ...)."""
 

@@ -7,6 +7,7 @@ contact or updates the one with that email) and for clear (the mapped properties
 strings, which HubSpot documents as clearing them; the id property itself is kept).
 `POST /crm/v3/objects/contacts/batch/archive` with `{"inputs": [{"id": <contact id>}]}` for
 delete, using the contact id HubSpot gave the record before (a record without one is rejected).
+A new email is a new contact: the engine first clears or archives the old one (`identity`).
 HTTP 200 means every input succeeded; 207 (multi-status) lists `results` and `errors`, matched
 back to records by `objectWriteTraceId`, else by the email (or contact id) in the result's
 properties or the error's `context`. A record reported in neither is rejected. Any other status
@@ -107,6 +108,13 @@ class HubSpotContacts(Destination):
         self.http: Http | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
+        """The id property's value (the email unless configured): contacts are upserted by
+        it, so a new email is a new contact."""
+        id_property = str(config.get("id_property") or "email")
+        return (_match(id_property, fields.get(id_property)),)
+
     def open(self) -> None:
         with self._lock:
             if self.http is not None:
@@ -138,8 +146,7 @@ class HubSpotContacts(Destination):
         return result
 
     def _match(self, value: Any) -> str:
-        text = property_value(value).strip()
-        return text.lower() if self.id_property == "email" else text
+        return _match(self.id_property, value)
 
     def _upsert(self, records: list[Record], result: BatchResult) -> None:
         inputs: list[dict[str, Any]] = []
@@ -229,6 +236,11 @@ class HubSpotContacts(Destination):
                     result.rejected[key] = _unreported(unmatched)
                 else:
                     result.confirmed[key] = contact_id
+
+
+def _match(id_property: str, value: Any) -> str:
+    text = property_value(value).strip()
+    return text.lower() if id_property == "email" else text
 
 
 def _body(response) -> dict[str, Any]:

@@ -11,7 +11,9 @@ clear: `PATCH /lists/{list_id}/members/{subscriber_hash}` with the mapped merge 
 ""; unlike the batch call it leaves the subscription status alone (a record leaving the model,
 perhaps because consent was withdrawn, must not be subscribed again). delete: `DELETE
 /lists/{list_id}/members/{subscriber_hash}`, which archives the member. Both are one request
-per record, `member_workers` (4) at a time; a 404 counts as done (already gone).
+per record, `member_workers` (4) at a time; a 404 counts as done (already gone). A member
+is known by email: when a record's email changes, the engine first clears or deletes the
+member with the old address (`identity`), then subscribes the new one.
 
 Batch size: 500 members per batch call, Mailchimp's limit.
 
@@ -89,6 +91,14 @@ def merge_value(value: Any) -> Any:
     return str(value)
 
 
+def _email(fields: dict[str, Any], email_field: str | None) -> str:
+    for name in (email_field,) if email_field else EMAIL_FIELDS:
+        value = fields.get(name)
+        if value not in (None, ""):
+            return str(value).strip()
+    return ""
+
+
 def _problem(response) -> str:
     """Mailchimp's error document (`title`, `detail`) in one line."""
     try:
@@ -139,15 +149,15 @@ class MailchimpMembers(Destination):
                 **self.options,
             )
 
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
+        """The member's email address: Mailchimp knows members by its hash."""
+        return (_email(fields, config.get("email_field")).lower(),)
+
     # -- sending ------------------------------------------------------------------------
 
     def _email(self, record: Record) -> str:
-        names = (self.email_field,) if self.email_field else EMAIL_FIELDS
-        for name in names:
-            value = record.fields.get(name)
-            if value not in (None, ""):
-                return str(value).strip()
-        return ""
+        return _email(record.fields, self.email_field)
 
     def _merge_fields(self, record: Record, clear: bool) -> dict[str, Any]:
         skip = {self.email_field} if self.email_field else set(EMAIL_FIELDS)

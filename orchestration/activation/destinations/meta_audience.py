@@ -8,7 +8,9 @@ some record of the batch has), each value normalised as Meta specifies and SHA-2
 (lowercase hex); an unknown value is "". The answer's `num_received`, `num_invalid_entries`
 and `invalid_entry_samples`: a record whose hashes appear among the samples is rejected, the
 rest are confirmed (invalid entries that match no record are logged). Meta matches and
-applies the upload within about a day; there is no per-person id. Any answer but 200 (a Graph
+applies the upload within about a day; there is no per-person id. A member is the row of
+hashes, so when any mapped key changes, the engine first removes the old row (`identity`),
+then adds the new one. Any answer but 200 (a Graph
 API `error`) raises DeliveryError. Upload sessions are not used: each batch stands alone.
 
 Normalisation (module functions, so they can be checked): email trimmed and lowercased;
@@ -122,6 +124,12 @@ class MetaCustomAudience(Destination):
         self.http: Http | None = None
         self._token = ""
         self._lock = threading.Lock()
+
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
+        """The normalised email, phone and names: an audience member is the row of their
+        hashes, so a change to any of them is a different member."""
+        return tuple(normalise(fields.get(name)) for name, (_, normalise) in KEYS.items())
 
     def open(self) -> None:
         with self._lock:
