@@ -184,8 +184,10 @@ def segment_members(n: int, *, start: int = 0) -> list[tuple]:
     ]
 
 
-def write_segment(target, rows: list[tuple], table: str = "high_value_customers") -> None:
-    """(Re)create segments.<table> with `rows`."""
+def write_segment(
+    target, rows: list[tuple], table: str = "high_value_customers", then: tuple[str, ...] = ()
+) -> None:
+    """(Re)create segments.<table> with `rows`; `then`: statements run after the insert."""
     from orchestration.warehouse import duckdb_connect, pg_connect
 
     ddl = ", ".join(f"{c} {t}" for c, t in SEGMENT_COLUMNS)
@@ -203,6 +205,8 @@ def write_segment(target, rows: list[tuple], table: str = "high_value_customers"
                 f"insert into segments.{table} select {picked}",
                 [list(c) for c in zip(*rows, strict=True)],
             )
+            for s in then:
+                con.execute(s)
     else:
         from psycopg2.extras import execute_values
 
@@ -210,3 +214,5 @@ def write_segment(target, rows: list[tuple], table: str = "high_value_customers"
             for s in stmts:
                 cur.execute(s)
             execute_values(cur, f"insert into segments.{table} values %s", rows)
+            for s in then:
+                cur.execute(s)

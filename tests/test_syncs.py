@@ -412,3 +412,24 @@ def test_every_sync_is_an_asset_downstream_of_its_segment():
     assert defs.resolve_job_def("sync_high_value_to_webhook").name == "sync_high_value_to_webhook"
     schedules = {s.name: s.cron_schedule for s in defs.schedules}
     assert schedules["sync_high_value_to_webhook_schedule"] == "30 3 * * *"
+
+
+def test_times_are_sent_in_utc_whatever_the_session_zone(any_target, webhook_sync, monkeypatch):
+    write_segment(
+        any_target,
+        segment_members(3),
+        then=(
+            "alter table segments.high_value_customers add column last_seen_at timestamptz",
+            "update segments.high_value_customers "
+            "set last_seen_at = cast('2026-03-01 12:00:00+00' as timestamptz)",
+        ),
+    )
+    monkeypatch.setenv("PGTZ", "America/New_York")  # the libpq session's zone
+    spec = dataclasses.replace(
+        webhook_sync, fields={"email": "email", "last_seen_at": "last_seen_at"}
+    )
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        assert run_sync(spec, any_target).added == 2
+        seen = {r["fields"]["last_seen_at"] for r in rx.latest().values()}
+    assert seen == {"2026-03-01 12:00:00+00"}

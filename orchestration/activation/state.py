@@ -61,6 +61,11 @@ DEAD_COLUMNS = [
 ]
 
 
+# Times with a time zone are sent (and checksummed) as text in UTC, whatever the session's
+# default (PGTZ, the server's timezone setting, the machine's zone for DuckDB).
+UTC_SESSION = {"duckdb": "set TimeZone = 'UTC'", "postgres": "set time zone 'UTC'"}
+
+
 def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -74,7 +79,8 @@ def _lit(value: str) -> str:
 
 
 def _json_ready(column: str, data_type: str) -> str:
-    """The column as a value JSON can hold: decimals as double, dates and times as text."""
+    """The column as a value JSON can hold: decimals as double, dates and times as text
+    (times with a time zone in UTC: the Store's sessions are set to it)."""
     t = data_type.lower()
     if t.startswith(("decimal", "numeric")):
         return f"cast({_q(column)} as double precision)"
@@ -200,10 +206,14 @@ class Store:
 
             with duckdb_connect(self.target.duckdb_path) as con:
                 self.con = con
+                self.execute(UTC_SESSION[self.engine])
                 yield self
         else:
             with pg_connect() as con, pg_connect() as reader:
                 self.con, self.reader = con, reader
+                for session in (con, reader):
+                    with session, session.cursor() as cur:
+                        cur.execute(UTC_SESSION[self.engine])
                 lock = [f"cdp-sync:{sync}"]
                 if sync:
                     [(got,)] = self.execute("select pg_try_advisory_lock(hashtext(?))", lock)
