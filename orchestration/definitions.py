@@ -29,10 +29,12 @@ from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.progress import cdp_console_logger
 from orchestration.resources import CdpSettings
 from orchestration.sensors import build_landing_sensor
-from orchestration.settings import apply_defaults, landing_dir
+from orchestration.settings import WAREHOUSE_TAG, apply_defaults, landing_dir
 
 apply_defaults()
 TARGET = os.environ["CDP_TARGET"]
+# The run queue starts one run per DuckDB file at a time (DAGSTER_HOME/dagster.yaml).
+TAGS = {WAREHOUSE_TAG: TARGET}
 
 landing_specs, loaders = loader_assets()
 syncs = sync_assets()
@@ -42,12 +44,14 @@ cdp_job = define_asset_job(
     "cdp_all",
     selection=AssetSelection.all() - AssetSelection.groups("landing", "syncs"),
     executor_def=in_process_executor,
+    tags=TAGS,
     description="Load every landing file into raw, then build and test every dbt model.",
 )
 cdp_sync_job = define_asset_job(
     "cdp_all_and_syncs",
     selection=AssetSelection.all() - AssetSelection.groups("landing"),
     executor_def=in_process_executor,
+    tags=TAGS,
     description="Everything cdp_all does, then every sync its checks let through.",
 )
 
@@ -62,6 +66,7 @@ for sync in syncs:
         f"sync_{sync.key.path[-1]}",
         selection=AssetSelection.assets(sync),
         executor_def=in_process_executor,
+        tags=TAGS,
     )
     sync_jobs.append(job)
     cron = sync.metadata_by_key[sync.key].get("schedule")

@@ -15,6 +15,21 @@ DEFAULT_LANDING_DIR = PROJECT_DIR / "landing"
 DAGSTER_HOME_DEFAULT = PROJECT_DIR / ".dagster"
 
 
+# Runs on DuckDB write one file, which allows one writing process: the run queue starts one
+# such run at a time (the daily run, a landing-file run, the sync schedules) and holds the
+# others until it ends. Every job carries the tag (orchestration/definitions.py).
+WAREHOUSE_TAG = "cdp/warehouse"
+INSTANCE_CONFIG = f"""telemetry:
+  enabled: false
+run_queue:
+  tag_concurrency_limits:
+    - key: "{WAREHOUSE_TAG}"
+      value: "duckdb"
+      limit: 1
+"""
+EARLIER_INSTANCE_CONFIGS = ("telemetry:\n  enabled: false\n",)  # rewritten when found
+
+
 def landing_dir() -> Path:
     raw = os.environ.get("CDP_LANDING_DIR")
     return (Path(raw).expanduser() if raw else DEFAULT_LANDING_DIR).resolve()
@@ -36,5 +51,5 @@ def apply_defaults(target: str | None = None, landing: Path | None = None) -> No
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not config.exists() or config.read_text(encoding="utf-8") in EARLIER_INSTANCE_CONFIGS:
+        config.write_text(INSTANCE_CONFIG, encoding="utf-8")

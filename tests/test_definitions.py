@@ -89,3 +89,26 @@ def test_expectation_suites_are_asset_checks_blocking_where_they_gate():
     assert not email.blocking
     for segment in ("high_value_customers", "at_risk_of_churn"):
         assert specs[(AssetKey(["segments", segment]), "customer_id_unique")].blocking
+
+
+def test_duckdb_runs_queue_one_at_a_time(tmp_path, monkeypatch):
+    """Every job carries the warehouse tag, and the instance `cdp` prepares limits runs with
+    the DuckDB tag to one: a sync schedule that fires during the daily run waits for it."""
+    from dagster import DagsterInstance
+
+    from orchestration.settings import EARLIER_INSTANCE_CONFIGS, WAREHOUSE_TAG, apply_defaults
+
+    for job in [defs.resolve_job_def(name) for name in ("cdp_all", "cdp_all_and_syncs")] + [
+        defs.resolve_job_def(s.job_name) for s in defs.schedules
+    ]:
+        assert job.tags.get(WAREHOUSE_TAG) == os.environ["CDP_TARGET"], job.name
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(EARLIER_INSTANCE_CONFIGS[0])  # an earlier default
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    apply_defaults()
+    with DagsterInstance.from_config(str(home)) as instance:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    assert limits == [{"key": WAREHOUSE_TAG, "value": "duckdb", "limit": 1}]
