@@ -175,7 +175,7 @@ def test_hubspot_upserts_partial_failures_and_faults(serve):
     assert nulls == {"email": "nulls@example.com", "firstname": "", "vip": "true"}
 
 
-def test_hubspot_clear_and_archive(serve):
+def test_hubspot_update_clear_and_archive_touch_existing_contacts_only(serve):
     fake = HubSpotFake()
     server = serve(fake)
     first = deliver(
@@ -183,24 +183,34 @@ def test_hubspot_clear_and_archive(serve):
         [
             rec("a", "upsert", email="a@example.com", firstname="Ann", plan="gold"),
             rec("b", "upsert", email="b@example.com", firstname="Bob"),
+            rec("e", "upsert", email="e@example.com", firstname="Eve"),
         ],
     )
     later = [
         rec("a", "clear", email="a@example.com", firstname="Ann", plan="gold"),
         rec("b", "delete", first.confirmed["b"], email="b@example.com"),
         rec("c", "delete", None, email="c@example.com"),  # never confirmed: no contact id
+        rec("d", "update", email="d@example.com", firstname="Dee"),  # not in HubSpot
+        rec("e", "update", email="E@example.com", firstname="Evelyn"),
+        rec("f", "clear", email="f@example.com", firstname="Fay"),  # not in HubSpot
     ]
     result = deliver(hubspot(server), later)
 
     assert server.problems == []
-    assert result.confirmed == {"a": first.confirmed["a"], "b": first.confirmed["b"]}
+    assert result.confirmed == {k: first.confirmed[k] for k in "abe"}
     assert "no HubSpot contact id" in result.rejected["c"]
+    assert "OBJECT_NOT_FOUND" in result.rejected["d"] and "OBJECT_NOT_FOUND" in result.rejected["f"]
     assert fake.contacts == {
         "a@example.com": {
             "id": first.confirmed["a"],
             "properties": {"email": "a@example.com", "firstname": "", "plan": ""},
-        }
+        },
+        "e@example.com": {
+            "id": first.confirmed["e"],
+            "properties": {"email": "e@example.com", "firstname": "Evelyn"},
+        },
     }
+    assert sum(path.endswith("/batch/update") for _, path in server.requests) == 1
 
 
 # -- Mailchimp ----------------------------------------------------------------------------------
@@ -254,10 +264,11 @@ def test_mailchimp_batch_subscribe_partial_failures_and_faults(serve):
     assert fake.members[md5("new@example.com")]["merge_fields"] == {"FNAME": "Neo"}
 
 
-def test_mailchimp_clear_keeps_status_and_delete_archives(serve):
+def test_mailchimp_update_and_clear_keep_status_and_delete_archives(serve):
     fake = MailchimpFake()
     server = serve(fake)
-    for email, status in (("a@example.com", "unsubscribed"), ("b@example.com", "subscribed")):
+    members = (("a@example.com", "unsubscribed"), ("b@example.com", "subscribed"))
+    for email, status in (*members, ("e@example.com", "unsubscribed")):
         fake.members[md5(email)] = {
             "email_address": email,
             "status": status,
@@ -269,6 +280,8 @@ def test_mailchimp_clear_keeps_status_and_delete_archives(serve):
         rec("b", "delete", md5("b@example.com"), email_address="b@example.com"),
         rec("c", "delete", None, email_address="gone@example.com"),  # 404: already gone
         rec("d", "delete", None, FNAME="no email, no id"),
+        rec("e", "update", email_address="E@example.com", FNAME="Eve", PLAN="silver"),
+        rec("f", "update", email_address="new@example.com", FNAME="Fay"),  # not a member
     ]
     result = deliver(mailchimp(server), records)
 
@@ -277,16 +290,24 @@ def test_mailchimp_clear_keeps_status_and_delete_archives(serve):
         "a": md5("a@example.com"),
         "b": md5("b@example.com"),
         "c": md5("gone@example.com"),
+        "e": md5("e@example.com"),
     }
     assert "no email address" in result.rejected["d"]
+    assert "not a member" in result.rejected["f"]
     assert fake.archived == {md5("b@example.com")}
     assert fake.members == {
         md5("a@example.com"): {
             "email_address": "a@example.com",
             "status": "unsubscribed",  # a clear never subscribes anyone again
             "merge_fields": {"FNAME": "", "PLAN": "", "CITY": "Oslo"},
-        }
+        },
+        md5("e@example.com"): {
+            "email_address": "e@example.com",
+            "status": "unsubscribed",  # nor does an update
+            "merge_fields": {"FNAME": "Eve", "PLAN": "silver", "CITY": "Oslo"},
+        },
     }
+    assert not any(m == "POST" for m, _ in server.requests)  # no batch subscribe
 
 
 def test_mailchimp_data_center_comes_from_the_key(monkeypatch):

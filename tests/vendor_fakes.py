@@ -123,9 +123,12 @@ class FakeServer:
 
 
 class HubSpotFake:
-    """CRM v3 contacts: batch upsert by email (200 / 207) and batch archive (204)."""
+    """CRM v3 contacts: batch upsert and batch update by email (200 / 207) and batch archive
+    (204). Update changes existing contacts only: an unknown email is an OBJECT_NOT_FOUND
+    error."""
 
     UPSERT = "/crm/v3/objects/contacts/batch/upsert"
+    UPDATE = "/crm/v3/objects/contacts/batch/update"
     ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
 
     def __init__(self):
@@ -137,15 +140,18 @@ class HubSpotFake:
     def handle(self, method, path, query, headers, body):
         if headers.get("Authorization") != f"Bearer {HUBSPOT_TOKEN}":
             return 401, {"status": "error", "category": "INVALID_AUTHENTICATION"}
-        require(method == "POST" and path in (self.UPSERT, self.ARCHIVE), "no such endpoint")
+        paths = (self.UPSERT, self.UPDATE, self.ARCHIVE)
+        require(method == "POST" and path in paths, "no such endpoint")
         require(headers.get("Content-Type", "").startswith("application/json"), "JSON body")
         doc = json.loads(body)
         require(isinstance(doc, dict) and set(doc) == {"inputs"}, "body is {inputs: [...]}")
         inputs = doc["inputs"]
         require(isinstance(inputs, list) and 1 <= len(inputs) <= 100, "1 to 100 inputs")
-        return self.upsert(inputs) if path == self.UPSERT else self.archive(inputs)
+        if path == self.ARCHIVE:
+            return self.archive(inputs)
+        return self.upsert(inputs, create=path == self.UPSERT)
 
-    def upsert(self, inputs):
+    def upsert(self, inputs, create: bool = True):
         ids = [i.get("id") for i in inputs]
         require(len(set(ids)) == len(ids), "Duplicate IDs found in batch input")
         for i in inputs:
@@ -171,6 +177,17 @@ class HubSpotFake:
             if email in self.lost:
                 continue
             new = email not in self.contacts
+            if new and not create:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": "Could not get some CONTACT objects, they may be deleted "
+                        "or not exist.",
+                        "context": {"ids": [i["id"]]},
+                    }
+                )
+                continue
             if new:
                 self.contacts[email] = {"id": str(self.next_id), "properties": {"email": email}}
                 self.next_id += 1

@@ -2,9 +2,12 @@
 
 Endpoints (CRM API v3): `POST /crm/v3/objects/contacts/batch/upsert` with
 `{"inputs": [{"idProperty": "email", "id": <email>, "properties": {...},
-"objectWriteTraceId": <record key>}]}` for upsert, insert and update (HubSpot creates the
-contact or updates the one with that email) and for clear (the mapped properties sent as empty
-strings, which HubSpot documents as clearing them; the id property itself is kept).
+"objectWriteTraceId": <record key>}]}` for upsert and insert (HubSpot creates the contact or
+updates the one with that email; insert too, as the batch create call fails on contacts that
+exist). `POST /crm/v3/objects/contacts/batch/update` with the same inputs for update and
+clear, which change existing contacts only: one HubSpot does not know is rejected with its
+error (OBJECT_NOT_FOUND). clear sends the mapped properties as empty strings, which HubSpot
+documents as clearing them; the id property itself is kept.
 `POST /crm/v3/objects/contacts/batch/archive` with `{"inputs": [{"id": <contact id>}]}` for
 delete, using the contact id HubSpot gave the record before (a record without one is rejected).
 A new email is a new contact: the engine first clears or archives the old one (`identity`).
@@ -46,6 +49,7 @@ log = logging.getLogger("cdp.sync.hubspot")
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
+UPDATE = "/crm/v3/objects/contacts/batch/update"
 ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
 BATCH_LIMIT = 100
 
@@ -137,10 +141,11 @@ class HubSpotContacts(Destination):
         if self.http is None:
             self.open()
         result = BatchResult()
-        writes = [r for r in batch if r.operation != "delete"]
+        for endpoint, ops in ((UPSERT, ("upsert", "insert")), (UPDATE, ("update", "clear"))):
+            writes = [r for r in batch if r.operation in ops]
+            for start in range(0, len(writes), BATCH_LIMIT):
+                self._write(endpoint, writes[start : start + BATCH_LIMIT], result)
         deletes = [r for r in batch if r.operation == "delete"]
-        for start in range(0, len(writes), BATCH_LIMIT):
-            self._upsert(writes[start : start + BATCH_LIMIT], result)
         for start in range(0, len(deletes), BATCH_LIMIT):
             self._archive(deletes[start : start + BATCH_LIMIT], result)
         return result
@@ -148,7 +153,8 @@ class HubSpotContacts(Destination):
     def _match(self, value: Any) -> str:
         return _match(self.id_property, value)
 
-    def _upsert(self, records: list[Record], result: BatchResult) -> None:
+    def _write(self, endpoint: str, records: list[Record], result: BatchResult) -> None:
+        """Batch upsert or batch update: the same inputs and answers."""
         inputs: list[dict[str, Any]] = []
         by_trace: dict[str, str] = {}  # objectWriteTraceId (the record key) -> key
         by_id: dict[str, str] = {}  # id property value, lowercased for email -> key
@@ -180,9 +186,10 @@ class HubSpotContacts(Destination):
         if not inputs:
             return
         assert self.http is not None
-        response = self.http.request("POST", UPSERT, json={"inputs": inputs})
+        response = self.http.request("POST", endpoint, json={"inputs": inputs})
         if response.status_code not in (200, 201, 207):
-            raise DeliveryError(_whole_failure("batch upsert", response))
+            what = "batch upsert" if endpoint == UPSERT else "batch update"
+            raise DeliveryError(_whole_failure(what, response))
         body = _body(response)
 
         def resolve(value: Any) -> str | None:

@@ -1,19 +1,22 @@
 """Mailchimp audience members (kind "mailchimp", channel email), Marketing API 3.0.
 
 Endpoints: `POST /lists/{list_id}` ("batch subscribe or unsubscribe") with `{"members":
-[{"email_address", "status", "merge_fields"}], "update_existing": ...}` for upsert and update
+[{"email_address", "status", "merge_fields"}], "update_existing": ...}` for upsert
 (`update_existing: true`) and insert (`false`; a member who already exists is left alone and
 counts as confirmed). The answer's `new_members` and `updated_members` confirm records (the
 destination id is the member `id`, the MD5 of the lowercased email), its `errors`
 (`email_address`, `error`, `error_code`) reject them; a record in none of them is rejected.
-Mailchimp's batch call cannot restrict itself to existing members, so update also creates.
+The batch call cannot restrict itself to existing members, so update is
+`PATCH /lists/{list_id}/members/{subscriber_hash}` with the merge fields, one request per
+record: a 404 rejects the record (update mode adds no one), and the status is left alone.
 clear: `PATCH /lists/{list_id}/members/{subscriber_hash}` with the mapped merge fields set to
 ""; unlike the batch call it leaves the subscription status alone (a record leaving the model,
 perhaps because consent was withdrawn, must not be subscribed again). delete: `DELETE
-/lists/{list_id}/members/{subscriber_hash}`, which archives the member. Both are one request
-per record, `member_workers` (4) at a time; a 404 counts as done (already gone). A member
-is known by email: when a record's email changes, the engine first clears or deletes the
-member with the old address (`identity`), then subscribes the new one.
+/lists/{list_id}/members/{subscriber_hash}`, which archives the member. Update, clear and
+delete are one request per record, `member_workers` (4) at a time; for clear and delete a 404
+counts as done (already gone). A member is known by email: when a record's email changes,
+the engine first clears or deletes the member with the old address (`identity`), then
+writes the new one.
 
 Batch size: 500 members per batch call, Mailchimp's limit.
 
@@ -171,11 +174,11 @@ class MailchimpMembers(Destination):
         if self.http is None:
             self.open()
         result = BatchResult()
-        for update_existing, ops in ((True, ("upsert", "update")), (False, ("insert",))):
+        for update_existing, ops in ((True, ("upsert",)), (False, ("insert",))):
             writes = [r for r in batch if r.operation in ops]
             for start in range(0, len(writes), BATCH_LIMIT):
                 self._batch(writes[start : start + BATCH_LIMIT], update_existing, result)
-        singles = [r for r in batch if r.operation in ("clear", "delete")]
+        singles = [r for r in batch if r.operation in ("update", "clear", "delete")]
         if singles:
             self._members(singles, result)
         return result
@@ -235,7 +238,7 @@ class MailchimpMembers(Destination):
                 result.rejected[key] = "Mailchimp reported this member neither added nor updated"
 
     def _members(self, records: list[Record], result: BatchResult) -> None:
-        """clear and delete: one request per member, a few at a time."""
+        """update, clear and delete: one request per member, a few at a time."""
         if len(records) == 1 or self.member_workers == 1:
             outcomes = [self._member(r) for r in records]
         else:
@@ -256,13 +259,16 @@ class MailchimpMembers(Destination):
             return False, "no email address nor Mailchimp member id"
         path = f"/lists/{self.list_id}/members/{quote(member_id)}"
         assert self.http is not None
+        update = record.operation == "update"
         if record.operation == "delete":
             response = self.http.request("DELETE", path)
         else:
-            merge = self._merge_fields(record, clear=True)
+            merge = self._merge_fields(record, clear=not update)
             if not merge:
                 return True, member_id
             response = self.http.request("PATCH", path, json={"merge_fields": merge})
+        if response.status_code == 404 and update:
+            return False, "not a member of the audience (update mode adds no one)"
         if response.status_code in (200, 204, 404):  # 404: not in the audience any more
             return True, member_id
         if response.status_code in (401, 403):
