@@ -47,7 +47,7 @@ def _sync(name: str, **destination):
 
 def _moved(rows: list[list]) -> None:
     """C1 gets a new email; C2 leaves and C3 takes C2's email (two customers merged); C4
-    and C5 swap emails; C6 changes a name only."""
+    and C5 swap emails; C6 changes a name only; C8 withdraws email consent."""
     by_key = {r[0]: r for r in rows}
     by_key["C0000001"][EMAIL] = "person1.new@example.com"
     by_key["C0000003"][EMAIL] = by_key["C0000002"][EMAIL]
@@ -55,6 +55,7 @@ def _moved(rows: list[list]) -> None:
     four, five = by_key["C0000004"], by_key["C0000005"]
     four[EMAIL], five[EMAIL] = five[EMAIL], four[EMAIL]
     by_key["C0000006"][LAST] = "Smith-Jones"
+    by_key["C0000008"][CONSENT_EMAIL] = "withdrawn"
 
 
 def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, serve):
@@ -77,17 +78,18 @@ def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, ser
     _moved(rows)
     write_segment(any_target, [tuple(r) for r in rows], table)
     planned = preview(spec, any_target)
-    assert (planned.changed, planned.removed, planned.identities_removed) == (5, 1, 4)
+    assert (planned.changed, planned.removed, planned.identities_removed) == (5, 2, 4)
     shown = {r["key"]: r for r in planned.samples["identities_removed"]}
     assert shown["C0000001"]["email_address"] == "person1@example.com"
     assert shown["C0000001"]["operation"] == "delete"
 
     second = run_sync(spec, any_target)
-    assert (second.added, second.changed, second.removed, second.failed) == (0, 5, 1, 0)
+    assert (second.added, second.changed, second.removed, second.failed) == (0, 5, 2, 0)
     assert second.identities_removed == 4
     wanted = {r[EMAIL] for r in rows if r[CONSENT_EMAIL] == "granted"}
     assert {m["email_address"] for m in fake.members.values()} == wanted
-    assert {md5("person1@example.com"), md5("person3@example.com")} <= fake.archived
+    gone = {"person1@example.com", "person3@example.com", "person8@example.com"}
+    assert {md5(email) for email in gone} <= fake.archived
     assert fake.members[md5("person6@example.com")]["merge_fields"]["LNAME"] == "Smith-Jones"
     assert server.problems == []
 
