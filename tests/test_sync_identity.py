@@ -95,6 +95,8 @@ def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, ser
 
     requests = len(server.requests)
     assert run_sync(spec, any_target).sent == 0 and len(server.requests) == requests
+    logged = "select removed, identities_removed from syncs.sync_log order by started_at"
+    assert fetch_all(any_target, logged) == [(0, 0), (2, 4), (0, 0)]
 
 
 def _audience(rows: list[list]) -> set[frozenset]:

@@ -433,3 +433,19 @@ def test_times_are_sent_in_utc_whatever_the_session_zone(any_target, webhook_syn
         assert run_sync(spec, any_target).added == 2
         seen = {r["fields"]["last_seen_at"] for r in rx.latest().values()}
     assert seen == {"2026-03-01 12:00:00+00"}
+
+
+def test_a_sync_log_from_before_a_new_column_gets_it(duckdb_target, webhook_sync, monkeypatch):
+    from orchestration.activation.state import LOG_COLUMNS
+    from orchestration.warehouse import column_ddl, duckdb_connect
+
+    earlier = [c for c in LOG_COLUMNS if c[0] != "identities_removed"]
+    with duckdb_connect(duckdb_target.duckdb_path) as con:
+        con.execute("create schema syncs")
+        con.execute(f"create table syncs.sync_log ({column_ddl('duckdb', earlier)})")
+    write_segment(duckdb_target, segment_members(3))
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        assert run_sync(webhook_sync, duckdb_target).added == 2
+    logged = "select status, added, identities_removed from syncs.sync_log"
+    assert fetch_all(duckdb_target, logged) == [("succeeded", 2, 0)]

@@ -49,6 +49,7 @@ LOG_COLUMNS = [
     ("retries", "bigint"),
     ("seconds", "double"),
     ("error", "varchar"),
+    ("identities_removed", "bigint"),  # old identities of changed records (added later)
 ]
 DEAD_COLUMNS = [
     ("sync_name", "varchar"),
@@ -258,6 +259,8 @@ class Store:
             f"create table if not exists {SCHEMA}.sync_log ({column_ddl(self.engine, LOG_COLUMNS)})",
             f"create table if not exists {SCHEMA}.sync_dead_letter "
             f"({column_ddl(self.engine, DEAD_COLUMNS)})",
+            # sync logs written before the column existed
+            f"alter table {SCHEMA}.sync_log add column if not exists identities_removed bigint",
         ]
         for stmt in stmts:
             self.execute(stmt)
@@ -412,15 +415,17 @@ class Store:
             [spec.name],
         )
         self.execute(
-            f"insert into {SCHEMA}.sync_log values "
-            "(?, ?, ?, ?, null, 'running', 0, 0, 0, 0, 0, null, null)",
+            f"insert into {SCHEMA}.sync_log (run_id, sync_name, destination, started_at, status, "
+            "added, changed, removed, failed, retries, identities_removed) "
+            "values (?, ?, ?, ?, 'running', 0, 0, 0, 0, 0, 0)",
             [run_id, spec.name, spec.kind, started],
         )
 
     def log_end(self, run_id: str, counts: dict[str, Any]) -> None:
         self.execute(
             f"update {SCHEMA}.sync_log set finished_at = ?, status = ?, added = ?, changed = ?, "
-            "removed = ?, failed = ?, retries = ?, seconds = ?, error = ? where run_id = ?",
+            "removed = ?, failed = ?, retries = ?, seconds = ?, error = ?, "
+            "identities_removed = ? where run_id = ?",
             [
                 now(),
                 counts["status"],
@@ -431,6 +436,7 @@ class Store:
                 counts["retries"],
                 counts["seconds"],
                 counts.get("error"),
+                counts["identities_removed"],
                 run_id,
             ],
         )
