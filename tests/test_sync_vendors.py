@@ -192,14 +192,14 @@ def test_hubspot_update_clear_and_archive_touch_existing_contacts_only(serve):
         rec("c", "delete", None, email="c@example.com"),  # never confirmed: no contact id
         rec("d", "update", email="d@example.com", firstname="Dee"),  # not in HubSpot
         rec("e", "update", email="E@example.com", firstname="Evelyn"),
-        rec("f", "clear", email="f@example.com", firstname="Fay"),  # not in HubSpot
+        rec("f", "clear", email="f@example.com", firstname="Fay"),  # not in HubSpot: done
     ]
     result = deliver(hubspot(server), later)
 
     assert server.problems == []
-    assert result.confirmed == {k: first.confirmed[k] for k in "abe"}
+    assert result.confirmed == {**{k: first.confirmed[k] for k in "abe"}, "f": None}
     assert "no HubSpot contact id" in result.rejected["c"]
-    assert "OBJECT_NOT_FOUND" in result.rejected["d"] and "OBJECT_NOT_FOUND" in result.rejected["f"]
+    assert "OBJECT_NOT_FOUND" in result.rejected["d"] and set(result.rejected) == {"c", "d"}
     assert fake.contacts == {
         "a@example.com": {
             "id": first.confirmed["a"],

@@ -5,8 +5,9 @@ Endpoints (CRM API v3): `POST /crm/v3/objects/contacts/batch/upsert` with
 "objectWriteTraceId": <record key>}]}` for upsert and insert (HubSpot creates the contact or
 updates the one with that email; insert too, as the batch create call fails on contacts that
 exist). `POST /crm/v3/objects/contacts/batch/update` with the same inputs for update and
-clear, which change existing contacts only: one HubSpot does not know is rejected with its
-error (OBJECT_NOT_FOUND). clear sends the mapped properties as empty strings, which HubSpot
+clear, which change existing contacts only: HubSpot answers OBJECT_NOT_FOUND for one it does
+not have, which rejects an update and completes a clear (nothing is left to clear, as a
+removal of a member already gone completes at Mailchimp). clear sends the mapped properties as empty strings, which HubSpot
 documents as clearing them; the id property itself is kept.
 `POST /crm/v3/objects/contacts/batch/archive` with `{"inputs": [{"id": <contact id>}]}` for
 delete, using the contact id HubSpot gave the record before (a record without one is rejected).
@@ -52,6 +53,7 @@ UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 UPDATE = "/crm/v3/objects/contacts/batch/update"
 ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
 BATCH_LIMIT = 100
+NOT_FOUND = "OBJECT_NOT_FOUND"  # the error category of a contact HubSpot does not have
 
 
 def property_value(value: Any) -> str:
@@ -206,8 +208,11 @@ class HubSpotContacts(Destination):
                 confirmed[key] = str(item["id"]) if item.get("id") is not None else None
         rejected, unmatched = _errors(body, resolve)
         multi = response.status_code == 207
+        clears = {r.key for r in records if r.operation == "clear"}
         for key in by_id.values():
-            if key in rejected:
+            if key in clears and f"({NOT_FOUND})" in rejected.get(key, ""):
+                result.confirmed[key] = None  # nothing left to clear: done, as archive does
+            elif key in rejected:
                 result.rejected[key] = rejected[key]
             elif key in confirmed:
                 result.confirmed[key] = confirmed[key]
