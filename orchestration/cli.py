@@ -472,6 +472,11 @@ def sync(target: str, name: str, dry_run: bool, force: bool) -> None:
             if report.identities_removed
             else ""
         )
+        + (
+            f", {report.identities_kept:,} kept (another record holds them now)"
+            if report.identities_kept
+            else ""
+        )
         + ("" if dry_run else f", {report.failed:,} failed")
         + (
             f"; {report.forgotten:,} left without a removal (on_leave nothing)"

@@ -1,6 +1,7 @@
-"""A change of identity at destinations that know people by it (Mailchimp by email, Meta by
-hashes): the old identity is removed before the new one is written, so nothing stays behind,
-and an identity that moves between customers (a merge, a swap) ends up present.
+"""A change of identity at destinations that know people by it (Mailchimp and HubSpot by
+email, Meta by hashed email and phone): the old identity is removed before the new one is
+written, so nothing stays behind; an identity another customer holds by then (a merge, a
+swap) is never removed.
 
 The engine runs the declared syncs against the fake vendor servers of vendor_fakes.py, on
 both warehouses.
@@ -14,9 +15,11 @@ import pytest
 from support import segment_members, write_segment
 from vendor_fakes import (
     AUDIENCE_ID,
+    HUBSPOT_TOKEN,
     LIST_ID,
     MAILCHIMP_KEY,
     META_TOKEN,
+    HubSpotFake,
     MailchimpFake,
     MetaFake,
     md5,
@@ -37,6 +40,7 @@ EMAIL, PHONE, FIRST, LAST, CONSENT_EMAIL, CONSENT_ADS = 1, 2, 3, 4, 5, 6
 def credentials(monkeypatch):
     monkeypatch.setenv("MC_KEY", MAILCHIMP_KEY)
     monkeypatch.setenv("META_TOKEN", META_TOKEN)
+    monkeypatch.setenv("HS_TOKEN", HUBSPOT_TOKEN)
 
 
 def _sync(name: str, **destination):
@@ -58,45 +62,110 @@ def _moved(rows: list[list]) -> None:
     by_key["C0000008"][CONSENT_EMAIL] = "withdrawn"
 
 
-def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, serve):
-    table = "new_subscribers_no_order"
-    fake = MailchimpFake()
-    server = serve(fake)
-    # One batch holds every record: without the removals going first, Mailchimp would
-    # archive the merged and swapped addresses after writing them.
-    spec = _sync(
+def _mailchimp(server):
+    return _sync(
         "new_subscribers_to_mailchimp",
         base_url=f"{server.url}/3.0",
         api_key_env="MC_KEY",
         list_id=LIST_ID,
     )
+
+
+def _emails(fake: MailchimpFake) -> set[str]:
+    return {m["email_address"] for m in fake.members.values()}
+
+
+def _consented_emails(rows: list[list]) -> set[str]:
+    return {r[EMAIL] for r in rows if r[CONSENT_EMAIL] == "granted"}
+
+
+TABLE = "new_subscribers_no_order"
+
+
+def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, serve):
+    fake = MailchimpFake()
+    server = serve(fake)
+    spec = _mailchimp(server)  # one batch holds every record
     rows = [list(r) for r in segment_members(20)]
-    write_segment(any_target, [tuple(r) for r in rows], table)
+    write_segment(any_target, [tuple(r) for r in rows], TABLE)
     first = run_sync(spec, any_target)
     assert first.added == 18  # C0 and C10 have withdrawn email consent
 
     _moved(rows)
-    write_segment(any_target, [tuple(r) for r in rows], table)
+    write_segment(any_target, [tuple(r) for r in rows], TABLE)
     planned = preview(spec, any_target)
-    assert (planned.changed, planned.removed, planned.identities_removed) == (5, 2, 4)
+    counts = ("changed", "removed", "identities_removed", "identities_kept")
+    # C1 and C3 lose their old address; C2's, C4's and C5's old addresses are someone
+    # else's now, so they stay; C8 leaves.
+    assert tuple(getattr(planned, c) for c in counts) == (5, 1, 2, 3)
     shown = {r["key"]: r for r in planned.samples["identities_removed"]}
     assert shown["C0000001"]["email_address"] == "person1@example.com"
     assert shown["C0000001"]["operation"] == "delete"
 
     second = run_sync(spec, any_target)
-    assert (second.added, second.changed, second.removed, second.failed) == (0, 5, 2, 0)
-    assert second.identities_removed == 4
-    wanted = {r[EMAIL] for r in rows if r[CONSENT_EMAIL] == "granted"}
-    assert {m["email_address"] for m in fake.members.values()} == wanted
+    assert tuple(getattr(second, c) for c in counts) == (5, 1, 2, 3)
+    assert second.added == second.failed == 0
+    assert _emails(fake) == _consented_emails(rows)
     gone = {"person1@example.com", "person3@example.com", "person8@example.com"}
-    assert {md5(email) for email in gone} <= fake.archived
+    assert fake.archived == {md5(email) for email in gone}  # never an address still in use
+    assert fake.members[md5("person2@example.com")]["merge_fields"]["LNAME"] == "Smith3"
     assert fake.members[md5("person6@example.com")]["merge_fields"]["LNAME"] == "Smith-Jones"
     assert server.problems == []
 
     requests = len(server.requests)
     assert run_sync(spec, any_target).sent == 0 and len(server.requests) == requests
     logged = "select removed, identities_removed from syncs.sync_log order by started_at"
-    assert fetch_all(any_target, logged) == [(0, 0), (2, 4), (0, 0)]
+    assert fetch_all(any_target, logged) == [(0, 0), (1, 2), (0, 0)]
+
+
+def test_a_removal_never_takes_an_address_another_record_holds(any_target, serve):
+    """C4 and C5 swap emails and only C5's write goes through; the next run must not remove
+    C4's old address, which is C5's now."""
+    fake = MailchimpFake()
+    server = serve(fake)
+    spec = _mailchimp(server)
+    rows = [list(r) for r in segment_members(8)]
+    write_segment(any_target, [tuple(r) for r in rows], TABLE)
+    run_sync(spec, any_target)
+
+    four, five = rows[4], rows[5]
+    four[EMAIL], five[EMAIL] = five[EMAIL], four[EMAIL]
+    write_segment(any_target, [tuple(r) for r in rows], TABLE)
+    fake.invalid.add("person5@example.com")  # C4's new address is refused once
+    second = run_sync(spec, any_target)
+    assert (second.changed, second.failed, second.identities_kept) == (1, 1, 2)
+
+    fake.invalid.clear()
+    third = run_sync(spec, any_target)
+    assert (third.changed, third.failed, third.identities_removed) == (1, 0, 0)
+    assert third.identities_kept == 1  # C4's old address: C5 holds it
+    assert _emails(fake) == _consented_emails(rows)
+    assert fake.archived == set()
+    holder = fake.members[md5("person4@example.com")]
+    assert holder["merge_fields"]["LNAME"] == "Smith5"
+    assert server.problems == []
+
+
+def test_hubspot_clears_the_contact_of_an_old_email(any_target, serve):
+    fake = HubSpotFake()
+    server = serve(fake)
+    spec = _sync("high_value_to_hubspot", base_url=server.url, token_env="HS_TOKEN")
+    rows = [list(r) for r in segment_members(6)]
+    write_segment(any_target, [tuple(r) for r in rows])
+    assert run_sync(spec, any_target).added == 5
+    old_id = fake.contacts["person1@example.com"]["id"]
+
+    rows[1][EMAIL] = "person1.new@example.com"
+    rows[2][LAST] = "Smith-Jones"  # same email: the same contact, updated
+    write_segment(any_target, [tuple(r) for r in rows])
+    second = run_sync(spec, any_target)
+    assert (second.changed, second.identities_removed, second.failed) == (2, 1, 0)
+    old = fake.contacts["person1@example.com"]
+    assert old["id"] == old_id and old["properties"]["lastname"] == ""  # on_leave: clear
+    new = fake.contacts["person1.new@example.com"]
+    assert new["id"] != old_id and new["properties"]["lastname"] == "Smith1"
+    assert fake.contacts["person2@example.com"]["properties"]["lastname"] == "Smith-Jones"
+    assert len(fake.contacts) == 6 and server.problems == []
 
 
 def _audience(rows: list[list]) -> set[frozenset]:
@@ -120,15 +189,16 @@ def test_meta_audience_drops_old_hashes_and_holds_a_change_it_could_not_undo(any
     assert run_sync(spec, any_target).added == 12
     assert fake.users == _audience(rows)
 
-    old = _audience(rows)
-    rows[1][PHONE] = "+1 (415) 555-9999"
-    rows[7][EMAIL] = "person7.new@example.com"
+    before = [list(r) for r in rows]
+    rows[1][EMAIL], rows[1][PHONE] = "person1.new@example.com", "+1 (415) 555-9999"
+    rows[2][PHONE] = "+1 (415) 555-8888"  # the email stays: the same person, not removed
+    rows[7][EMAIL], rows[7][PHONE] = "person7.new@example.com", "+1 (415) 555-7777"
     fake.invalid.add(sha("person7@example.com"))  # Meta refuses to remove C7's old entry
     write_segment(any_target, [tuple(r) for r in rows])
     second = run_sync(spec, any_target)
-    assert (second.changed, second.identities_removed, second.failed) == (1, 1, 1)
-    held = [r for r in old if (("EMAIL", sha("person7@example.com"))) in r]
-    assert fake.users == (_audience(rows) - _audience([rows[7]])) | set(held)
+    assert (second.changed, second.identities_removed, second.failed) == (2, 1, 1)
+    expected = (_audience(rows) - _audience([rows[7]])) | _audience([before[2], before[7]])
+    assert fake.users == expected
     [(operation, reason)] = fetch_all(
         any_target, "select operation, reason from syncs.sync_dead_letter"
     )
@@ -137,6 +207,6 @@ def test_meta_audience_drops_old_hashes_and_holds_a_change_it_could_not_undo(any
     fake.invalid.clear()
     third = run_sync(spec, any_target)
     assert (third.changed, third.identities_removed, third.failed) == (1, 1, 0)
-    assert fake.users == _audience(rows)
+    assert fake.users == _audience(rows) | _audience([before[2]])
     assert fetch_all(any_target, "select count(*) from syncs.sync_dead_letter") == [(0,)]
     assert server.problems == []

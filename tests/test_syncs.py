@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -414,7 +415,9 @@ def test_every_sync_is_an_asset_downstream_of_its_segment():
     assert schedules["sync_high_value_to_webhook_schedule"] == "30 3 * * *"
 
 
-def test_times_are_sent_in_utc_whatever_the_session_zone(any_target, webhook_sync, monkeypatch):
+def test_times_are_sent_in_utc_whatever_the_session_zone(any_target, monkeypatch):
+    """The sync runs in a process whose zone is New York (TZ for DuckDB, PGTZ for the libpq
+    session); the time still goes out in UTC."""
     write_segment(
         any_target,
         segment_members(3),
@@ -424,13 +427,24 @@ def test_times_are_sent_in_utc_whatever_the_session_zone(any_target, webhook_syn
             "set last_seen_at = cast('2026-03-01 12:00:00+00' as timestamptz)",
         ),
     )
-    monkeypatch.setenv("PGTZ", "America/New_York")  # the libpq session's zone
-    spec = dataclasses.replace(
-        webhook_sync, fields={"email": "email", "last_seen_at": "last_seen_at"}
-    )
+    code = f"""
+import dataclasses
+from orchestration.activation.engine import run_sync
+from orchestration.activation.spec import find_sync
+from orchestration.dbt_project import MANIFEST
+from orchestration.warehouse import resolve_target
+spec = find_sync(MANIFEST, "high_value_to_webhook")
+spec = dataclasses.replace(spec, fields={{"email": "email", "last_seen_at": "last_seen_at"}})
+print(run_sync(spec, resolve_target("{any_target.name}")).added)
+"""
     with Receiver(SECRET) as rx:
-        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
-        assert run_sync(spec, any_target).added == 2
+        zone = {"TZ": "America/New_York", "PGTZ": "America/New_York"}
+        env = {**os.environ, **zone, "CDP_WEBHOOK_URL": rx.url, "CDP_WEBHOOK_SECRET": SECRET}
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.split()[-1] == "2"
         seen = {r["fields"]["last_seen_at"] for r in rx.latest().values()}
     assert seen == {"2026-03-01 12:00:00+00"}
 

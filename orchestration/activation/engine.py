@@ -11,7 +11,10 @@ includes them again.
 
 A run goes over the diff twice: first what leaves (records that left the model, and the old
 identity of a change that gave a record a new one at the destination), then, once those are
-through, what arrives (adds and changes).
+through, what arrives (adds and changes). The removal of an old identity is recorded only
+with its change: a crash between the two sends the removal again, which a destination takes
+as done (Mailchimp 404, a HubSpot clear of a missing contact, a Meta delete of a missing
+row); a removal whose identity another record of the model holds is never sent.
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestration.activation.destinations import destination_class
 from orchestration.activation.destinations.base import BatchResult, DeliveryError, Record
 from orchestration.activation.spec import SyncSpec
-from orchestration.activation.state import Store, diff_sql, now, payload_fields
+from orchestration.activation.state import Store, diff_sql, now, payload_fields, sent_rows
 from orchestration.warehouse import Target
 
 log = logging.getLogger("cdp.sync")
@@ -45,6 +49,7 @@ class SyncReport:
     changed: int = 0
     removed: int = 0  # left the model: cleared or deleted at the destination
     identities_removed: int = 0  # old identities of changed records, cleared or deleted
+    identities_kept: int = 0  # removals not sent: another record of the model holds them now
     forgotten: int = 0  # left the model, on_leave nothing: dropped from the state only
     failed: int = 0  # rejected or undeliverable: in the dead-letter table
     retries: int = 0
@@ -82,15 +87,32 @@ def _operation(spec: SyncSpec, change: str) -> str | None:
 
 # A run goes in two passes over the diff. First whatever must go: records that left the model
 # and, for a change that gave a record a new identity at the destination (a new email at
-# Mailchimp, new hashes at Meta), the old one. Then what arrives: adds and changes. So an
-# identity that moves from one record to another (two customers merged, two emails swapped)
-# is removed before it is written again, whatever batches they fall in.
+# Mailchimp, a new email and phone at Meta), the old one. Then what arrives: adds and
+# changes. A removal is skipped when another record of the model now holds that identity (two
+# customers merged, two emails swapped, an earlier run that wrote one side only): the
+# destination's person is that record's now, and its write updates it.
 LEAVING, ARRIVING = "leaving", "arriving"
 
 
-def _diff(spec: SyncSpec, types: dict[str, str], phase: str) -> str:
+class Identities:
+    """What the sync's destination knows people by (`Destination.identity`), and whether
+    removals follow it: only when the sync removes what leaves and may create records
+    (update mode writes existing records only, so it never removes an old identity)."""
+
+    def __init__(self, spec: SyncSpec):
+        kind = destination_class(spec.kind)
+        self.config = spec.destination
+        self.kind = kind
+        self.fields = [f for f in kind.identity_fields(spec.destination) if f in spec.fields]
+        self.tracked = bool(self.fields) and spec.on_leave != "nothing" and spec.mode != "update"
+
+    def of(self, fields: dict[str, Any]) -> frozenset:
+        return self.kind.identity(self.config, fields)
+
+
+def _diff(spec: SyncSpec, types: dict[str, str], phase: str, ids: Identities) -> str:
     if phase == LEAVING:
-        kinds = ["remove"] + (["change"] if spec.on_leave != "nothing" else [])
+        kinds = ["remove"] + (["change"] if ids.tracked else [])
     else:  # insert mode never sends changes; the state keeps the first version
         kinds = ["add"] + (["change"] if spec.mode != "insert" else [])
     wanted = ", ".join(f"'{k}'" for k in kinds)
@@ -98,10 +120,10 @@ def _diff(spec: SyncSpec, types: dict[str, str], phase: str) -> str:
 
 
 def _records(
-    spec: SyncSpec, rows: list[tuple], identity: Callable[[dict], tuple], phase: str
+    spec: SyncSpec, rows: list[tuple], ids: Identities, phase: str
 ) -> tuple[list[Pending], list[str]]:
     """The records to send in this phase, and the keys that left without a removal
-    (on_leave nothing). `identity` gives what the destination knows a person by."""
+    (on_leave nothing)."""
     names = list(spec.fields)
     out, forget = [], []
     for (
@@ -132,12 +154,63 @@ def _records(
                 out.append(Pending(record, change, checksum, payload, version, has_state))
             continue
         old = payload_fields(previous)  # a change, in the leaving phase
-        was = identity(old)
-        if any(was) and was != identity(fields):
+        was = ids.of(old)
+        if was and was.isdisjoint(ids.of(fields)):  # sharing a value: still the same person
             again = hashlib.md5(f"{idem}:previous".encode()).hexdigest()
             record = Record(key, spec.on_leave, old, again, dest_id)
             out.append(Pending(record, "previous", None, previous, version, has_state))
     return out, forget
+
+
+def _owners(spec: SyncSpec, store: Store, ids: Identities, wanted: set) -> dict[Any, str]:
+    """Which record of the model (as the sync sends it: with consent) holds each identity
+    value of `wanted`. One pass over the model's identity columns."""
+    columns = ", ".join(f'"{spec.fields[f]}"' for f in ids.fields)
+    sql = f'select cast("{spec.key}" as varchar), {columns} from {spec.relation} {sent_rows(spec)}'
+    owners: dict[Any, str] = {}
+    for rows in store.stream(sql, READ_ROWS):
+        for key, *values in rows:
+            for value in ids.of(dict(zip(ids.fields, values, strict=True))) & wanted:
+                owners[value] = key
+    return owners
+
+
+def _leaving(
+    spec: SyncSpec, store: Store, types: dict[str, str], ids: Identities
+) -> Iterator[tuple[list[Pending], list[str], int]]:
+    """The leaving pass in chunks: (records to send, keys to forget, removals skipped because
+    another record holds the identity now). When removals follow identities, the pass first
+    collects the identities it would remove and finds who in the model holds them."""
+    sql = _diff(spec, types, LEAVING, ids)
+    owners: dict[Any, str] = {}
+    if ids.tracked:
+        wanted: set = set()
+        for rows in store.stream(sql, READ_ROWS):
+            for item in _records(spec, rows, ids, LEAVING)[0]:
+                wanted |= ids.of(item.record.fields)
+        owners = _owners(spec, store, ids, wanted) if wanted else {}
+    for rows in store.stream(sql, READ_ROWS):
+        records, forget = _records(spec, rows, ids, LEAVING)
+        kept = 0
+        if owners:
+            send = []
+            for item in records:
+                key = item.record.key
+                if any(owners.get(v, key) != key for v in ids.of(item.record.fields)):
+                    kept += 1
+                    if item.change == "remove":  # it left; its identity is someone else's
+                        forget.append(key)
+                else:
+                    send.append(item)
+            records = send
+        yield records, forget, kept
+
+
+def _arriving(
+    spec: SyncSpec, store: Store, types: dict[str, str], ids: Identities
+) -> Iterator[tuple[list[Pending], list[str], int]]:
+    for rows in store.stream(_diff(spec, types, ARRIVING, ids), READ_ROWS):
+        yield _records(spec, rows, ids, ARRIVING)[0], [], 0
 
 
 def check_columns(store: Store, spec: SyncSpec) -> dict[str, str]:
@@ -174,11 +247,6 @@ BUCKETS = {
 }
 
 
-def _identity(spec: SyncSpec) -> Callable[[dict], tuple]:
-    kind = destination_class(spec.kind)
-    return lambda fields: kind.identity(spec.destination, fields)
-
-
 def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
     """Counts and a sample of what a run would send; nothing is sent or written."""
     report = SyncReport(spec.name, "dry-run", dry_run=True)
@@ -187,11 +255,11 @@ def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
     with store.open():
         store.ensure()
         types = check_columns(store, spec)
-        identity = _identity(spec)
-        for phase in (LEAVING, ARRIVING):
-            for rows in store.stream(_diff(spec, types, phase), READ_ROWS):
-                records, forget = _records(spec, rows, identity, phase)
-                report.forgotten += len(forget)
+        ids = Identities(spec)
+        for passing in (_leaving, _arriving):
+            for records, forget, kept in passing(spec, store, types, ids):
+                report.forgotten += 0 if ids.tracked else len(forget)
+                report.identities_kept += kept
                 for item in records:
                     record = item.record
                     bucket = BUCKETS[item.change]
@@ -275,14 +343,16 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
     def submit(batch: list[Pending]) -> None:
         in_flight[pool.submit(destination.send, [p.record for p in batch])] = batch
 
-    identity = _identity(spec)
+    ids = Identities(spec)
     try:
-        for phase in (LEAVING, ARRIVING):
+        for passing in (_leaving, _arriving):
             pending: list[Pending] = []
-            for rows in store.stream(_diff(spec, types, phase), READ_ROWS):
-                records, forget = _records(spec, rows, identity, phase)
+            for records, forget, kept in passing(spec, store, types, ids):
                 store.forget(spec.name, forget)
-                report.forgotten += len(forget)
+                # With removals following identities, on_leave is not nothing: what is
+                # forgotten then are records whose identity another record holds (kept).
+                report.forgotten += 0 if ids.tracked else len(forget)
+                report.identities_kept += kept
                 pending += [p for p in records if p.record.key not in held] if held else records
                 while len(pending) >= size:
                     batch, pending = pending[:size], pending[size:]

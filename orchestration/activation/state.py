@@ -3,7 +3,8 @@
   sync_state        one row per record a destination has confirmed: key, checksum of the
                     mapped fields, the fields as sent, destination id, version, confirmed_at;
                     a record removed from the destination stays as a tombstone
-  sync_log          one row per run: counts added, changed, removed, failed, status, seconds
+  sync_log          one row per run: counts added, changed, removed, identities_removed,
+                    failed, retries, status, seconds
   sync_dead_letter  records a destination rejected or could not take, with the reason; they
                     are not in sync_state, so the next run's diff sends them again
 
@@ -63,8 +64,10 @@ DEAD_COLUMNS = [
 
 
 # Times with a time zone are sent (and checksummed) as text in UTC, whatever the session's
-# default (PGTZ, the server's timezone setting, the machine's zone for DuckDB).
-UTC_SESSION = {"duckdb": "set TimeZone = 'UTC'", "postgres": "set time zone 'UTC'"}
+# default (PGTZ, the server's timezone setting, the machine's zone for DuckDB). On DuckDB for
+# the whole database instance of this process: the diff streams on a cursor, which is a
+# connection with its own settings.
+UTC_SESSION = {"duckdb": "set global TimeZone = 'UTC'", "postgres": "set time zone 'UTC'"}
 
 
 def now() -> datetime:
@@ -90,6 +93,12 @@ def _json_ready(column: str, data_type: str) -> str:
     return _q(column)
 
 
+def sent_rows(spec: SyncSpec) -> str:
+    """The where clause of the model rows a sync sends: a key, and the consent it needs."""
+    consent = f" and {_q(spec.consent_column)} = 'granted'" if spec.consent_column else ""
+    return f"where {_q(spec.key)} is not null{consent}"
+
+
 def diff_sql(spec: SyncSpec, types: dict[str, str]) -> str:
     """Columns: record_key, change (add | change | remove), checksum, idempotency_key,
     version, has_state, destination_id, payload, previous, then the mapped model columns
@@ -106,7 +115,6 @@ def diff_sql(spec: SyncSpec, types: dict[str, str]) -> str:
     pairs = []
     for field_name, column in spec.fields.items():
         pairs += [_lit(field_name), f"coalesce(cast({_q(column)} as varchar), chr(30))"]
-    consent = f" and {_q(spec.consent_column)} = 'granted'" if spec.consent_column else ""
     picked = ", ".join(
         f"{_json_ready(c, types.get(c, ''))} as f{i}" for i, c in enumerate(spec.fields.values())
     )
@@ -118,7 +126,7 @@ with desired as (
         concat_ws(chr(31), {", ".join(pairs)}) as payload,
         {picked}
     from {spec.relation}
-    where {_q(spec.key)} is not null{consent}
+    {sent_rows(spec)}
 ),
 hashed as (
     select *, md5(payload) as checksum from desired
@@ -259,11 +267,13 @@ class Store:
             f"create table if not exists {SCHEMA}.sync_log ({column_ddl(self.engine, LOG_COLUMNS)})",
             f"create table if not exists {SCHEMA}.sync_dead_letter "
             f"({column_ddl(self.engine, DEAD_COLUMNS)})",
-            # sync logs written before the column existed
-            f"alter table {SCHEMA}.sync_log add column if not exists identities_removed bigint",
         ]
         for stmt in stmts:
             self.execute(stmt)
+        # A sync log written before the column existed. Asked first: the alter statement would
+        # take an exclusive lock on PostgreSQL even when there is nothing to add.
+        if "identities_removed" not in self.columns_of(f"{SCHEMA}.sync_log"):
+            self.execute(f"alter table {SCHEMA}.sync_log add column identities_removed bigint")
 
     def stream(self, sql: str, rows: int) -> Iterator[list[tuple]]:
         """The query's rows in lists of at most `rows`, never all at once."""

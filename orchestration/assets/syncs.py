@@ -53,13 +53,16 @@ def _sync_asset(spec: SyncSpec) -> AssetsDefinition:
             raise Failure(description=f"{spec.name}: {exc}") from None
         context.log.info(
             f"sync {spec.name}: {report.added:,} added, {report.changed:,} changed, "
-            f"{report.removed:,} removed, {report.failed:,} failed in {report.seconds:.1f} s"
+            f"{report.removed:,} removed, {report.identities_removed:,} old identities removed, "
+            f"{report.failed:,} failed in {report.seconds:.1f} s"
         )
         return MaterializeResult(
             metadata={
                 "added": report.added,
                 "changed": report.changed,
                 "removed": report.removed,
+                "identities_removed": report.identities_removed,
+                "identities_kept": report.identities_kept,
                 "failed": report.failed,
                 "retries": report.retries,
                 "seconds": round(report.seconds, 2),

@@ -77,14 +77,19 @@ class Destination:
                 self.config[name] = os.environ[env]
 
     @classmethod
-    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
-        """What the destination knows a person by, from a record's fields (normalised as
-        the destination compares them). When a change alters it, and the sync removes the
-        records that leave (on_leave clear or delete), the old identity is removed the same
-        way before the change is sent, so the old email or hash does not stay behind.
-        Destinations that know records by the sync's key alone (webhook, files, a table)
-        return ()."""
+    def identity_fields(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        """The destination fields a person is known by there (an email, a phone). None for
+        destinations that know records by the sync's key alone (webhook, files, a table)."""
         return ()
+
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> frozenset:
+        """The record's identity at the destination: (field, value) pairs of its non-empty
+        identity fields, normalised as the destination compares them. When a change leaves
+        none of the old pairs, and the sync removes what leaves (on_leave clear or delete),
+        the old identity is removed the same way before the change is written, unless another
+        record of the model holds it by then."""
+        return frozenset()
 
     def open(self) -> None:  # noqa: B027 - optional hook
         """Before the first batch (connect, create a folder, ...)."""

@@ -115,11 +115,16 @@ class HubSpotContacts(Destination):
         self._lock = threading.Lock()
 
     @classmethod
-    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
+    def identity_fields(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        return (str(config.get("id_property") or "email"),)
+
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> frozenset:
         """The id property's value (the email unless configured): contacts are upserted by
         it, so a new email is a new contact."""
-        id_property = str(config.get("id_property") or "email")
-        return (_match(id_property, fields.get(id_property)),)
+        [id_property] = cls.identity_fields(config)
+        value = _match(id_property, fields.get(id_property))
+        return frozenset({(id_property, value)}) if value else frozenset()
 
     def open(self) -> None:
         with self._lock:
@@ -206,11 +211,11 @@ class HubSpotContacts(Destination):
             )
             if key:
                 confirmed[key] = str(item["id"]) if item.get("id") is not None else None
-        rejected, unmatched = _errors(body, resolve)
+        rejected, unmatched, not_found = _errors(body, resolve)
         multi = response.status_code == 207
         clears = {r.key for r in records if r.operation == "clear"}
         for key in by_id.values():
-            if key in clears and f"({NOT_FOUND})" in rejected.get(key, ""):
+            if key in clears and key in not_found:
                 result.confirmed[key] = None  # nothing left to clear: done, as archive does
             elif key in rejected:
                 result.rejected[key] = rejected[key]
@@ -237,7 +242,7 @@ class HubSpotContacts(Destination):
         response = self.http.request("POST", ARCHIVE, json={"inputs": inputs})
         if response.status_code not in (200, 204, 207):
             raise DeliveryError(_whole_failure("batch archive", response))
-        rejected, unmatched = _errors(
+        rejected, unmatched, _ = _errors(
             _body(response), lambda v: str(v) if str(v) in by_id else None
         )
         for contact_id, keys in by_id.items():
@@ -265,11 +270,13 @@ def _body(response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _errors(body: dict[str, Any], resolve) -> tuple[dict[str, str], list[str]]:
+def _errors(body: dict[str, Any], resolve) -> tuple[dict[str, str], list[str], set[str]]:
     """Per-record reasons from a 207's `errors` (keyed by what `resolve` maps the error's
-    context values to), and the reasons of errors that match no record."""
+    context values to), the reasons of errors that match no record, and the records HubSpot
+    does not have (category OBJECT_NOT_FOUND)."""
     rejected: dict[str, str] = {}
     unmatched: list[str] = []
+    not_found: set[str] = set()
     for error in body.get("errors") or []:
         if not isinstance(error, dict):
             continue
@@ -277,11 +284,13 @@ def _errors(body: dict[str, Any], resolve) -> tuple[dict[str, str], list[str]]:
         keys = {k for k in map(resolve, _context_values(error)) if k}
         for key in keys:
             rejected[key] = reason
+        if error.get("category") == NOT_FOUND:
+            not_found |= keys
         if not keys:
             unmatched.append(reason)
     if unmatched:
         log.warning("HubSpot reported %d errors that match no record", len(unmatched))
-    return rejected, unmatched
+    return rejected, unmatched, not_found
 
 
 def _unreported(unmatched: list[str]) -> str:

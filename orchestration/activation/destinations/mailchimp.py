@@ -153,9 +153,14 @@ class MailchimpMembers(Destination):
             )
 
     @classmethod
-    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
+    def identity_fields(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        return (config["email_field"],) if config.get("email_field") else EMAIL_FIELDS
+
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> frozenset:
         """The member's email address: Mailchimp knows members by its hash."""
-        return (_email(fields, config.get("email_field")).lower(),)
+        email = _email(fields, config.get("email_field")).lower()
+        return frozenset({("email", email)}) if email else frozenset()
 
     # -- sending ------------------------------------------------------------------------
 

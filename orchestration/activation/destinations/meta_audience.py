@@ -8,9 +8,8 @@ some record of the batch has), each value normalised as Meta specifies and SHA-2
 (lowercase hex); an unknown value is "". The answer's `num_received`, `num_invalid_entries`
 and `invalid_entry_samples`: a record whose hashes appear among the samples is rejected, the
 rest are confirmed (invalid entries that match no record are logged). Meta matches and
-applies the upload within about a day; there is no per-person id. A member is the row of
-hashes, so when any mapped key changes, the engine first removes the old row (`identity`),
-then adds the new one. Any answer but 200 (a Graph
+applies the upload within about a day; there is no per-person id. When a record's email and
+phone both change, the engine first removes the old row (`identity`), then adds the new one. Any answer but 200 (a Graph
 API `error`) raises DeliveryError. Upload sessions are not used: each batch stands alone.
 
 Normalisation (module functions, so they can be checked): email trimmed and lowercased;
@@ -57,6 +56,7 @@ log = logging.getLogger("cdp.sync.meta_audience")
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
 BATCH_LIMIT = 10_000
+MATCH_KEYS = ("email", "phone")  # what identifies a person; names only narrow a match
 ADD_OPERATIONS = ("upsert", "insert", "update")
 REMOVE_OPERATIONS = ("clear", "delete")
 
@@ -126,10 +126,17 @@ class MetaCustomAudience(Destination):
         self._lock = threading.Lock()
 
     @classmethod
-    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> tuple:
-        """The normalised email, phone and names: an audience member is the row of their
-        hashes, so a change to any of them is a different member."""
-        return tuple(normalise(fields.get(name)) for name, (_, normalise) in KEYS.items())
+    def identity_fields(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        return MATCH_KEYS
+
+    @classmethod
+    def identity(cls, config: dict[str, Any], fields: dict[str, Any]) -> frozenset:
+        """The normalised email and phone, the keys Meta matches people on. Names only
+        narrow a match: a record whose email or phone stays is the same person, and its old
+        row is not removed (Meta does not promise to apply a removal and an addition of the
+        same person in the order they were sent)."""
+        values = ((name, KEYS[name][1](fields.get(name))) for name in MATCH_KEYS)
+        return frozenset((name, value) for name, value in values if value)
 
     def open(self) -> None:
         with self._lock:
