@@ -473,16 +473,12 @@ def sync(target: str, name: str, dry_run: bool, force: bool) -> None:
             else ""
         )
         + (
-            f", {report.identities_kept:,} kept (another record holds them now)"
+            f", {report.identities_kept:,} removals kept back (other records hold them)"
             if report.identities_kept
             else ""
         )
         + ("" if dry_run else f", {report.failed:,} failed")
-        + (
-            f"; {report.forgotten:,} left without a removal (on_leave nothing)"
-            if report.forgotten
-            else ""
-        )
+        + (f"; {report.forgotten:,} left without a removal" if report.forgotten else "")
         + f" in {report.seconds:.1f} s"
     )
     for bucket, rows in report.samples.items():

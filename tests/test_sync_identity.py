@@ -94,33 +94,33 @@ def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, ser
     _moved(rows)
     write_segment(any_target, [tuple(r) for r in rows], TABLE)
     planned = preview(spec, any_target)
-    counts = ("changed", "removed", "identities_removed", "identities_kept")
-    # C1 and C3 lose their old address; C2's, C4's and C5's old addresses are someone
-    # else's now, so they stay; C8 leaves.
-    assert tuple(getattr(planned, c) for c in counts) == (5, 1, 2, 3)
+    counts = ("added", "changed", "removed", "identities_removed", "identities_kept", "failed")
+    # C1, C3, C4 and C5 lose their old address (C4's and C5's come back as the other's,
+    # C2's as C3's: written after every removal); C2 and C8 leave.
+    assert tuple(getattr(planned, c) for c in counts) == (0, 5, 2, 4, 0, 0)
     shown = {r["key"]: r for r in planned.samples["identities_removed"]}
     assert shown["C0000001"]["email_address"] == "person1@example.com"
     assert shown["C0000001"]["operation"] == "delete"
 
     second = run_sync(spec, any_target)
-    assert tuple(getattr(second, c) for c in counts) == (5, 1, 2, 3)
-    assert second.added == second.failed == 0
+    assert tuple(getattr(second, c) for c in counts) == (0, 5, 2, 4, 0, 0)
     assert _emails(fake) == _consented_emails(rows)
-    gone = {"person1@example.com", "person3@example.com", "person8@example.com"}
-    assert fake.archived == {md5(email) for email in gone}  # never an address still in use
     assert fake.members[md5("person2@example.com")]["merge_fields"]["LNAME"] == "Smith3"
+    assert fake.members[md5("person4@example.com")]["merge_fields"]["LNAME"] == "Smith5"
     assert fake.members[md5("person6@example.com")]["merge_fields"]["LNAME"] == "Smith-Jones"
-    assert server.problems == []
+    assert md5("person8@example.com") in fake.archived and server.problems == []
 
     requests = len(server.requests)
-    assert run_sync(spec, any_target).sent == 0 and len(server.requests) == requests
+    third = run_sync(spec, any_target)
+    assert third.sent == third.identities_kept == third.forgotten == 0
+    assert len(server.requests) == requests
     logged = "select removed, identities_removed from syncs.sync_log order by started_at"
-    assert fetch_all(any_target, logged) == [(0, 0), (1, 2), (0, 0)]
+    assert fetch_all(any_target, logged) == [(0, 0), (2, 4), (0, 0)]
 
 
 def test_a_removal_never_takes_an_address_another_record_holds(any_target, serve):
-    """C4 and C5 swap emails and only C5's write goes through; the next run must not remove
-    C4's old address, which is C5's now."""
+    """C4 and C5 swap emails; C4's old address cannot be removed at first, and C5 takes it
+    meanwhile. The next run must leave it to C5 and still write C4's new one."""
     fake = MailchimpFake()
     server = serve(fake)
     spec = _mailchimp(server)
@@ -131,19 +131,47 @@ def test_a_removal_never_takes_an_address_another_record_holds(any_target, serve
     four, five = rows[4], rows[5]
     four[EMAIL], five[EMAIL] = five[EMAIL], four[EMAIL]
     write_segment(any_target, [tuple(r) for r in rows], TABLE)
-    fake.invalid.add("person5@example.com")  # C4's new address is refused once
+    fake.compliance.add(md5("person4@example.com"))  # C4's old member refuses, once
     second = run_sync(spec, any_target)
-    assert (second.changed, second.failed, second.identities_kept) == (1, 1, 2)
+    counts = ("changed", "identities_removed", "identities_kept", "failed")
+    assert tuple(getattr(second, c) for c in counts) == (1, 1, 0, 1)  # C5 moved; C4 held
+    assert fake.members[md5("person4@example.com")]["merge_fields"]["LNAME"] == "Smith5"
 
-    fake.invalid.clear()
+    fake.compliance.clear()
     third = run_sync(spec, any_target)
-    assert (third.changed, third.failed, third.identities_removed) == (1, 0, 0)
-    assert third.identities_kept == 1  # C4's old address: C5 holds it
+    assert tuple(getattr(third, c) for c in counts) == (1, 0, 1, 0)  # person4 is C5's
     assert _emails(fake) == _consented_emails(rows)
-    assert fake.archived == set()
-    holder = fake.members[md5("person4@example.com")]
-    assert holder["merge_fields"]["LNAME"] == "Smith5"
-    assert server.problems == []
+    assert fake.members[md5("person4@example.com")]["merge_fields"]["LNAME"] == "Smith5"
+    assert fake.members[md5("person5@example.com")]["merge_fields"]["LNAME"] == "Smith4"
+    assert fake.archived == {md5("person5@example.com")}  # removed once, written back
+    assert run_sync(spec, any_target).sent == 0 and server.problems == []
+
+
+def test_a_refused_write_then_a_return_leaves_nothing_behind(any_target, serve):
+    """C2 withdraws consent and C3 takes C2's address, which Mailchimp refuses; then C3
+    goes back to its own address. C2's member must go, and C3's must come back."""
+    fake = MailchimpFake()
+    server = serve(fake)
+    spec = _mailchimp(server)
+    rows = [list(r) for r in segment_members(8)]
+    write_segment(any_target, [tuple(r) for r in rows], TABLE)
+    run_sync(spec, any_target)
+
+    rows[2][CONSENT_EMAIL] = "withdrawn"
+    rows[3][EMAIL] = "person2@example.com"
+    fake.invalid.add("person2@example.com")
+    write_segment(any_target, [tuple(r) for r in rows], TABLE)
+    second = run_sync(spec, any_target)
+    assert (second.removed, second.identities_removed, second.failed) == (1, 1, 1)
+
+    rows[3][EMAIL] = "person3@example.com"
+    fake.invalid.clear()
+    write_segment(any_target, [tuple(r) for r in rows], TABLE)
+    third = run_sync(spec, any_target)
+    assert (third.added, third.changed, third.removed, third.failed) == (1, 0, 0, 0)
+    assert _emails(fake) == _consented_emails(rows)
+    assert "person2@example.com" not in _emails(fake)
+    assert run_sync(spec, any_target).sent == 0 and server.problems == []
 
 
 def test_hubspot_clears_the_contact_of_an_old_email(any_target, serve):
@@ -210,3 +238,29 @@ def test_meta_audience_drops_old_hashes_and_holds_a_change_it_could_not_undo(any
     assert fake.users == _audience(rows) | _audience([before[2]])
     assert fetch_all(any_target, "select count(*) from syncs.sync_dead_letter") == [(0,)]
     assert server.problems == []
+
+
+def test_meta_keeps_a_shared_phone_and_removes_the_rest(any_target, serve):
+    """C1 and C2 share a household phone; C3 and C4 are two records of one person (same
+    email and phone). When C1 and C4 leave, Meta must keep C2 (remove C1 by email only) and
+    C3 (nothing to remove for C4)."""
+    fake = MetaFake()
+    server = serve(fake)
+    spec = _sync(
+        "high_value_to_meta", base_url=server.url, token_env="META_TOKEN", audience_id=AUDIENCE_ID
+    )
+    rows = [list(r) for r in segment_members(6)]
+    rows[2][PHONE] = rows[1][PHONE]
+    rows[4][EMAIL], rows[4][PHONE] = rows[3][EMAIL], rows[3][PHONE]
+    write_segment(any_target, [tuple(r) for r in rows])
+    run_sync(spec, any_target)
+    assert fake.users == _audience(rows)
+
+    one, four = rows[1], rows[4]
+    one[CONSENT_ADS] = four[CONSENT_ADS] = "withdrawn"
+    write_segment(any_target, [tuple(r) for r in rows])
+    second = run_sync(spec, any_target)
+    assert (second.removed, second.identities_kept, second.forgotten) == (1, 1, 1)
+    c4 = [*four[:CONSENT_ADS], "granted", *four[CONSENT_ADS + 1 :]]  # C4's row as it was sent
+    assert fake.users == _audience(rows) | _audience([c4])  # C3's person, as C4 sent it
+    assert run_sync(spec, any_target).sent == 0 and server.problems == []

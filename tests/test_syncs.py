@@ -450,10 +450,10 @@ print(run_sync(spec, resolve_target("{any_target.name}")).added)
 
 
 def test_a_sync_log_from_before_a_new_column_gets_it(duckdb_target, webhook_sync, monkeypatch):
-    from orchestration.activation.state import LOG_COLUMNS
+    from orchestration.activation.state import LATER_LOG_COLUMNS, LOG_COLUMNS
     from orchestration.warehouse import column_ddl, duckdb_connect
 
-    earlier = [c for c in LOG_COLUMNS if c[0] != "identities_removed"]
+    earlier = [c for c in LOG_COLUMNS if c not in LATER_LOG_COLUMNS]
     with duckdb_connect(duckdb_target.duckdb_path) as con:
         con.execute("create schema syncs")
         con.execute(f"create table syncs.sync_log ({column_ddl('duckdb', earlier)})")
@@ -461,5 +461,5 @@ def test_a_sync_log_from_before_a_new_column_gets_it(duckdb_target, webhook_sync
     with Receiver(SECRET) as rx:
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
         assert run_sync(webhook_sync, duckdb_target).added == 2
-    logged = "select status, added, identities_removed from syncs.sync_log"
-    assert fetch_all(duckdb_target, logged) == [("succeeded", 2, 0)]
+    logged = "select status, added, identities_removed, identities_kept from syncs.sync_log"
+    assert fetch_all(duckdb_target, logged) == [("succeeded", 2, 0, 0)]

@@ -226,6 +226,7 @@ class MailchimpFake:
         self.members: dict[str, dict] = {}  # subscriber hash -> member
         self.archived: set[str] = set()
         self.invalid: set[str] = set()
+        self.compliance: set[str] = set()  # member hashes that refuse PATCH and DELETE
 
     def handle(self, method, path, query, headers, body):
         auth = headers.get("Authorization", "")
@@ -240,6 +241,9 @@ class MailchimpFake:
         member_hash = match.group(1)
         if member_hash not in self.members:
             return 404, {"title": "Resource Not Found", "status": 404}
+        if member_hash in self.compliance:
+            detail = "This member is in a compliance state and cannot be changed."
+            return 400, {"title": "Member In Compliance State", "status": 400, "detail": detail}
         if method == "DELETE":
             require(not body, "DELETE takes no body")
             self.archived.add(member_hash)
@@ -342,8 +346,9 @@ class MetaFake:
             user = frozenset((k, v) for k, v in zip(schema, row, strict=True) if v)
             if method == "POST":
                 self.users.add(user)
-            else:
-                self.users.discard(user)
+            else:  # Meta removes the people the row matches: anyone with its email or phone
+                keys = {(k, v) for k, v in user if k in ("EMAIL", "PHONE")}
+                self.users = {u for u in self.users if not (u & keys if keys else u == user)}
         return 200, {
             "audience_id": AUDIENCE_ID,
             "session_id": "8712340987",

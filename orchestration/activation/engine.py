@@ -11,10 +11,9 @@ includes them again.
 
 A run goes over the diff twice: first what leaves (records that left the model, and the old
 identity of a change that gave a record a new one at the destination), then, once those are
-through, what arrives (adds and changes). The removal of an old identity is recorded only
-with its change: a crash between the two sends the removal again, which a destination takes
-as done (Mailchimp 404, a HubSpot clear of a missing contact, a Meta delete of a missing
-row); a removal whose identity another record of the model holds is never sent.
+through, what arrives (adds and changes). A confirmed removal of an old identity turns the
+record into a tombstone, so its new identity goes out as an add until it is confirmed; a
+value another confirmed record holds is never removed.
 """
 
 from __future__ import annotations
@@ -31,7 +30,13 @@ from typing import Any
 from orchestration.activation.destinations import destination_class
 from orchestration.activation.destinations.base import BatchResult, DeliveryError, Record
 from orchestration.activation.spec import SyncSpec
-from orchestration.activation.state import Store, diff_sql, now, payload_fields, sent_rows
+from orchestration.activation.state import (
+    Store,
+    confirmed_payloads_sql,
+    diff_sql,
+    now,
+    payload_fields,
+)
 from orchestration.warehouse import Target
 
 log = logging.getLogger("cdp.sync")
@@ -49,14 +54,16 @@ class SyncReport:
     changed: int = 0
     removed: int = 0  # left the model: cleared or deleted at the destination
     identities_removed: int = 0  # old identities of changed records, cleared or deleted
-    identities_kept: int = 0  # removals not sent: another record of the model holds them now
-    forgotten: int = 0  # left the model, on_leave nothing: dropped from the state only
+    identities_kept: int = 0  # removals not sent: other records hold every value of them
+    forgotten: int = 0  # left the model without a removal (on_leave nothing, or another
+    # record holds its identity at the destination): dropped from the state only
     failed: int = 0  # rejected or undeliverable: in the dead-letter table
     retries: int = 0
     seconds: float = 0.0
     status: str = "succeeded"
     error: str | None = None
     samples: dict[str, list[dict]] = field(default_factory=dict)
+    moved: set[str] = field(default_factory=set, repr=False)  # old identity removed this run
 
     @property
     def sent(self) -> int:
@@ -88,9 +95,12 @@ def _operation(spec: SyncSpec, change: str) -> str | None:
 # A run goes in two passes over the diff. First whatever must go: records that left the model
 # and, for a change that gave a record a new identity at the destination (a new email at
 # Mailchimp, a new email and phone at Meta), the old one. Then what arrives: adds and
-# changes. A removal is skipped when another record of the model now holds that identity (two
-# customers merged, two emails swapped, an earlier run that wrote one side only): the
-# destination's person is that record's now, and its write updates it.
+# changes. Whether an identity may go is decided on what the destination is known to hold:
+# the confirmed state. A value another record holds there (and keeps) is left alone (two
+# customers sharing a household phone, a swap half done in an earlier run); a removal whose
+# every value is held is not sent. An old identity whose removal is confirmed turns its record
+# into a tombstone, so its new identity is sent as an add, also at the next run if this one
+# fails to write it, and a return to the old value is an add as well.
 LEAVING, ARRIVING = "leaving", "arriving"
 
 
@@ -162,46 +172,55 @@ def _records(
     return out, forget
 
 
-def _owners(spec: SyncSpec, store: Store, ids: Identities, wanted: set) -> dict[Any, str]:
-    """Which record of the model (as the sync sends it: with consent) holds each identity
-    value of `wanted`. One pass over the model's identity columns."""
-    columns = ", ".join(f'"{spec.fields[f]}"' for f in ids.fields)
-    sql = f'select cast("{spec.key}" as varchar), {columns} from {spec.relation} {sent_rows(spec)}'
-    owners: dict[Any, str] = {}
-    for rows in store.stream(sql, READ_ROWS):
-        for key, *values in rows:
-            for value in ids.of(dict(zip(ids.fields, values, strict=True))) & wanted:
-                owners[value] = key
-    return owners
+def _holders(store: Store, spec: SyncSpec, ids: Identities, wanted: set) -> dict[Any, set]:
+    """Which records the destination holds (confirmed, not removed) with each identity value
+    of `wanted`. One pass over the sync's state."""
+    holders: dict[Any, set] = {}
+    for rows in store.stream(confirmed_payloads_sql(spec.name), READ_ROWS):
+        for key, payload in rows:
+            for value in ids.of(payload_fields(payload)) & wanted:
+                holders.setdefault(value, set()).add(key)
+    return holders
 
 
 def _leaving(
     spec: SyncSpec, store: Store, types: dict[str, str], ids: Identities
 ) -> Iterator[tuple[list[Pending], list[str], int]]:
-    """The leaving pass in chunks: (records to send, keys to forget, removals skipped because
-    another record holds the identity now). When removals follow identities, the pass first
-    collects the identities it would remove and finds who in the model holds them."""
+    """The leaving pass in chunks: (records to send, keys that left without a removal,
+    removals not sent because other records hold every value of the identity). When
+    removals follow identities, the pass first collects the values it would remove, then
+    looks up who else holds them."""
     sql = _diff(spec, types, LEAVING, ids)
-    owners: dict[Any, str] = {}
+    holders: dict[Any, set] = {}
+    removing: dict[Any, set] = {}  # value -> keys that remove it in this run
     if ids.tracked:
-        wanted: set = set()
         for rows in store.stream(sql, READ_ROWS):
             for item in _records(spec, rows, ids, LEAVING)[0]:
-                wanted |= ids.of(item.record.fields)
-        owners = _owners(spec, store, ids, wanted) if wanted else {}
+                for value in ids.of(item.record.fields):
+                    removing.setdefault(value, set()).add(item.record.key)
+        holders = _holders(store, spec, ids, set(removing)) if removing else {}
     for rows in store.stream(sql, READ_ROWS):
         records, forget = _records(spec, rows, ids, LEAVING)
         kept = 0
-        if owners:
+        if holders:
             send = []
             for item in records:
-                key = item.record.key
-                if any(owners.get(v, key) != key for v in ids.of(item.record.fields)):
+                identity = ids.of(item.record.fields)
+                held = {
+                    (name, value)
+                    for name, value in identity
+                    if holders.get((name, value), set()) - removing.get((name, value), set())
+                }
+                if held and held == identity:  # all of it is someone else's: nothing to remove
                     kept += 1
-                    if item.change == "remove":  # it left; its identity is someone else's
-                        forget.append(key)
-                else:
-                    send.append(item)
+                    if item.change == "remove":
+                        forget.append(item.record.key)
+                    continue
+                if held:  # remove only what nobody else holds (Meta: the email, not the phone)
+                    names = {name for name, _ in held}
+                    fields = item.record.fields
+                    item.record.fields = {n: v for n, v in fields.items() if n not in names}
+                send.append(item)
             records = send
         yield records, forget, kept
 
@@ -258,7 +277,7 @@ def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
         ids = Identities(spec)
         for passing in (_leaving, _arriving):
             for records, forget, kept in passing(spec, store, types, ids):
-                report.forgotten += 0 if ids.tracked else len(forget)
+                report.forgotten += len(forget)
                 report.identities_kept += kept
                 for item in records:
                     record = item.record
@@ -349,9 +368,7 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
             pending: list[Pending] = []
             for records, forget, kept in passing(spec, store, types, ids):
                 store.forget(spec.name, forget)
-                # With removals following identities, on_leave is not nothing: what is
-                # forgotten then are records whose identity another record holds (kept).
-                report.forgotten += 0 if ids.tracked else len(forget)
+                report.forgotten += len(forget)
                 report.identities_kept += kept
                 pending += [p for p in records if p.record.key not in held] if held else records
                 while len(pending) >= size:
@@ -380,13 +397,16 @@ def _record(spec, store: Store, outcomes, report: SyncReport) -> list[str]:
     """Write the outcome of finished batches: confirmed records to the state, the rest to
     dead letters. Returns the keys of changes whose old identity was not removed: they are
     not sent in this run (the state still holds the old payload, so the next run tries the
-    removal and the change again)."""
+    removal and the change again). A record whose old identity went is counted as changed
+    when its new one is confirmed in the same run."""
     confirmed, replaced, removed, dead, held = [], [], [], [], []
     for batch, result in outcomes:
         for p in batch:
             key = p.record.key
             if key in result.confirmed:
-                if p.change == "previous":
+                if p.change == "previous":  # the record is a tombstone until its new identity
+                    removed.append(key)  # is confirmed: an add, now or at the next run
+                    report.moved.add(key)
                     report.identities_removed += 1
                     continue
                 if p.change == "remove":
@@ -397,7 +417,7 @@ def _record(spec, store: Store, outcomes, report: SyncReport) -> list[str]:
                 confirmed.append((key, p.checksum, p.payload, dest_id, p.version))
                 if p.has_state:
                     replaced.append(key)
-                if p.change == "add":
+                if p.change == "add" and key not in report.moved:
                     report.added += 1
                 else:
                     report.changed += 1

@@ -4,7 +4,7 @@
                     mapped fields, the fields as sent, destination id, version, confirmed_at;
                     a record removed from the destination stays as a tombstone
   sync_log          one row per run: counts added, changed, removed, identities_removed,
-                    failed, retries, status, seconds
+                    identities_kept, failed, retries, status, seconds
   sync_dead_letter  records a destination rejected or could not take, with the reason; they
                     are not in sync_state, so the next run's diff sends them again
 
@@ -50,8 +50,10 @@ LOG_COLUMNS = [
     ("retries", "bigint"),
     ("seconds", "double"),
     ("error", "varchar"),
-    ("identities_removed", "bigint"),  # old identities of changed records (added later)
+    ("identities_removed", "bigint"),  # old identities of changed records
+    ("identities_kept", "bigint"),  # removals not sent: other records hold the identity
 ]
+LATER_LOG_COLUMNS = LOG_COLUMNS[-2:]  # added to sync logs written before them
 DEAD_COLUMNS = [
     ("sync_name", "varchar"),
     ("record_key", "varchar"),
@@ -64,10 +66,9 @@ DEAD_COLUMNS = [
 
 
 # Times with a time zone are sent (and checksummed) as text in UTC, whatever the session's
-# default (PGTZ, the server's timezone setting, the machine's zone for DuckDB). On DuckDB for
-# the whole database instance of this process: the diff streams on a cursor, which is a
-# connection with its own settings.
-UTC_SESSION = {"duckdb": "set global TimeZone = 'UTC'", "postgres": "set time zone 'UTC'"}
+# default (PGTZ, the server's timezone setting, the machine's zone for DuckDB). On DuckDB a
+# cursor is a connection with its own settings: the stream sets it too.
+UTC_SESSION = {"duckdb": "set TimeZone = 'UTC'", "postgres": "set time zone 'UTC'"}
 
 
 def now() -> datetime:
@@ -93,10 +94,12 @@ def _json_ready(column: str, data_type: str) -> str:
     return _q(column)
 
 
-def sent_rows(spec: SyncSpec) -> str:
-    """The where clause of the model rows a sync sends: a key, and the consent it needs."""
-    consent = f" and {_q(spec.consent_column)} = 'granted'" if spec.consent_column else ""
-    return f"where {_q(spec.key)} is not null{consent}"
+def confirmed_payloads_sql(sync: str) -> str:
+    """The payloads the destination holds for the sync (confirmed, not removed)."""
+    return (
+        f"select record_key, payload from {SCHEMA}.sync_state "
+        f"where sync_name = {_lit(sync)} and not removed"
+    )
 
 
 def diff_sql(spec: SyncSpec, types: dict[str, str]) -> str:
@@ -115,6 +118,7 @@ def diff_sql(spec: SyncSpec, types: dict[str, str]) -> str:
     pairs = []
     for field_name, column in spec.fields.items():
         pairs += [_lit(field_name), f"coalesce(cast({_q(column)} as varchar), chr(30))"]
+    consent = f" and {_q(spec.consent_column)} = 'granted'" if spec.consent_column else ""
     picked = ", ".join(
         f"{_json_ready(c, types.get(c, ''))} as f{i}" for i, c in enumerate(spec.fields.values())
     )
@@ -126,7 +130,7 @@ with desired as (
         concat_ws(chr(31), {", ".join(pairs)}) as payload,
         {picked}
     from {spec.relation}
-    {sent_rows(spec)}
+    where {_q(spec.key)} is not null{consent}
 ),
 hashed as (
     select *, md5(payload) as checksum from desired
@@ -270,16 +274,19 @@ class Store:
         ]
         for stmt in stmts:
             self.execute(stmt)
-        # A sync log written before the column existed. Asked first: the alter statement would
-        # take an exclusive lock on PostgreSQL even when there is nothing to add.
-        if "identities_removed" not in self.columns_of(f"{SCHEMA}.sync_log"):
-            self.execute(f"alter table {SCHEMA}.sync_log add column identities_removed bigint")
+        # A sync log written before some columns existed. Asked first: the alter statement
+        # would take an exclusive lock on PostgreSQL even when there is nothing to add.
+        have = self.columns_of(f"{SCHEMA}.sync_log")
+        for name, data_type in LATER_LOG_COLUMNS:
+            if name not in have:
+                self.execute(f"alter table {SCHEMA}.sync_log add column {name} {data_type}")
 
     def stream(self, sql: str, rows: int) -> Iterator[list[tuple]]:
         """The query's rows in lists of at most `rows`, never all at once."""
         if self.engine == "duckdb":
             cur = self.con.cursor()
             try:
+                cur.execute(UTC_SESSION[self.engine])
                 cur.execute(sql)
                 while chunk := cur.fetchmany(rows):
                     yield chunk
@@ -426,8 +433,8 @@ class Store:
         )
         self.execute(
             f"insert into {SCHEMA}.sync_log (run_id, sync_name, destination, started_at, status, "
-            "added, changed, removed, failed, retries, identities_removed) "
-            "values (?, ?, ?, ?, 'running', 0, 0, 0, 0, 0, 0)",
+            "added, changed, removed, failed, retries, identities_removed, identities_kept) "
+            "values (?, ?, ?, ?, 'running', 0, 0, 0, 0, 0, 0, 0)",
             [run_id, spec.name, spec.kind, started],
         )
 
@@ -435,7 +442,7 @@ class Store:
         self.execute(
             f"update {SCHEMA}.sync_log set finished_at = ?, status = ?, added = ?, changed = ?, "
             "removed = ?, failed = ?, retries = ?, seconds = ?, error = ?, "
-            "identities_removed = ? where run_id = ?",
+            "identities_removed = ?, identities_kept = ? where run_id = ?",
             [
                 now(),
                 counts["status"],
@@ -447,6 +454,7 @@ class Store:
                 counts["seconds"],
                 counts.get("error"),
                 counts["identities_removed"],
+                counts["identities_kept"],
                 run_id,
             ],
         )
