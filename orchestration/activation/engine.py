@@ -172,13 +172,18 @@ def _records(
     return out, forget
 
 
-def _holders(store: Store, spec: SyncSpec, ids: Identities, wanted: set) -> dict[Any, set]:
-    """Which records the destination holds (confirmed, not removed) with each identity value
-    of `wanted`. One pass over the sync's state."""
+def _holders(store: Store, spec: SyncSpec, ids: Identities, removing: dict) -> dict[Any, set]:
+    """For each identity value about to be removed, the other records the destination holds
+    with it (confirmed, not removed, not removing it themselves). One pass over the state."""
     holders: dict[Any, set] = {}
     for rows in store.stream(confirmed_payloads_sql(spec.name), READ_ROWS):
         for key, payload in rows:
-            for value in ids.of(payload_fields(payload)) & wanted:
+            for value in ids.of(payload_fields(payload)):
+                leaving = removing.get(value)
+                if leaving is None:  # not being removed: whoever holds it does not matter
+                    continue
+                if key in leaving if isinstance(leaving, set) else key == leaving:
+                    continue  # the record removing it
                 holders.setdefault(value, set()).add(key)
     return holders
 
@@ -192,13 +197,18 @@ def _leaving(
     looks up who else holds them."""
     sql = _diff(spec, types, LEAVING, ids)
     holders: dict[Any, set] = {}
-    removing: dict[Any, set] = {}  # value -> keys that remove it in this run
     if ids.tracked:
+        # value -> the key that removes it in this run (a set when several do)
+        removing: dict[Any, str | set] = {}
         for rows in store.stream(sql, READ_ROWS):
             for item in _records(spec, rows, ids, LEAVING)[0]:
+                key = item.record.key
                 for value in ids.of(item.record.fields):
-                    removing.setdefault(value, set()).add(item.record.key)
-        holders = _holders(store, spec, ids, set(removing)) if removing else {}
+                    had = removing.setdefault(value, key)
+                    if had != key:
+                        removing[value] = (had if isinstance(had, set) else {had}) | {key}
+        holders = _holders(store, spec, ids, removing) if removing else {}
+        del removing
     for rows in store.stream(sql, READ_ROWS):
         records, forget = _records(spec, rows, ids, LEAVING)
         kept = 0
@@ -206,11 +216,7 @@ def _leaving(
             send = []
             for item in records:
                 identity = ids.of(item.record.fields)
-                held = {
-                    (name, value)
-                    for name, value in identity
-                    if holders.get((name, value), set()) - removing.get((name, value), set())
-                }
+                held = {value for value in identity if value in holders}
                 if held and held == identity:  # all of it is someone else's: nothing to remove
                     kept += 1
                     if item.change == "remove":
