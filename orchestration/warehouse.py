@@ -29,6 +29,7 @@ TYPE_MAP = {
         "boolean": "BOOLEAN",
         "date": "DATE",
         "timestamp": "TIMESTAMP",
+        "timestamptz": "TIMESTAMPTZ",
         "json": "JSON",
     },
     "postgres": {
@@ -40,6 +41,7 @@ TYPE_MAP = {
         "boolean": "BOOLEAN",
         "date": "DATE",
         "timestamp": "TIMESTAMP",
+        "timestamptz": "TIMESTAMPTZ",
         "json": "JSONB",
     },
 }

@@ -159,7 +159,7 @@ SEGMENT_COLUMNS = [
     ("last_name", "varchar"),
     ("consent_email", "varchar"),
     ("consent_ads", "varchar"),
-    ("revenue_total", "decimal(18,2)"),
+    ("revenue_total", "decimal"),
     ("orders_count", "bigint"),
     ("rfm_segment", "varchar"),
 ]
@@ -185,34 +185,12 @@ def segment_members(n: int, *, start: int = 0) -> list[tuple]:
 
 
 def write_segment(
-    target, rows: list[tuple], table: str = "high_value_customers", then: tuple[str, ...] = ()
+    target,
+    rows: list[tuple],
+    table: str = "high_value_customers",
+    columns: list[tuple[str, str]] = SEGMENT_COLUMNS,
 ) -> None:
-    """(Re)create segments.<table> with `rows`; `then`: statements run after the insert."""
-    from orchestration.warehouse import duckdb_connect, pg_connect
+    """(Re)create segments.<table> with `rows`."""
+    from orchestration.warehouse import replace_table
 
-    ddl = ", ".join(f"{c} {t}" for c, t in SEGMENT_COLUMNS)
-    stmts = [
-        "create schema if not exists segments",
-        f"drop table if exists segments.{table}",
-        f"create table segments.{table} ({ddl})",
-    ]
-    if target.name == "duckdb":
-        with duckdb_connect(target.duckdb_path) as con:
-            for s in stmts:
-                con.execute(s)
-            picked = ", ".join(f"unnest(?::{t}[])" for _, t in SEGMENT_COLUMNS)  # one statement
-            con.execute(
-                f"insert into segments.{table} select {picked}",
-                [list(c) for c in zip(*rows, strict=True)],
-            )
-            for s in then:
-                con.execute(s)
-    else:
-        from psycopg2.extras import execute_values
-
-        with pg_connect() as con, con, con.cursor() as cur:
-            for s in stmts:
-                cur.execute(s)
-            execute_values(cur, f"insert into segments.{table} values %s", rows)
-            for s in then:
-                cur.execute(s)
+    replace_table(target, "segments", table, columns, rows)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 from receiver import Faults, Receiver
-from support import CDP, segment_members, write_segment
+from support import CDP, SEGMENT_COLUMNS, segment_members, write_segment
 
 from orchestration.activation.engine import preview, run_sync
 from orchestration.activation.spec import find_sync
@@ -420,12 +420,8 @@ def test_times_are_sent_in_utc_whatever_the_session_zone(any_target, monkeypatch
     session); the time still goes out in UTC."""
     write_segment(
         any_target,
-        segment_members(3),
-        then=(
-            "alter table segments.high_value_customers add column last_seen_at timestamptz",
-            "update segments.high_value_customers "
-            "set last_seen_at = cast('2026-03-01 12:00:00+00' as timestamptz)",
-        ),
+        [(*r, "2026-03-01 12:00:00+00") for r in segment_members(3)],
+        columns=[*SEGMENT_COLUMNS, ("last_seen_at", "timestamptz")],
     )
     code = f"""
 import dataclasses

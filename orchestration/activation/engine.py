@@ -373,7 +373,7 @@ def _deliver(spec, store: Store, destination, report: SyncReport, progress, type
         for passing in (_leaving, _arriving):
             pending: list[Pending] = []
             for records, forget, kept in passing(spec, store, types, ids):
-                store.forget(spec.name, forget)
+                store.settle(spec.name, report.run_id, removed=forget)
                 report.forgotten += len(forget)
                 report.identities_kept += kept
                 pending += [p for p in records if p.record.key not in held] if held else records
@@ -433,10 +433,10 @@ def _record(spec, store: Store, outcomes, report: SyncReport) -> list[str]:
                     held.append(key)
                     reason = f"the old identity was not removed, the change not sent: {reason}"
                 dead.append((key, p.record.operation, reason, p.record.fields))
-    store.confirm(spec.name, confirmed, replaced)
-    store.forget(spec.name, removed)
+    store.settle(
+        spec.name, report.run_id, confirmed=confirmed, replaced=replaced, removed=removed, dead=dead
+    )
     if dead:
         report.failed += len(dead)
-        store.dead_letter(spec.name, report.run_id, dead)
         log.warning("%s: %d records not delivered: %s", spec.name, len(dead), dead[0][2])
     return held

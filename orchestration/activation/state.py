@@ -302,57 +302,79 @@ class Store:
 
     # ------------------------------------------------------------------ state
 
-    def confirm(self, sync: str, rows: list[tuple], replaced: list[str]) -> None:
-        """(key, checksum, payload, destination id, version) confirmed; `replaced`: the keys
-        among them that had a state row (a change, or a return after a removal). The new
-        rows carry version + 1. One transaction."""
-        if rows:
-            at = now()
-            values = [(sync, k, c, p, d, v + 1, False, at) for k, c, p, d, v in rows]
-            self._write(sync, values, replaced, [r[0] for r in rows])
-
-    def forget(self, sync: str, keys: list[str]) -> None:
-        """Records removed from the destination (or that left, with on_leave nothing): kept
-        as tombstones, so a return gets a new version and a new idempotency key."""
-        if keys:
-            self._write(sync, [], [], keys, tombstone=keys)
-
-    def _write(
+    def settle(
         self,
         sync: str,
-        values: list,
-        delete: list[str],
-        settled: list[str],
-        tombstone: list[str] | None = None,
+        run_id: str,
+        *,
+        confirmed: list[tuple] = (),
+        replaced: list[str] = (),
+        removed: list[str] = (),
+        dead: list[tuple[str, str, str, Any]] = (),
     ) -> None:
-        """Delete the state rows of `delete`, insert `values`, mark `tombstone` removed, and
-        clear the dead letters of `settled`, in one transaction."""
-        gone = f"delete from {SCHEMA}.sync_state where sync_name = ? and record_key = any(?)"
-        dead = f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? and record_key = any(?)"
-        mark = (
-            f"update {SCHEMA}.sync_state set removed = true, checksum = null, "
-            "version = version + 1, confirmed_at = ? where sync_name = ? and record_key = any(?)"
-        )
+        """What came back, in one transaction.
+
+        confirmed  (key, checksum, payload, destination id, version): new state rows, with
+                   version + 1; `replaced` are the keys among them that had a state row (a
+                   change, or a return after a removal)
+        removed    keys removed from the destination (or that left without a removal): kept
+                   as tombstones, so a return gets a new version and a new idempotency key
+        dead       (key, operation, reason, fields) that did not reach the destination: they
+                   replace the key's earlier dead letter; confirmed and removed keys settle
+                   theirs
+        """
+        if not (confirmed or removed or dead):
+            return
+        at = now()
+        any_key = "sync_name = ? and record_key = any(?)"
+        dead_keys = [r[0] for r in dead]
+        settled = [r[0] for r in confirmed] + list(removed) if self.dead_letters else []
+        with self._transaction() as (run, insert):
+            if replaced:
+                run(f"delete from {SCHEMA}.sync_state where {any_key}", [sync, list(replaced)])
+            if confirmed:
+                rows = [(sync, k, c, p, d, v + 1, False, at) for k, c, p, d, v in confirmed]
+                insert("sync_state", STATE_COLUMNS, rows)
+            if removed:
+                run(
+                    f"update {SCHEMA}.sync_state set removed = true, checksum = null, "
+                    f"version = version + 1, confirmed_at = ? where {any_key}",
+                    [at, sync, list(removed)],
+                )
+            if settled or dead_keys:
+                run(
+                    f"delete from {SCHEMA}.sync_dead_letter where {any_key}",
+                    [sync, settled + dead_keys],
+                )
+            if dead:
+                rows = [
+                    (sync, k, op, reason[:2000], json.dumps(fields, default=str), run_id, at)
+                    for k, op, reason, fields in dead
+                ]
+                insert("sync_dead_letter", DEAD_COLUMNS, rows)
+        if dead:
+            self.dead_letters = True
+
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[Any, Any]]:
+        """One transaction; yields run(sql, params) (? placeholders) and
+        insert(table, columns, rows) for a table of the sync schema."""
         if self.engine == "duckdb":
             con = self.con
+
+            def insert(table: str, columns: list, rows: list[tuple]) -> None:
+                # A data frame is the fastest way in (twice as fast as unnested lists).
+                import pandas as pd
+
+                con.register("_cdp_rows", pd.DataFrame(rows, columns=[n for n, _ in columns]))
+                try:
+                    con.execute(f"insert into {SCHEMA}.{table} select * from _cdp_rows")
+                finally:
+                    con.unregister("_cdp_rows")
+
             con.execute("begin transaction")
             try:
-                if delete:
-                    con.execute(gone, [sync, delete])
-                if values:
-                    # A data frame is the fastest way in (twice as fast as unnested lists).
-                    import pandas as pd
-
-                    frame = pd.DataFrame(values, columns=[n for n, _ in STATE_COLUMNS])
-                    con.register("_cdp_confirmed", frame)
-                    try:
-                        con.execute(f"insert into {SCHEMA}.sync_state select * from _cdp_confirmed")
-                    finally:
-                        con.unregister("_cdp_confirmed")
-                if tombstone:
-                    con.execute(mark, [now(), sync, tombstone])
-                if self.dead_letters:
-                    con.execute(dead, [sync, settled])
+                yield con.execute, insert
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
@@ -361,16 +383,15 @@ class Store:
             from psycopg2.extras import execute_values
 
             with self.con, self.con.cursor() as cur:
-                if delete:
-                    cur.execute(gone.replace("?", "%s"), (sync, delete))
-                if values:
-                    execute_values(
-                        cur, f"insert into {SCHEMA}.sync_state values %s", values, page_size=1000
-                    )
-                if tombstone:
-                    cur.execute(mark.replace("?", "%s"), (now(), sync, tombstone))
-                if self.dead_letters:
-                    cur.execute(dead.replace("?", "%s"), (sync, settled))
+
+                def run(sql: str, params: list) -> None:
+                    cur.execute(sql.replace("?", "%s"), tuple(params))
+
+                def insert(table: str, columns: list, rows: list[tuple]) -> None:
+                    sql = f"insert into {SCHEMA}.{table} values %s"
+                    execute_values(cur, sql, rows, page_size=1000)
+
+                yield run, insert
 
     def clear_stale_dead_letters(self, sync: str, run_id: str) -> None:
         """After a complete run every outstanding change was tried again: dead letters of
@@ -379,49 +400,6 @@ class Store:
             f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? and run_id <> ?",
             [sync, run_id],
         )
-
-    def dead_letter(self, sync: str, run_id: str, rows: list[tuple[str, str, str, Any]]) -> None:
-        """(key, operation, reason, fields) that did not reach the destination."""
-        if not rows:
-            return
-        self.dead_letters = True
-        at = now()
-        values = [
-            (sync, k, op, reason[:2000], json.dumps(fields, default=str), run_id, at)
-            for k, op, reason, fields in rows
-        ]
-        keys = [r[0] for r in rows]
-        if self.engine == "duckdb":
-            con = self.con
-            con.execute("begin transaction")
-            try:
-                con.execute(
-                    f"delete from {SCHEMA}.sync_dead_letter where sync_name = ? "
-                    "and record_key = any(?)",
-                    [sync, keys],
-                )
-                picked = ", ".join(
-                    f"unnest(?::{'timestamp' if n == 'failed_at' else 'varchar'}[])"
-                    for n, _ in DEAD_COLUMNS
-                )  # one statement for all rows (executemany is one per row)
-                con.execute(
-                    f"insert into {SCHEMA}.sync_dead_letter select {picked}",
-                    [list(c) for c in zip(*values, strict=True)],
-                )
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
-        else:
-            from psycopg2.extras import execute_values
-
-            with self.con, self.con.cursor() as cur:
-                cur.execute(
-                    f"delete from {SCHEMA}.sync_dead_letter where sync_name = %s "
-                    "and record_key = any(%s)",
-                    (sync, keys),
-                )
-                execute_values(cur, f"insert into {SCHEMA}.sync_dead_letter values %s", values)
 
     # ------------------------------------------------------------------ log
 

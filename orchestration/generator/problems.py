@@ -1,13 +1,14 @@
 """Plant the problems data quality must catch, as new deliveries next to a generated landing
-folder (file names sort after the generated `<table>_part-0001` files, so one run loads the
-clean files first).
+folder. Their part numbers follow the highest generated `<table>_part-NNNN` file (one per
+250,000 customers), so one run loads the clean files first. For a folder of under 250,000
+customers:
 
 | problem | delivery | what must happen |
 |---|---|---|
 | a file missing a column | crm/contacts_part-0002.csv without `phone` | file refused (header), the other files load |
 | a batch of invalid emails | crm/contacts_part-0003.csv | rows load; raw.crm_contacts `email_format` fails (warning) |
 | a junk identifier shared by thousands | crm/contacts_part-0004.csv, one phone on every row | the shared-value guard keeps it out; identity health `largest_shared_value_records` warns |
-| a sudden tenfold volume drop | support/tickets_part-0002..0004.csv as usual, then _part-0005.csv with a twentieth of the rows | the small file is refused (volume), the others load |
+| a sudden tenfold volume drop | support/tickets_part-0002..0004.csv as usual (as many as the loader's volume check needs), then _part-0005.csv with half its minimum share of the rows | the small file is refused (volume), the others load |
 
 `plant_problems` returns the list, also written to truth/planted_problems.json.
 """
@@ -23,7 +24,12 @@ from pathlib import Path
 JUNK_SHARED_PHONE = "(614) 730-2200"  # a store's phone typed in for thousands of sign-ups
 JUNK_SHARED_ROWS = 1_200
 INVALID_EMAIL_SHARE = 0.25  # of the contacts table after the planted deliveries
-USUAL_DELIVERIES = 3  # of tickets before the small one (the volume check needs history)
+
+
+def _next_part(folder: Path, table: str) -> int:
+    """The part number after the highest `<table>_part-NNNN.*` file in `folder`."""
+    taken = [int(f.name.split("_part-")[1][:4]) for f in folder.glob(f"{table}_part-*")]
+    return max(taken, default=0) + 1
 
 
 def _read(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -50,15 +56,18 @@ def _contact(header: list[str], template: list[str], **values: str) -> list[str]
 def plant_problems(landing: Path, seed: int = 0) -> list[dict]:
     """Write the planted deliveries into `landing` (a generated folder); returns what each
     must trip."""
+    from orchestration.loading.loader import VOLUME_MIN_LOADS, VOLUME_MIN_RATIO
+
     rng = random.Random(seed)
     header, contacts = _read(landing / "crm" / "contacts_part-0001.csv")
+    part = _next_part(landing / "crm", "contacts")  # missing column, invalid emails, junk
     idx = {c: i for i, c in enumerate(header)}
     problems = []
 
     # 1. A file missing a column: a tenth of the contacts again, without `phone`.
     missing = [c for c in header if c != "phone"]
     sample = rng.sample(contacts, max(1, len(contacts) // 10))
-    path = "crm/contacts_part-0002.csv"
+    path = f"crm/contacts_part-{part:04d}.csv"
     _write(
         landing / path,
         missing,
@@ -86,7 +95,7 @@ def plant_problems(landing: Path, seed: int = 0) -> list[dict]:
         )
         for i in range(JUNK_SHARED_ROWS)
     ]
-    junk_path = "crm/contacts_part-0004.csv"
+    junk_path = f"crm/contacts_part-{part + 2:04d}.csv"
     _write(landing / junk_path, header, junk)
 
     # 2. A batch of invalid emails: enough for a quarter of the contacts table.
@@ -103,7 +112,7 @@ def plant_problems(landing: Path, seed: int = 0) -> list[dict]:
         )
         for i in range(n_invalid)
     ]
-    path = "crm/contacts_part-0003.csv"
+    path = f"crm/contacts_part-{part + 1:04d}.csv"
     _write(landing / path, header, invalid)
     problems.append(
         {
@@ -123,20 +132,24 @@ def plant_problems(landing: Path, seed: int = 0) -> list[dict]:
         }
     )
 
-    # 4. A sudden tenfold volume drop: usual ticket deliveries, then one with 1/20 of them.
+    # 4. A sudden volume drop: as many usual ticket deliveries as the loader's volume check
+    # needs for a median, then one with half its minimum share of the rows.
     t_header, tickets = _read(landing / "support" / "tickets_part-0001.csv")
     t_id = t_header.index("ticket_id")
-    for day in range(2, USUAL_DELIVERIES + 3):
-        small = day == USUAL_DELIVERIES + 2
-        rows = tickets[: max(1, len(tickets) // 20)] if small else tickets
+    first = _next_part(landing / "support", "tickets")
+    usual = [f"support/tickets_part-{n:04d}.csv" for n in range(first, first + VOLUME_MIN_LOADS)]
+    path = f"support/tickets_part-{first + VOLUME_MIN_LOADS:04d}.csv"
+    small = tickets[: max(1, math.floor(len(tickets) * VOLUME_MIN_RATIO / 2))]
+    for delivery, rows in [*((u, tickets) for u in usual), (path, small)]:
+        day = int(delivery[-8:-4])
         batch = [[f"{r[t_id]}-D{day}" if i == t_id else v for i, v in enumerate(r)] for r in rows]
-        path = f"support/tickets_part-{day:04d}.csv"
-        _write(landing / path, t_header, batch)
+        _write(landing / delivery, t_header, batch)
     problems.append(
         {
             "problem": "sudden tenfold volume drop",
             "file": path,
-            "rows": len(batch),
+            "rows": len(small),
+            "usual_files": usual,
             "usual_rows": len(tickets),
             "trips": "load refused: volume drop",
         }

@@ -11,7 +11,6 @@ is still parsed twice, as before, and never held whole in Python.
 from __future__ import annotations
 
 import functools
-import os
 
 from orchestration.sources import Table
 
@@ -43,24 +42,16 @@ def apply(con, table: Table) -> int:
     if not found:
         return 0
     suite_name, expectations = found
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import pandas as pd
 
-    from orchestration.quality.gx_engine import build_suite, unexpected_rows
+    from orchestration.quality.gx_engine import build_suite, columns_of, unexpected_rows
 
     ctx = _context()  # GX builds suites only with a context active
     suite = build_suite(expectations, "pandas", suite_name)
-    columns = sorted(
-        {
-            e["kwargs"][k]
-            for e in expectations
-            for k in ("column", "column_A", "column_B")
-            if k in e["kwargs"]
-        }
-    )
+    columns = sorted({c for e in suite.expectations for c in columns_of(e.configuration)})
     con.execute("create or replace temp table _cdp_batch as select * from _cdp_good")
     quoted = ", ".join(f'"{c}"' for c in columns)
-    result = con.execute(f"select _source_row, {quoted} from _cdp_batch order by _source_row")
+    result = con.execute(f"select _source_row, {quoted} from _cdp_batch")
 
     def chunks():
         while len(chunk := result.fetch_df_chunk(max(1, CHUNK_ROWS // 2048))):

@@ -146,7 +146,7 @@ def _key(cfg: ExpectationConfiguration) -> tuple[str, str]:
     return cfg.type, cfg.meta["check"]
 
 
-def _columns_of(cfg: ExpectationConfiguration) -> list[str]:
+def columns_of(cfg: ExpectationConfiguration) -> list[str]:
     kw = cfg.kwargs
     cols = [kw[k] for k in ("column", "column_A", "column_B") if kw.get(k)]
     cols += list(kw.get("column_list") or [])
@@ -271,7 +271,7 @@ def validate_chunks(
         merged.append(ExpectationValidationResult(expectation_config=cfg, **out))
 
     if global_exps:
-        cols = sorted({c for e in global_exps for c in _columns_of(e.configuration)})
+        cols = sorted({c for e in global_exps for c in columns_of(e.configuration)})
         frame = (
             load_columns(cols, total_rows)
             if cols

@@ -33,7 +33,6 @@ timeout (30), attempts (6), retry_initial (0.5), retry_max_wait (30).
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import date, datetime
 from typing import Any
 
@@ -112,7 +111,6 @@ class HubSpotContacts(Destination):
         self.id_property = str(self.config.get("id_property") or "email")
         self.options = http_options(self.config, per_second=15.0)
         self.http: Http | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def identity_fields(cls, config: dict[str, Any]) -> tuple[str, ...]:
@@ -127,26 +125,21 @@ class HubSpotContacts(Destination):
         return frozenset({(id_property, value)}) if value else frozenset()
 
     def open(self) -> None:
-        with self._lock:
-            if self.http is not None:
-                return
-            token = secret(self.config.get("token_env"), "HubSpot private app token")
-            self.http = Http(
-                self.base_url,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json",
-                    "User-Agent": "cdp-sync",
-                },
-                pool=max(self.concurrency, 1),
-                **self.options,
-            )
+        token = secret(self.config.get("token_env"), "HubSpot private app token")
+        self.http = Http(
+            self.base_url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "User-Agent": "cdp-sync",
+            },
+            pool=max(self.concurrency, 1),
+            **self.options,
+        )
 
     # -- sending ------------------------------------------------------------------------
 
     def send(self, batch: list[Record]) -> BatchResult:
-        if self.http is None:
-            self.open()
         result = BatchResult()
         for endpoint, ops in ((UPSERT, ("upsert", "insert")), (UPDATE, ("update", "clear"))):
             writes = [r for r in batch if r.operation in ops]

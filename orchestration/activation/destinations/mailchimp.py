@@ -41,7 +41,6 @@ import base64
 import hashlib
 import logging
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
@@ -132,25 +131,21 @@ class MailchimpMembers(Destination):
         self.member_workers = max(1, int(config_number(self.config, "member_workers", 4) or 1))
         self.options = http_options(self.config, per_second=None)
         self.http: Http | None = None
-        self._lock = threading.Lock()
 
     def open(self) -> None:
-        with self._lock:
-            if self.http is not None:
-                return
-            key = secret(self.config.get("api_key_env"), "Mailchimp API key")
-            base_url = str(self.config.get("base_url") or api_base_url(key)).rstrip("/")
-            basic = base64.b64encode(f"cdp:{key}".encode()).decode()
-            self.http = Http(
-                base_url,
-                headers={
-                    "Authorization": f"Basic {basic}",
-                    "Accept": "application/json",
-                    "User-Agent": "cdp-sync",
-                },
-                pool=CONNECTIONS,
-                **self.options,
-            )
+        key = secret(self.config.get("api_key_env"), "Mailchimp API key")
+        base_url = str(self.config.get("base_url") or api_base_url(key)).rstrip("/")
+        basic = base64.b64encode(f"cdp:{key}".encode()).decode()
+        self.http = Http(
+            base_url,
+            headers={
+                "Authorization": f"Basic {basic}",
+                "Accept": "application/json",
+                "User-Agent": "cdp-sync",
+            },
+            pool=CONNECTIONS,
+            **self.options,
+        )
 
     @classmethod
     def identity_fields(cls, config: dict[str, Any]) -> tuple[str, ...]:
@@ -176,8 +171,6 @@ class MailchimpMembers(Destination):
         }
 
     def send(self, batch: list[Record]) -> BatchResult:
-        if self.http is None:
-            self.open()
         result = BatchResult()
         for update_existing, ops in ((True, ("upsert",)), (False, ("insert",))):
             writes = [r for r in batch if r.operation in ops]

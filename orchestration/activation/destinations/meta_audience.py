@@ -37,7 +37,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import unicodedata
 from typing import Any
 
@@ -123,7 +122,6 @@ class MetaCustomAudience(Destination):
         self.options = http_options(self.config, per_second=None)
         self.http: Http | None = None
         self._token = ""
-        self._lock = threading.Lock()
 
     @classmethod
     def identity_fields(cls, config: dict[str, Any]) -> tuple[str, ...]:
@@ -139,20 +137,15 @@ class MetaCustomAudience(Destination):
         return frozenset((name, value) for name, value in values if value)
 
     def open(self) -> None:
-        with self._lock:
-            if self.http is not None:
-                return
-            self._token = secret(self.config.get("token_env"), "Meta access token")
-            self.http = Http(
-                self.base_url,
-                headers={"Accept": "application/json", "User-Agent": "cdp-sync"},
-                pool=max(self.concurrency, 1),
-                **self.options,
-            )
+        self._token = secret(self.config.get("token_env"), "Meta access token")
+        self.http = Http(
+            self.base_url,
+            headers={"Accept": "application/json", "User-Agent": "cdp-sync"},
+            pool=max(self.concurrency, 1),
+            **self.options,
+        )
 
     def send(self, batch: list[Record]) -> BatchResult:
-        if self.http is None:
-            self.open()
         result = BatchResult()
         for method, ops in (("POST", ADD_OPERATIONS), ("DELETE", REMOVE_OPERATIONS)):
             records = [r for r in batch if r.operation in ops]
