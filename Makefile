@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # source each time (importing great_expectations: 13 s without caches, 6 s with them).
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: install demo test lint format bench ui clean
+.PHONY: install demo test lint lint-python format bench ui clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,22 +25,25 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cdp demo
 
-lint: $(STAMP)
+SQLFLUFF = $(BIN)/sqlfluff lint models tests/data_tests
+
+lint: lint-python
+	$(SQLFLUFF) --processes 0
+
+lint-python: $(STAMP)
 	$(BIN)/ruff check orchestration tests bench
 	$(BIN)/ruff format --check orchestration tests bench
 	$(BIN)/dbt parse --quiet
-	$(BIN)/sqlfluff lint --processes 0 models tests/data_tests
 
 # `make test` is `make lint` and pytest, with sqlfluff (about a minute of CPU, on one core)
 # running beside pytest, whose two workers leave a core partly idle while they wait on
-# subprocesses and PostgreSQL. Either failing fails the target; sqlfluff's report follows.
-test: $(STAMP)
-	$(BIN)/ruff check orchestration tests bench
-	$(BIN)/ruff format --check orchestration tests bench
-	$(BIN)/dbt parse --quiet
-	@$(BIN)/sqlfluff lint --processes 1 models tests/data_tests > $(VENV)/sqlfluff.log 2>&1 & lint=$$!; \
+# subprocesses and PostgreSQL. Either failing fails the target; sqlfluff's whole report
+# follows when it fails.
+test: lint-python
+	@$(SQLFLUFF) --processes 1 > $(VENV)/sqlfluff.log 2>&1 & lint=$$!; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder; tests=$$?; \
-	wait $$lint; sql=$$?; echo "sqlfluff lint (exit $$sql):"; tail -n 30 $(VENV)/sqlfluff.log; \
+	wait $$lint; sql=$$?; echo "sqlfluff lint (exit $$sql)"; \
+	if [ $$sql -ne 0 ]; then cat $(VENV)/sqlfluff.log; else tail -n 3 $(VENV)/sqlfluff.log; fi; \
 	test $$tests -eq 0 && test $$sql -eq 0
 
 format: $(STAMP)

@@ -41,50 +41,40 @@ WAREHOUSES = ("duckdb", "postgres")
 PG_DATABASE = "cdp_bench_quality"
 
 # Row i has a malformed email when i % 200 == 0 and a malformed phone when i % 200 == 1
-# (0.5% each); otherwise every 7th email and every 5th phone is null.
-SYNTHESISE_DUCKDB = """
+# (0.5% each); otherwise every 7th email and every 5th phone is null. One statement for both
+# warehouses, so both validate the same rows; only the row source differs.
+SYNTHESISE = """
 create schema marts;
 create table marts.dim_customers as
 select
-    'cus_' || md5(i::varchar)[1:20] as customer_id,
-    timestamp '2024-01-01' + to_seconds(i % 60000000) as customer_id_created_at,
+    'cus_' || substr(md5(cast(i as varchar)), 1, 20) as customer_id,
+    timestamp '2024-01-01' + (i % 60000000) * interval '1 second' as customer_id_created_at,
     case when i % 200 = 0 then 'broken email ' || i
          when i % 7 = 0 then null
          else 'person' || i || '@example.com' end as email,
     case when i % 200 = 1 then '555-' || i
          when i % 5 = 0 then null
-         else '+1' || (2000000000 + i)::varchar end as phone,
-    'Ann' as first_name, 'Lee' as last_name, null::varchar as street, 'Town' as city,
-    'CA' as region, '90001' as postal_code, 'US' as country, null::date as birth_date,
+         else '+1' || cast(2000000000 + i as varchar) end as phone,
+    cast('Ann' as varchar) as first_name, cast('Lee' as varchar) as last_name,
+    cast(null as varchar) as street, cast('Town' as varchar) as city,
+    cast('CA' as varchar) as region, cast('90001' as varchar) as postal_code,
+    cast('US' as varchar) as country, cast(null as date) as birth_date,
     timestamp '2024-01-01' as first_seen_at, timestamp '2026-01-01' as last_seen_at,
-    'crm,shop' as sources, 1 + i % 4 as source_count, 4 + i % 9 as source_record_count,
-    2 + i % 6 as identifier_count, i % 3 as email_count, i % 2 as phone_count,
-    i % 4 as anonymous_id_count, 1 as user_id_count, 0 as loyalty_card_count
-from range({rows}) as t(i);
+    cast('crm,shop' as varchar) as sources, 1 + i % 4 as source_count,
+    4 + i % 9 as source_record_count, 2 + i % 6 as identifier_count, i % 3 as email_count,
+    i % 2 as phone_count, i % 4 as anonymous_id_count, 1 as user_id_count,
+    0 as loyalty_card_count
+from {rows_source};
 """
+ROWS_SOURCE = {
+    "duckdb": "range({rows}) as t(i)",
+    "postgres": "generate_series(0::bigint, {rows} - 1) as t(i)",
+}
 
-# The same rows and column types in PostgreSQL (varchar is text there).
-SYNTHESISE_POSTGRES = """
-create schema marts;
-create table marts.dim_customers as
-select
-    'cus_' || substr(md5(i::text), 1, 20) as customer_id,
-    timestamp '2024-01-01' + make_interval(secs => i % 60000000) as customer_id_created_at,
-    case when i % 200 = 0 then 'broken email ' || i
-         when i % 7 = 0 then null
-         else 'person' || i || '@example.com' end as email,
-    case when i % 200 = 1 then '555-' || i
-         when i % 5 = 0 then null
-         else '+1' || (2000000000 + i)::text end as phone,
-    'Ann'::text as first_name, 'Lee'::text as last_name, null::text as street,
-    'Town'::text as city, 'CA'::text as region, '90001'::text as postal_code,
-    'US'::text as country, null::date as birth_date,
-    timestamp '2024-01-01' as first_seen_at, timestamp '2026-01-01' as last_seen_at,
-    'crm,shop'::text as sources, 1 + i % 4 as source_count, 4 + i % 9 as source_record_count,
-    2 + i % 6 as identifier_count, i % 3 as email_count, i % 2 as phone_count,
-    i % 4 as anonymous_id_count, 1 as user_id_count, 0 as loyalty_card_count
-from generate_series(0::bigint, {rows} - 1) as t(i);
-"""
+
+def synthesise_sql(warehouse: str, rows: int) -> str:
+    return SYNTHESISE.format(rows_source=ROWS_SOURCE[warehouse].format(rows=rows))
+
 
 # argv: target, chunk rows (0: the whole table in one frame; DuckDB only), suites folder.
 VALIDATE = """
@@ -155,7 +145,7 @@ def bench_duckdb(rows: int, chunks: list[int]) -> None:
         db = Path(tmp) / "bench.duckdb"  # a file named quality.duckdb would shadow the schema
         start = time.perf_counter()
         con = duckdb.connect(str(db))
-        con.execute(SYNTHESISE_DUCKDB.format(rows=rows))
+        con.execute(synthesise_sql("duckdb", rows))
         con.close()
         print(
             f"\nDuckDB: synthesised marts.dim_customers, {rows:,} rows, in "
@@ -182,7 +172,7 @@ def bench_postgres(rows: int) -> None:
             with pg_connect(PG_DATABASE) as con:
                 con.autocommit = True
                 with con.cursor() as cur:
-                    cur.execute(SYNTHESISE_POSTGRES.format(rows=rows))
+                    cur.execute(synthesise_sql("postgres", rows))
                     # Set hint bits and statistics now, as a settled table would have them,
                     # so the first validating scan does not write them.
                     cur.execute("vacuum analyze marts.dim_customers")

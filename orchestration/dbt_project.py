@@ -11,8 +11,9 @@ from orchestration.warehouse import PROJECT_DIR
 
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
-_DBT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".jinja"}
-_WATCHED = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
+# dbt_project.yml's model, macro, seed and test paths, and the project files (not all of
+# tests/, where pytest writes its caches)
+_WATCHED = ("models", "macros", "seeds", "tests/data_tests", "dbt_project.yml", "profiles.yml")
 
 
 def __getattr__(name: str):
@@ -37,9 +38,7 @@ def _newest_source_mtime() -> float:
         path = PROJECT_DIR / name
         files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
         for f in files:
-            # dbt's own files only: bytecode caches that pytest writes under tests/ must not
-            # make every process re-parse (and read a manifest another one is writing)
-            if f.is_file() and f.suffix in _DBT_SUFFIXES:
+            if f.is_file():
                 newest = max(newest, f.stat().st_mtime)
     return newest
 

@@ -61,25 +61,24 @@ daily = ScheduleDefinition(
 # One job and schedule per sync that names a schedule: it sends what changed since its last
 # run, after checking that no blocking quality check is failing.
 sync_jobs, sync_schedules = [], []
-for sync in syncs:
+for spec, sync in syncs:
     job = define_asset_job(
-        f"sync_{sync.key.path[-1]}",
+        f"sync_{spec.name}",
         selection=AssetSelection.assets(sync),
         executor_def=in_process_executor,
         tags=TAGS,
     )
     sync_jobs.append(job)
-    cron = sync.metadata_by_key[sync.key].get("schedule")
-    if cron and cron != "none":
+    if spec.schedule:
         try:
             schedule = ScheduleDefinition(
-                name=f"sync_{sync.key.path[-1]}_schedule",
+                name=f"sync_{spec.name}_schedule",
                 job=job,
-                cron_schedule=cron,
+                cron_schedule=spec.schedule,
                 execution_timezone="UTC",
             )
         except DagsterInvalidDefinitionError as exc:
-            raise SyncSpecError(f"sync {sync.key.path[-1]}: schedule {cron!r} is invalid") from exc
+            raise SyncSpecError(f"sync {spec.name}: schedule {spec.schedule!r} is invalid") from exc
         sync_schedules.append(schedule)
 
 defs = Definitions(
@@ -91,7 +90,7 @@ defs = Definitions(
         cdp_dbt_traits_and_segments,
         identity_quality,
         customer_predictions,
-        *syncs,
+        *(asset for _, asset in syncs),
     ],
     jobs=[cdp_job, cdp_sync_job, *sync_jobs],
     schedules=[daily, *sync_schedules],

@@ -111,3 +111,12 @@ def serve():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def vendor_credentials(monkeypatch):
+    """The fake vendors' credentials in the environment variables their settings name."""
+    from vendor_fakes import CREDENTIALS
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)

@@ -16,7 +16,8 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from vendor_fakes import FakeServer
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Faults:
     retry_after: str = "0.05"
     slow: float = 0.0  # share applied but answered after `slow_seconds` (client timeout)
     slow_seconds: float = 1.0
+    slow_batches: int = 0  # the first N batches past the other faults: applied, answered late
     delay: float = 0.0  # seconds every request takes
     reject_keys: set[str] = field(default_factory=set)  # rejected once each, then accepted
     seed: int = 7
@@ -44,6 +46,7 @@ class Receiver:
         self.deliveries = 0  # records in accepted batches, repeats included
         self.by_idempotency: dict[str, dict] = {}  # first accepted copy of each change
         self.repeats = 0
+        self.slowed = 0  # batches answered late on purpose (slow_batches)
         self.rejected_once: set[str] = set()
         self.throttled: dict[str, float] = {}  # batch id -> when it was answered 429
         self.retry_delays: list[float] = []  # seconds from a 429 to that batch's next attempt
@@ -53,50 +56,24 @@ class Receiver:
 
     # ------------------------------------------------------------------ server
     def __enter__(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_GET(self):  # noqa: N802 - /stats: the counts, for a receiver in a process
-                data = json.dumps(receiver.stats()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, answer = receiver.handle(self.headers, body)
-                data = json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    if status == 429:
-                        self.send_header("Retry-After", receiver.faults.retry_after)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cdp"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = FakeServer(self)
+        self.url = self.server.url + "/hooks/cdp"
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     # ------------------------------------------------------------------ handling
-    def handle(self, headers, body: bytes) -> tuple[int, dict]:
+    def handle(self, method, path, query, headers, body: bytes) -> tuple:
+        """GET (any path): the counts, for a receiver in its own process; POST: a batch."""
+        if method == "GET":
+            return 200, self.stats()
+        status, answer = self._batch(headers, body)
+        if status == 429:
+            return status, answer, {"Retry-After": self.faults.retry_after}
+        return status, answer
+
+    def _batch(self, headers, body: bytes) -> tuple[int, dict]:
         with self.lock:
             self.requests += 1
             roll = self.rng.random()
@@ -132,13 +109,15 @@ class Receiver:
             with self.lock:
                 self.throttled[batch_id] = time.monotonic()
             return 429, {"error": "slow down"}
-        if roll < f.error_5xx + f.throttle_429 + f.slow:
-            # Applied, but answered after the client gave up: the client sends it again.
-            time.sleep(f.slow_seconds)
+        with self.lock:
+            late = self.slowed < f.slow_batches
+            self.slowed += late
+        late = late or roll < f.error_5xx + f.throttle_429 + f.slow
         rejected = []
         with self.lock:
             for r in records:
-                if r["key"] in f.reject_keys and r["key"] not in self.rejected_once:
+                # a late answer is never read: its rejections are made on the resend
+                if not late and r["key"] in f.reject_keys and r["key"] not in self.rejected_once:
                     self.rejected_once.add(r["key"])
                     rejected.append({"key": r["key"], "reason": "invalid email for this list"})
                     continue
@@ -150,6 +129,8 @@ class Receiver:
             self.accepted_batches += 1
             self.batch_sizes.append(len(records))
             n = self.accepted_batches
+        if late:  # applied, but answered after the client gave up: it sends the batch again
+            time.sleep(f.slow_seconds)
         if self.on_batch:
             self.on_batch(n)
         return 200, {"rejected": rejected}

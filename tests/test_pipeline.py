@@ -174,7 +174,21 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
         assert forced.returncode == 0, forced.stderr
         assert len(rx.by_idempotency) > 0 and rx.bad_requests == []
     log = second.stdout + second.stderr
-    assert "syncs__high_value_to_webhook" not in second.stdout  # no such step in the run
+    # The sync was a step of the run (`--syncs`), planned and never started behind the gate.
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.from_config(str(second_db.parent / "dagster_home")) as instance:
+        [run] = instance.get_runs(limit=1)
+        steps = {
+            kind: {e.step_key for e in instance.all_logs(run.run_id, of_type=kind)}
+            for kind in (
+                DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+                DagsterEventType.STEP_START,
+            )
+        }
+    assert run.job_name == "cdp_all_and_syncs"
+    assert "syncs__high_value_to_webhook" in steps[DagsterEventType.ASSET_MATERIALIZATION_PLANNED]
+    assert "syncs__high_value_to_webhook" not in steps[DagsterEventType.STEP_START]
     assert "already loaded" in second.stderr
 
     # The file missing a column and the small file are refused, each with its reason ...

@@ -14,15 +14,13 @@ import dataclasses
 import pytest
 from support import segment_members, write_segment
 from vendor_fakes import (
-    AUDIENCE_ID,
-    HUBSPOT_TOKEN,
-    LIST_ID,
-    MAILCHIMP_KEY,
-    META_TOKEN,
     HubSpotFake,
     MailchimpFake,
     MetaFake,
+    hubspot_settings,
+    mailchimp_settings,
     md5,
+    meta_settings,
     sha,
 )
 
@@ -36,17 +34,14 @@ FAST = {"timeout": 0.5, "attempts": 4, "retry_initial": 0.01}
 EMAIL, PHONE, FIRST, LAST, CONSENT_EMAIL, CONSENT_ADS = 1, 2, 3, 4, 5, 6
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch):
-    monkeypatch.setenv("MC_KEY", MAILCHIMP_KEY)
-    monkeypatch.setenv("META_TOKEN", META_TOKEN)
-    monkeypatch.setenv("HS_TOKEN", HUBSPOT_TOKEN)
+pytestmark = pytest.mark.usefixtures("vendor_credentials")
 
 
-def _sync(name: str, **destination):
+def _sync(name: str, settings: dict):
+    """The declared sync `name`, sent to a fake vendor with `settings`."""
     ensure_manifest()
     spec = find_sync(MANIFEST, name)
-    return dataclasses.replace(spec, destination={"kind": spec.kind, **FAST, **destination})
+    return dataclasses.replace(spec, destination={"kind": spec.kind, **FAST, **settings})
 
 
 def _moved(rows: list[list]) -> None:
@@ -62,13 +57,16 @@ def _moved(rows: list[list]) -> None:
     by_key["C0000008"][CONSENT_EMAIL] = "withdrawn"
 
 
-def _mailchimp(server):
-    return _sync(
-        "new_subscribers_to_mailchimp",
-        base_url=f"{server.url}/3.0",
-        api_key_env="MC_KEY",
-        list_id=LIST_ID,
-    )
+def _mailchimp_synced(target, serve, members: int):
+    """A fake Mailchimp after a first sync of `members` rows: fake, server, spec, rows and
+    the first run's report."""
+    fake = MailchimpFake()
+    server = serve(fake)
+    spec = _sync("new_subscribers_to_mailchimp", mailchimp_settings(server))
+    rows = [list(r) for r in segment_members(members)]
+    write_segment(target, [tuple(r) for r in rows], TABLE)
+    first = run_sync(spec, target)
+    return fake, server, spec, rows, first
 
 
 def _emails(fake: MailchimpFake) -> set[str]:
@@ -83,12 +81,7 @@ TABLE = "new_subscribers_no_order"
 
 
 def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, serve):
-    fake = MailchimpFake()
-    server = serve(fake)
-    spec = _mailchimp(server)  # one batch holds every record
-    rows = [list(r) for r in segment_members(20)]
-    write_segment(any_target, [tuple(r) for r in rows], TABLE)
-    first = run_sync(spec, any_target)
+    fake, server, spec, rows, first = _mailchimp_synced(any_target, serve, 20)  # one batch
     assert first.added == 18  # C0 and C10 have withdrawn email consent
 
     _moved(rows)
@@ -121,12 +114,7 @@ def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, ser
 def test_a_removal_never_takes_an_address_another_record_holds(any_target, serve):
     """C4 and C5 swap emails; C4's old address cannot be removed at first, and C5 takes it
     meanwhile. The next run must leave it to C5 and still write C4's new one."""
-    fake = MailchimpFake()
-    server = serve(fake)
-    spec = _mailchimp(server)
-    rows = [list(r) for r in segment_members(8)]
-    write_segment(any_target, [tuple(r) for r in rows], TABLE)
-    run_sync(spec, any_target)
+    fake, server, spec, rows, _ = _mailchimp_synced(any_target, serve, 8)
 
     four, five = rows[4], rows[5]
     four[EMAIL], five[EMAIL] = five[EMAIL], four[EMAIL]
@@ -150,12 +138,7 @@ def test_a_removal_never_takes_an_address_another_record_holds(any_target, serve
 def test_a_refused_write_then_a_return_leaves_nothing_behind(any_target, serve):
     """C2 withdraws consent and C3 takes C2's address, which Mailchimp refuses; then C3
     goes back to its own address. C2's member must go, and C3's must come back."""
-    fake = MailchimpFake()
-    server = serve(fake)
-    spec = _mailchimp(server)
-    rows = [list(r) for r in segment_members(8)]
-    write_segment(any_target, [tuple(r) for r in rows], TABLE)
-    run_sync(spec, any_target)
+    fake, server, spec, rows, _ = _mailchimp_synced(any_target, serve, 8)
 
     rows[2][CONSENT_EMAIL] = "withdrawn"
     rows[3][EMAIL] = "person2@example.com"
@@ -177,7 +160,7 @@ def test_a_refused_write_then_a_return_leaves_nothing_behind(any_target, serve):
 def test_hubspot_clears_the_contact_of_an_old_email(any_target, serve):
     fake = HubSpotFake()
     server = serve(fake)
-    spec = _sync("high_value_to_hubspot", base_url=server.url, token_env="HS_TOKEN")
+    spec = _sync("high_value_to_hubspot", hubspot_settings(server))
     rows = [list(r) for r in segment_members(6)]
     write_segment(any_target, [tuple(r) for r in rows])
     assert run_sync(spec, any_target).added == 5
@@ -209,9 +192,7 @@ def _audience(rows: list[list]) -> set[frozenset]:
 def test_meta_audience_drops_old_hashes_and_holds_a_change_it_could_not_undo(any_target, serve):
     fake = MetaFake()
     server = serve(fake)
-    spec = _sync(
-        "high_value_to_meta", base_url=server.url, token_env="META_TOKEN", audience_id=AUDIENCE_ID
-    )
+    spec = _sync("high_value_to_meta", meta_settings(server))
     rows = [list(r) for r in segment_members(12)]
     write_segment(any_target, [tuple(r) for r in rows])
     assert run_sync(spec, any_target).added == 12
@@ -246,9 +227,7 @@ def test_meta_keeps_a_shared_phone_and_removes_the_rest(any_target, serve):
     C3 (nothing to remove for C4)."""
     fake = MetaFake()
     server = serve(fake)
-    spec = _sync(
-        "high_value_to_meta", base_url=server.url, token_env="META_TOKEN", audience_id=AUDIENCE_ID
-    )
+    spec = _sync("high_value_to_meta", meta_settings(server))
     rows = [list(r) for r in segment_members(6)]
     rows[2][PHONE] = rows[1][PHONE]
     rows[4][EMAIL], rows[4][PHONE] = rows[3][EMAIL], rows[3][PHONE]

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,7 +34,10 @@ from vendor_fakes import (
     HubSpotFake,
     MailchimpFake,
     MetaFake,
+    hubspot_settings,
+    mailchimp_settings,
     md5,
+    meta_settings,
     sha,
 )
 
@@ -52,6 +56,8 @@ from orchestration.activation.destinations.meta_audience import (
     normalise_phone,
     sha256_hex,
 )
+
+pytestmark = pytest.mark.usefixtures("vendor_credentials")
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -87,24 +93,15 @@ def settings(**extra) -> dict:
 
 
 def hubspot(server, **extra) -> HubSpotContacts:
-    return HubSpotContacts(settings(base_url=server.url, token_env="HS_TOKEN", **extra))
+    return HubSpotContacts(settings(**hubspot_settings(server), **extra))
 
 
 def mailchimp(server, **extra) -> MailchimpMembers:
-    config = {"base_url": f"{server.url}/3.0", "api_key_env": "MC_KEY", "list_id": LIST_ID}
-    return MailchimpMembers(settings(**config, **extra))
+    return MailchimpMembers(settings(**mailchimp_settings(server), **extra))
 
 
 def meta(server, **extra) -> MetaCustomAudience:
-    config = {"base_url": server.url, "token_env": "META_TOKEN", "audience_id": AUDIENCE_ID}
-    return MetaCustomAudience(settings(**config, **extra))
-
-
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch):
-    monkeypatch.setenv("HS_TOKEN", HUBSPOT_TOKEN)
-    monkeypatch.setenv("MC_KEY", MAILCHIMP_KEY)
-    monkeypatch.setenv("META_TOKEN", META_TOKEN)
+    return MetaCustomAudience(settings(**meta_settings(server), **extra))
 
 
 # -- Meta normalisation ------------------------------------------------------------------------
@@ -386,6 +383,27 @@ SECRETS = {
     "mailchimp": (MAILCHIMP_KEY, "MC_KEY"),
     "meta": (META_TOKEN, "META_TOKEN"),
 }
+
+
+def test_rate_limit_spaces_requests_across_threads():
+    """per_second=20: ten requests from four threads take at least 9 intervals of 0.05 s."""
+    from orchestration.activation.http import RateLimiter
+
+    limiter = RateLimiter(20)
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def request(_):
+        limiter.wait()
+        with lock:
+            times.append(time.monotonic())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(request, range(10)))
+    times.sort()
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert times[-1] - times[0] >= 9 * 0.05 - 0.01
+    assert min(gaps) >= 0.04
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

@@ -29,6 +29,22 @@ TIMEOUT = 0.4
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
+# The environment variables the destinations' settings below name, with the fakes' secrets.
+CREDENTIALS = {"HS_TOKEN": HUBSPOT_TOKEN, "MC_KEY": MAILCHIMP_KEY, "META_TOKEN": META_TOKEN}
+
+
+def hubspot_settings(server) -> dict:
+    return {"base_url": server.url, "token_env": "HS_TOKEN"}
+
+
+def mailchimp_settings(server) -> dict:
+    return {"base_url": f"{server.url}/3.0", "api_key_env": "MC_KEY", "list_id": LIST_ID}
+
+
+def meta_settings(server) -> dict:
+    return {"base_url": server.url, "token_env": "META_TOKEN", "audience_id": AUDIENCE_ID}
+
+
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -50,7 +66,8 @@ def require(condition: Any, message: str) -> None:
 
 
 class FakeServer:
-    """ThreadingHTTPServer on a free port that hands requests to a fake vendor's `handle`."""
+    """ThreadingHTTPServer on a free port that hands requests to a fake vendor's `handle`,
+    which answers (status, JSON document) or (status, document, headers)."""
 
     def __init__(self, vendor):
         self.vendor = vendor
@@ -81,8 +98,9 @@ class FakeServer:
                     return self.answer(int(fault[1]), {"message": "injected fault"})
                 if fault and fault[0] == "retry_after":
                     return self.answer(429, {"message": "slow down"}, {"Retry-After": fault[1]})
+                extra = None
                 try:
-                    status, doc = server.vendor.handle(
+                    status, doc, *extra = server.vendor.handle(
                         self.command, url.path, parse_qs(url.query), self.headers, body
                     )
                 except Shape as exc:
@@ -93,22 +111,26 @@ class FakeServer:
                     with server.lock:
                         server.problems.append(f"fake crashed: {exc!r}")
                     status, doc = 400, {"message": "fake crashed"}
-                self.answer(status, doc)
+                self.answer(status, doc, extra[0] if extra else None)
 
             def answer(self, status: int, doc: Any, headers: dict | None = None) -> None:
                 data = b"" if doc is None else json.dumps(doc).encode()
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, str(value))
-                if doc is not None:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, str(value))
+                    if doc is not None:
+                        self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a late answer on purpose)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -313,6 +335,7 @@ class MetaFake:
 
     def __init__(self):
         self.users: set[frozenset] = set()  # each {(schema key, hash), ...} of non-empty values
+        self.matching: dict[tuple, set[frozenset]] = {}  # (EMAIL or PHONE, hash) -> users
         self.invalid: set[str] = set()  # hashes Meta counts invalid
         self.rows_per_request: list[int] = []
 
@@ -344,11 +367,18 @@ class MetaFake:
                 invalid[bad[0]] = "invalid entry"
                 continue
             user = frozenset((k, v) for k, v in zip(schema, row, strict=True) if v)
+            keys = [(k, v) for k, v in user if k in ("EMAIL", "PHONE")]
             if method == "POST":
                 self.users.add(user)
-            else:  # Meta removes the people the row matches: anyone with its email or phone
-                keys = {(k, v) for k, v in user if k in ("EMAIL", "PHONE")}
-                self.users = {u for u in self.users if not (u & keys if keys else u == user)}
+                for key in keys:
+                    self.matching.setdefault(key, set()).add(user)
+                continue
+            # Meta removes the people the row matches: anyone with its email or phone
+            gone = set().union(*(self.matching.get(k, ()) for k in keys)) if keys else {user}
+            for match in gone & self.users:
+                self.users.discard(match)
+                for key in match:
+                    self.matching.get(key, set()).discard(match)
         return 200, {
             "audience_id": AUDIENCE_ID,
             "session_id": "8712340987",

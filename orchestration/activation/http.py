@@ -5,7 +5,8 @@ jitter (`initial` doubling up to `max_wait`); on 429 (and 503) a `Retry-After` h
 seconds or as an HTTP date is honoured instead (up to `retry_after_max`, 300 s; one that
 cannot be read falls back to the backoff). Other 4xx answers are returned to the
 destination, which decides (a per-record rejection, or a DeliveryError for the batch).
-Headers named in `secret_headers` are never logged: the client logs method, URL and status.
+Neither URLs (which may carry a token) nor headers are logged: the client logs the attempt
+and the kind of failure.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from tenacity import (
 from orchestration.activation.destinations.base import ConfigError, DeliveryError
 
 log = logging.getLogger("cdp.sync.http")
+# httpx logs every request's URL at INFO (and httpcore its traffic at DEBUG); a destination's
+# URL may carry a token, so they say warnings only. This client logs method and status.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 

@@ -73,5 +73,7 @@ def _sync_asset(spec: SyncSpec) -> AssetsDefinition:
     return _sync
 
 
-def sync_assets() -> list[AssetsDefinition]:
-    return [_sync_asset(spec) for spec in load_syncs(MANIFEST)] if MANIFEST.exists() else []
+def sync_assets() -> list[tuple[SyncSpec, AssetsDefinition]]:
+    """Each declared sync with its asset."""
+    specs = load_syncs(MANIFEST) if MANIFEST.exists() else []
+    return [(spec, _sync_asset(spec)) for spec in specs]

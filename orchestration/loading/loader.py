@@ -397,9 +397,8 @@ def _load_file(sink, table: Table, path: Path, rel: str, landing_dir: Path, prog
         progress(f"{rel}: parsing", 0)
     try:
         parsed = parse_file(sink.parser, table, path)
-    except BatchError as exc:  # say which file as the rest of the log does: by landing path
-        reason = str(exc).removeprefix(f"{path}: ").removeprefix(f"{path.name}: ")
-        raise BatchError(f"{rel}: {reason}") from exc
+    except BatchError as exc:  # the parser says what, the loader says which file
+        raise BatchError(f"{rel}: {exc}") from exc
     rows_bad = parsed.rows_bad + row_contract.apply(sink.parser, table)
     loaded_at = _now()
     manifest = {

@@ -27,7 +27,8 @@ _JSONL_DELIM = "\x1f"
 
 
 class BatchError(ValueError):
-    """The whole file cannot be loaded (unreadable, wrong header); one line for the user."""
+    """The whole file cannot be loaded (unreadable, wrong header); one line for the user,
+    without the file's name: the loader puts its landing path in front."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _csv_header(path: Path) -> list[str]:
     try:
         line = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        raise BatchError(f"{path.name}: header is not valid UTF-8") from exc
+        raise BatchError("header is not valid UTF-8") from exc
     return [h.strip().strip('"') for h in line.split(",")]
 
 
@@ -110,7 +111,7 @@ def _parse_csv(con, table: Table, path: Path) -> None:
         if extra:
             detail.append("unexpected " + ", ".join(extra))
         raise BatchError(
-            f"{path.name}: header does not match {table.source}.{table.name} "
+            f"header does not match {table.source}.{table.name} "
             f"({'; '.join(detail) or 'columns out of order'})"
         )
     reader = _read_csv_sql(
@@ -190,13 +191,11 @@ def _parse_parquet(con, table: Table, path: Path) -> None:
             for r in con.execute(f"select name from parquet_schema({_q(str(path))})").fetchall()
         }
     except Exception as exc:  # duckdb raises several kinds for unreadable files
-        raise BatchError(
-            f"{path.name}: not a readable Parquet file ({str(exc).splitlines()[0]})"
-        ) from None
+        raise BatchError(f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     missing = [n for n in names if n not in schema]
     if missing:
         raise BatchError(
-            f"{path.name}: Parquet schema of {table.source}.{table.name} lacks {', '.join(missing)}"
+            f"Parquet schema of {table.source}.{table.name} lacks {', '.join(missing)}"
         )
     text_of = {c.name: f"{_ident(c.name)}::VARCHAR" for c in table.columns}
     select_typed = ", ".join(
@@ -331,12 +330,12 @@ def _place(con, table: Table, header_lines: int) -> None:
 def parse_file(con, table: Table, path: Path) -> ParseResult:
     """Parse `path` for `table` into the temp tables _cdp_good and _cdp_bad."""
     if not path.is_file():
-        raise BatchError(f"{path}: file not found")
+        raise BatchError("file not found")
     try:
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise BatchError(f"{path}: cannot read file ({exc.strerror})") from exc
+        raise BatchError(f"cannot read file ({exc.strerror})") from exc
     for name in ("_cdp_reject_errors", "_cdp_reject_scans"):
         con.execute(f"drop table if exists {name}")
     if table.format == "csv":
