@@ -11,6 +11,9 @@ import pytest
 REQUIRE_POSTGRES = os.environ.get("CDP_REQUIRE_POSTGRES") == "1"
 # GX Data Docs cost about 0.5 s a suite; test_quality builds them into a temp folder.
 os.environ.setdefault("CDP_QUALITY_DOCS", "0")
+# Test files are written whole before they are loaded: no settle period (the tests of the
+# settle rule set their own).
+os.environ.setdefault("CDP_LANDING_SETTLE_SECONDS", "0")
 
 
 # The two longest files run first, one on each worker, so neither is left running alone at

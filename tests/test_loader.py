@@ -197,7 +197,7 @@ def test_an_empty_file_is_refused_and_the_others_load(any_target, tmp_path):
     assert files == [("crm/contacts_2.csv",)]  # the refused file is tried again next time
 
 
-def test_a_tenfold_volume_drop_is_refused_until_accepted(any_target, tmp_path, monkeypatch):
+def test_a_tenfold_volume_drop_is_refused_until_accepted(any_target, tmp_path):
     root = tmp_path / "landing"
     for day in range(3):
         _contacts_file(root, f"contacts_{day}.csv", range(day * 100, day * 100 + 100))
@@ -210,9 +210,14 @@ def test_a_tenfold_volume_drop_is_refused_until_accepted(any_target, tmp_path, m
     ), result.errors
     assert raw_row_counts(any_target)["crm_contacts"] == 311
 
-    monkeypatch.setenv("CDP_ACCEPT_VOLUME_DROP", "1")
-    assert load_tables(any_target, [CONTACTS], root)[0].errors == []
+    # The decision is per file and per content: the next small file is refused again.
+    loader.decide(any_target, root, "crm/contacts_3.csv", "accept", "a short day")
+    _contacts_file(root, "contacts_5.csv", range(3000, 3005))
+    result = load_tables(any_target, [CONTACTS], root)[0]
+    assert [e.split(":")[0] for e in result.errors] == ["crm/contacts_5.csv"]
     assert raw_row_counts(any_target)["crm_contacts"] == 320
+    [(who, why)] = fetch_all(any_target, "select decided_by, reason from raw.load_decisions")
+    assert who and why == "a short day"
 
 
 CONSENT = get_table("consent", "records")

@@ -56,10 +56,18 @@ def build_loader_asset(source: Source):
             AssetCheckSpec(
                 "batch_contract",
                 asset=t.asset_key,
+                blocking=t.delivery.on_refused == "block",
                 description=(
-                    "Every new landing file was loaded: readable, with the declared header, "
-                    "holding rows, and no sudden volume drop against recent loads. A refused "
-                    "file loads nothing; the other files and sources go on."
+                    "Every new landing file was loaded: a regular file inside the landing "
+                    "folder, readable, with the declared header, holding rows, no sudden "
+                    "volume drop against recent loads, not changed since it was loaded. A "
+                    "refused file loads nothing and is tried again at the next run; "
+                    + (
+                        "until then nothing that depends on the table runs "
+                        "(`cdp landing accept|skip <file>` decides)."
+                        if t.delivery.on_refused == "block"
+                        else "the run goes on without it (delivery.on_refused: warn)."
+                    )
                 ),
             )
             for t in source.tables
@@ -80,7 +88,7 @@ def build_loader_asset(source: Source):
                 progress=lambda msg, _bytes: context.log.info(msg),
             )
         except (LoadError, WarehouseError) as exc:
-            raise Failure(description=str(exc)) from exc
+            raise Failure(description=str(exc)) from None
         errors = []
         for res in results:
             errors.extend(res.errors)
@@ -96,14 +104,17 @@ def build_loader_asset(source: Source):
                         "\n".join(
                             f"- `{f.file}`: "
                             + (
-                                "already loaded"
+                                f.note or "already loaded"
                                 if f.skipped
                                 else f"{f.rows_loaded:,} rows, {f.rows_quarantined:,} quarantined, "
-                                f"{f.seconds:.1f} s"
+                                f"{f.seconds:.1f} s" + (f" ({f.note})" if f.note else "")
                             )
                             for f in res.files
                         )
                         or "no files"
+                    ),
+                    "files_waiting": MetadataValue.md(
+                        "\n".join(f"- `{w}`: still being written" for w in res.waiting) or "none"
                     ),
                     "errors": MetadataValue.md("\n".join(f"- {e}" for e in res.errors) or "none"),
                 },
@@ -112,11 +123,21 @@ def build_loader_asset(source: Source):
                 asset_key=res.table.asset_key,
                 check_name="batch_contract",
                 passed=not res.errors,
-                severity=AssetCheckSeverity.ERROR,
+                severity=AssetCheckSeverity.ERROR if res.blocking else AssetCheckSeverity.WARN,
                 metadata={"files_refused": len(res.errors), "reasons": " | ".join(res.errors)},
             )
         for error in errors:
             context.log.error(f"file refused: {error}")
+        for res in results:
+            for waiting in res.waiting:
+                context.log.warning(f"{waiting}: still being written; loaded at the next run")
+        blocked = [e for res in results if res.blocking for e in res.errors]
+        if blocked:  # the blocking checks above stop what is downstream; this says why
+            more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+            raise Failure(
+                description=f"file refused: {blocked[0]}{more}; nothing that depends on it "
+                "runs until it loads, or `cdp landing skip <file>` leaves it out"
+            )
 
     return _load
 

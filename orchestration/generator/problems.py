@@ -56,8 +56,9 @@ def _contact(header: list[str], template: list[str], **values: str) -> list[str]
 def plant_problems(landing: Path, seed: int = 0) -> list[dict]:
     """Write the planted deliveries into `landing` (a generated folder); returns what each
     must trip."""
-    from orchestration.loading.loader import VOLUME_MIN_LOADS, VOLUME_MIN_RATIO
+    from orchestration.sources import get_table
 
+    contract = get_table("support", "tickets").delivery
     rng = random.Random(seed)
     header, contacts = _read(landing / "crm" / "contacts_part-0001.csv")
     part = _next_part(landing / "crm", "contacts")  # missing column, invalid emails, junk
@@ -137,9 +138,9 @@ def plant_problems(landing: Path, seed: int = 0) -> list[dict]:
     t_header, tickets = _read(landing / "support" / "tickets_part-0001.csv")
     t_id = t_header.index("ticket_id")
     first = _next_part(landing / "support", "tickets")
-    usual = [f"support/tickets_part-{n:04d}.csv" for n in range(first, first + VOLUME_MIN_LOADS)]
-    path = f"support/tickets_part-{first + VOLUME_MIN_LOADS:04d}.csv"
-    small = tickets[: max(1, math.floor(len(tickets) * VOLUME_MIN_RATIO / 2))]
+    usual = [f"support/tickets_part-{n:04d}.csv" for n in range(first, first + contract.after_loads)]
+    path = f"support/tickets_part-{first + contract.after_loads:04d}.csv"
+    small = tickets[: max(1, math.floor(len(tickets) * contract.min_ratio / 2))]
     for delivery, rows in [*((u, tickets) for u in usual), (path, small)]:
         day = int(delivery[-8:-4])
         batch = [[f"{r[t_id]}-D{day}" if i == t_id else v for i, v in enumerate(r)] for r in rows]

@@ -1,13 +1,17 @@
 """Load landing files into the warehouse's raw schema: append-only, idempotent, nothing lost.
 
-For each file matching a table's pattern:
-  1. checksum it; a checksum already in raw.load_manifest for that table is skipped;
+For each file matching a table's pattern (taken literally, regular files inside the landing
+folder only, complete ones only: orchestration.loading.landing):
+  1. checksum it; a checksum already in raw.load_manifest for that table is skipped; a file
+     loaded before under the same name with other content follows the table's
+     `delivery.changed_file` rule (sources.yml) or a decision taken with `cdp landing`;
   2. parse it in DuckDB (orchestration.loading.parse) into good rows and quarantine, and
      move the rows failing the table's row-level expectations to quarantine too
      (orchestration.loading.row_contract);
   3. in one transaction, append good rows to raw.<source>_<table> (with load id, file,
      row number and load time), bad rows to raw.quarantine (raw text, file, row, reason),
-     and one row to raw.load_manifest. A crash leaves either all of it or none.
+     and one row to raw.load_manifest. A crash leaves either all of it or none. On
+     PostgreSQL, a row the database refuses to store goes to quarantine with its reason.
 """
 
 from __future__ import annotations
@@ -17,14 +21,24 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration.loading import row_contract
-from orchestration.loading.parse import BatchError, parse_file
-from orchestration.sources import Table, load_sources
+from orchestration.loading.landing import (
+    OpenFile,
+    Refused,
+    StillWriting,
+    candidates,
+    descriptor_path,
+    open_file,
+    settle,
+)
+from orchestration.loading.parse import BatchError, bounded, parse_file
+from orchestration.sources import Table, load_sources, settle_seconds
 from orchestration.warehouse import (
     RAW_SCHEMA,
     Target,
@@ -35,6 +49,9 @@ from orchestration.warehouse import (
 
 MANIFEST_TABLE = "load_manifest"
 QUARANTINE_TABLE = "quarantine"
+DECISIONS_TABLE = "load_decisions"
+DECISIONS = ("accept", "skip")
+MESSAGE_LIMIT = 400  # characters of a refusal's message
 
 MANIFEST_COLUMNS = [
     ("load_id", "varchar"),
@@ -61,15 +78,19 @@ QUARANTINE_COLUMNS = [
     ("quarantined_at", "timestamp"),
 ]
 
+# A decision on one file, by content: `cdp landing accept` loads it although it breaks the
+# volume or changed-file rule; `cdp landing skip` leaves it out without refusing it.
+DECISION_COLUMNS = [
+    ("table_name", "varchar"),
+    ("file_path", "varchar"),
+    ("checksum", "varchar"),
+    ("decision", "varchar"),
+    ("reason", "varchar"),
+    ("decided_by", "varchar"),
+    ("decided_at", "timestamp"),
+]
+
 Progress = Callable[[str, int], None]  # (message, bytes done in this file)
-
-
-# Batch contract (besides a readable file with the declared header): a file must hold rows,
-# and not fewer than VOLUME_MIN_RATIO of the median of the table's last VOLUME_HISTORY loads
-# once it has VOLUME_MIN_LOADS of them. CDP_ACCEPT_VOLUME_DROP=1 lets a small file through.
-VOLUME_HISTORY = 5
-VOLUME_MIN_LOADS = 3
-VOLUME_MIN_RATIO = 0.1
 
 
 class LoadError(RuntimeError):
@@ -86,13 +107,20 @@ class FileLoad:
     rows_quarantined: int = 0
     skipped: bool = False
     seconds: float = 0.0
+    note: str = ""  # how it was taken: "appended rows", "accepted", "skipped (decision)"
 
 
 @dataclass
 class TableLoad:
     table: Table
     files: list[FileLoad] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # refused files, one line each
+    waiting: list[str] = field(default_factory=list)  # still being written: next run
+
+    @property
+    def blocking(self) -> bool:
+        """A refused file stops what depends on the table (delivery.on_refused)."""
+        return bool(self.errors) and self.table.delivery.on_refused == "block"
 
     @property
     def rows_loaded(self) -> int:
@@ -111,13 +139,18 @@ class TableLoad:
         return sum(1 for f in self.files if f.skipped)
 
 
-def checksum(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def landing_files(table: Table, landing_dir: Path) -> list[Path]:
-    return sorted(p for p in landing_dir.glob(table.pattern) if p.is_file())
+def checksum(fd: int, size: int | None = None) -> str:
+    """SHA-256 of an open file's first `size` bytes (all of it by default)."""
+    digest = hashlib.sha256()
+    offset = 0
+    while size is None or offset < size:
+        want = 1 << 20 if size is None else min(1 << 20, size - offset)
+        block = os.pread(fd, want, offset)
+        if not block:
+            break
+        digest.update(block)
+        offset += len(block)
+    return digest.hexdigest()
 
 
 def _now() -> datetime:
@@ -143,6 +176,8 @@ def _ddl(engine: str, table: Table) -> list[str]:
         f"({column_ddl(engine, MANIFEST_COLUMNS)})",
         f"create table if not exists {RAW_SCHEMA}.{QUARANTINE_TABLE} "
         f"({column_ddl(engine, QUARANTINE_COLUMNS)})",
+        f"create table if not exists {RAW_SCHEMA}.{DECISIONS_TABLE} "
+        f"({column_ddl(engine, DECISION_COLUMNS)})",
     ]
 
 
@@ -160,7 +195,52 @@ def _fast_storage(con) -> None:
     con.execute("set force_compression = 'zstd'")
 
 
-class _DuckDBSink:
+# The reads every sink answers, with `?` placeholders.
+_SEEN_SQL = (
+    f"select count(*) from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = ? and checksum = ?"
+)
+_PREVIOUS_SQL = (
+    f"select checksum, size_bytes from {RAW_SCHEMA}.{MANIFEST_TABLE} "
+    "where table_name = ? and file_path = ? order by loaded_at desc limit 1"
+)
+_VOLUMES_SQL = (
+    f"select rows_read from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = ? "
+    "order by loaded_at desc limit ?"
+)
+_DECISIONS_SQL = (
+    f"select file_path, checksum, decision from {RAW_SCHEMA}.{DECISIONS_TABLE} "
+    "where table_name = ? order by decided_at"
+)
+# Quarantine rows go in as stored on every warehouse: NUL shown as \x00, texts bounded.
+_BAD_SELECT = (
+    "select ?, ?, ?, ?, _source_row, _cdp_evidence(reason), _cdp_evidence(raw_text), ? "
+    "from _cdp_bad order by _source_row"
+)
+
+
+class _Sink:
+    """What both sinks share: the reads, in one dialect (`?` placeholders)."""
+
+    def _query(self, sql: str, params: list) -> list[tuple]:
+        raise NotImplementedError
+
+    def seen(self, table: Table, digest: str) -> bool:
+        return self._query(_SEEN_SQL, [table.raw_name, digest])[0][0] > 0
+
+    def previous(self, table: Table, rel: str) -> tuple[str, int] | None:
+        """(checksum, size) of the newest load of this landing path, if any."""
+        rows = self._query(_PREVIOUS_SQL, [table.raw_name, rel])
+        return (rows[0][0], int(rows[0][1])) if rows else None
+
+    def recent_volumes(self, table: Table) -> list[int]:
+        return [r[0] for r in self._query(_VOLUMES_SQL, [table.raw_name, table.delivery.history])]
+
+    def decisions(self, table: Table) -> dict[tuple[str, str], str]:
+        """{(landing path, checksum): decision}, the newest decision per file and content."""
+        return {(f, c): d for f, c, d in self._query(_DECISIONS_SQL, [table.raw_name])}
+
+
+class _DuckDBSink(_Sink):
     """Parses in the warehouse file itself, so good rows never leave DuckDB."""
 
     engine = "duckdb"
@@ -179,31 +259,21 @@ class _DuckDBSink:
     def __exit__(self, *exc):
         return self._cm.__exit__(*exc)
 
+    def _query(self, sql: str, params: list) -> list[tuple]:
+        return self.con.execute(sql, params).fetchall()
+
     def prepare(self, table: Table) -> None:
         for stmt in _ddl("duckdb", table):
             self.con.execute(stmt)
 
-    def seen(self, table: Table, digest: str) -> bool:
-        return (
-            self.con.execute(
-                f"select count(*) from {RAW_SCHEMA}.{MANIFEST_TABLE} "
-                "where table_name = ? and checksum = ?",
-                [table.raw_name, digest],
-            ).fetchone()[0]
-            > 0
+    def record(self, decision: list) -> None:
+        self.con.execute(
+            f"insert into {RAW_SCHEMA}.{DECISIONS_TABLE} values "
+            f"({', '.join('?' for _ in DECISION_COLUMNS)})",
+            decision,
         )
 
-    def recent_volumes(self, table: Table) -> list[int]:
-        return [
-            r[0]
-            for r in self.con.execute(
-                f"select rows_read from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = ? "
-                f"order by loaded_at desc limit {VOLUME_HISTORY}",
-                [table.raw_name],
-            ).fetchall()
-        ]
-
-    def commit(self, table: Table, manifest: dict, loaded_at: datetime) -> int:
+    def commit(self, table: Table, manifest: dict, loaded_at: datetime, verify) -> int:
         con = self.con
         load_id, rel = manifest["load_id"], manifest["file_path"]
         con.execute("begin transaction")
@@ -215,11 +285,9 @@ class _DuckDBSink:
                 [load_id, rel, loaded_at],
             ).fetchone()[0]
             _count_rows(manifest, good)
-            check_batch(manifest, self.recent_volumes(table))
+            check_batch(table, manifest, self.recent_volumes(table))
             con.execute(
-                f"insert into {RAW_SCHEMA}.{QUARANTINE_TABLE} "
-                "select ?, ?, ?, ?, _source_row, reason, raw_text, ? from _cdp_bad "
-                "order by _source_row",
+                f"insert into {RAW_SCHEMA}.{QUARANTINE_TABLE} {_BAD_SELECT}",
                 [load_id, table.source, table.raw_name, rel, loaded_at],
             )
             con.execute(
@@ -227,14 +295,29 @@ class _DuckDBSink:
                 f"({', '.join('?' for _ in MANIFEST_COLUMNS)})",
                 _manifest_values(manifest),
             )
+            verify()
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            _rollback_quietly(con)
             raise
         return good
 
 
-class _PostgresSink:
+def _rollback_quietly(con) -> None:
+    """Roll back without hiding the error that got here: after some failures (a full disk)
+    DuckDB has ended the transaction itself, and the rollback's own error says nothing."""
+    try:
+        con.execute("rollback")
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        pass
+
+
+# PostgreSQL error classes a row's content can cause (22: data exception, e.g. a NUL byte
+# or an unsupported Unicode escape; 54: program limit, e.g. nesting too deep to parse).
+_ROW_ERROR_CLASSES = ("22", "54")
+
+
+class _PostgresSink(_Sink):
     """Parses in an in-memory DuckDB, then streams rows to PostgreSQL with COPY."""
 
     engine = "postgres"
@@ -257,89 +340,148 @@ class _PostgresSink:
         self.parser.close()
         return self._cm.__exit__(*exc)
 
+    def _query(self, sql: str, params: list) -> list[tuple]:
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(sql.replace("?", "%s"), params)
+                return cur.fetchall()
+        finally:
+            self.con.rollback()
+
     def prepare(self, table: Table) -> None:
         with self.con, self.con.cursor() as cur:
             for stmt in _ddl("postgres", table):
                 cur.execute(stmt)
 
-    def seen(self, table: Table, digest: str) -> bool:
-        with self.con.cursor() as cur:
+    def record(self, decision: list) -> None:
+        with self.con, self.con.cursor() as cur:
             cur.execute(
-                f"select count(*) from {RAW_SCHEMA}.{MANIFEST_TABLE} "
-                "where table_name = %s and checksum = %s",
-                (table.raw_name, digest),
+                f"insert into {RAW_SCHEMA}.{DECISIONS_TABLE} values "
+                f"({', '.join('%s' for _ in DECISION_COLUMNS)})",
+                decision,
             )
-            seen = cur.fetchone()[0] > 0
-        self.con.rollback()
-        return seen
 
     def _copy(self, cur, query: str, params: list, dest: str, columns: list[str]) -> int:
-        """COPY the rows of `query` into `dest`; returns how many."""
+        """COPY the rows of `query` into `dest`; returns how many. The rows travel through a
+        private temporary file, which DuckDB writes through its descriptor."""
         with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
+            out = _sql_text(str(descriptor_path(tmp.fileno()) or tmp.name))
             rows = self.parser.execute(
-                f"copy ({query}) to '{tmp.name}' (format csv, header false)", params
+                f"copy ({query}) to {out} (format csv, header false, use_tmp_file false)", params
             ).fetchone()[0]
             with open(tmp.name, encoding="utf-8") as fh:
                 cols = ", ".join(f'"{c}"' for c in columns)
                 cur.copy_expert(f"copy {dest} ({cols}) from stdin with (format csv)", fh)
         return rows
 
-    def recent_volumes(self, table: Table) -> list[int]:
-        with self.con.cursor() as cur:
-            cur.execute(
-                f"select rows_read from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = %s "
-                f"order by loaded_at desc limit {VOLUME_HISTORY}",
-                [table.raw_name],
-            )
-            rows = [r[0] for r in cur.fetchall()]
-        self.con.rollback()
-        return rows
+    def _copy_good(self, cur, table: Table, params: list) -> tuple[int, int]:
+        """COPY the good rows; rows PostgreSQL refuses (found by halving the batch) move to
+        _cdp_bad with the database's reason. Returns (rows written, rows refused)."""
+        import psycopg2
 
-    def commit(self, table: Table, manifest: dict, loaded_at: datetime) -> int:
+        dest = f"{RAW_SCHEMA}.{table.raw_name}"
+        columns = [name for name, _ in table.raw_columns()]
+        select = f"select {_lineage_select(table)}, ?, ?, _source_row, ? from"
+        cur.execute("savepoint cdp_rows")
+        try:
+            good = self._copy(cur, f"{select} _cdp_good", params, dest, columns)
+            cur.execute("release savepoint cdp_rows")
+            return good, 0
+        except psycopg2.Error as exc:
+            if (exc.pgcode or "")[:2] not in _ROW_ERROR_CLASSES:
+                raise
+            cur.execute("rollback to savepoint cdp_rows")
+        parser = self.parser
+        parser.execute(
+            "create or replace temp table _cdp_held as "
+            "select row_number() over () as _i, * from _cdp_good"
+        )
+        total = parser.execute("select count(*) from _cdp_held").fetchone()[0]
+        refused: list[tuple[int, str]] = []
+        written = 0
+        spans = [(1, total)]
+        while spans:
+            lo, hi = spans.pop()
+            cur.execute("savepoint cdp_rows")
+            try:
+                written += self._copy(
+                    cur, f"{select} _cdp_held where _i between ? and ?", [*params, lo, hi],
+                    dest, columns,
+                )  # fmt: skip
+                cur.execute("release savepoint cdp_rows")
+            except psycopg2.Error as exc:
+                if (exc.pgcode or "")[:2] not in _ROW_ERROR_CLASSES:
+                    raise
+                cur.execute("rollback to savepoint cdp_rows")
+                if lo == hi:
+                    first = (exc.pgerror or str(exc)).strip().splitlines()[0]
+                    refused.append(
+                        (lo, "rejected by PostgreSQL: " + first.removeprefix("ERROR:  "))
+                    )
+                else:
+                    mid = (lo + hi) // 2
+                    spans += [(mid + 1, hi), (lo, mid)]
+        values = ", ".join(f'"{c.name}"' for c in table.columns)
+        for i, reason in refused:
+            parser.execute(
+                "insert into _cdp_bad select _source_row, ?, "
+                f"to_json(struct_pack({values}))::varchar from _cdp_held where _i = ?",
+                [bounded(reason, MESSAGE_LIMIT), i],
+            )
+        parser.execute("drop table _cdp_held")
+        return written, len(refused)
+
+    def commit(self, table: Table, manifest: dict, loaded_at: datetime, verify) -> int:
         load_id, rel = manifest["load_id"], manifest["file_path"]
         recent = self.recent_volumes(table)
-        raw_cols = [name for name, _ in table.raw_columns()]
         with self.con, self.con.cursor() as cur:  # one transaction: commit or roll back
-            good = self._copy(
-                cur,
-                f"select {_lineage_select(table)}, ?, ?, _source_row, ? from _cdp_good",
-                [load_id, rel, loaded_at],
-                f"{RAW_SCHEMA}.{table.raw_name}",
-                raw_cols,
-            )
+            good, refused = self._copy_good(cur, table, [load_id, rel, loaded_at])
+            manifest["rows_quarantined"] += refused
             self._copy(
                 cur,
-                "select ?, ?, ?, ?, _source_row, reason, raw_text, ? from _cdp_bad "
-                "order by _source_row",
+                _BAD_SELECT,
                 [load_id, table.source, table.raw_name, rel, loaded_at],
                 f"{RAW_SCHEMA}.{QUARANTINE_TABLE}",
                 [name for name, _ in QUARANTINE_COLUMNS],
             )
             _count_rows(manifest, good)
-            check_batch(manifest, recent)
+            check_batch(table, manifest, recent)
             cur.execute(
                 f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values "
                 f"({', '.join('%s' for _ in MANIFEST_COLUMNS)})",
                 _manifest_values(manifest),
             )
+            verify()
         return good
 
 
-def check_batch(manifest: dict, recent: list[int]) -> None:
+def _sql_text(value: str) -> str:
+    """A SQL string literal, for the paths COPY cannot take as a parameter: descriptor
+    paths (/proc/self/fd/N), or private temporary files where there is no /proc."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
     """Refuse the file (the caller rolls its rows back) when it breaks the batch contract."""
     import statistics
 
     rows, rel = manifest["rows_read"], manifest["file_path"]
-    if rows == 0:
+    contract = table.delivery
+    if rows == 0 and not manifest.get("appended"):
         raise BatchError(f"{rel}: no rows (empty file); nothing loaded from it")
-    if len(recent) < VOLUME_MIN_LOADS or os.environ.get("CDP_ACCEPT_VOLUME_DROP") == "1":
+    if (
+        manifest.get("accepted")
+        or manifest.get("appended")
+        or contract.min_ratio <= 0
+        or len(recent) < contract.after_loads
+    ):
         return
     usual = statistics.median(recent)
-    if rows < usual * VOLUME_MIN_RATIO:
+    if rows < usual * contract.min_ratio:
         raise BatchError(
             f"{rel}: {rows:,} rows against a median of {usual:,.0f} over the last "
-            f"{len(recent)} loads (volume drop beyond {1 / VOLUME_MIN_RATIO:.0f}x); nothing "
-            "loaded from it (set CDP_ACCEPT_VOLUME_DROP=1 to load it anyway)"
+            f"{len(recent)} loads (volume drop beyond {1 / contract.min_ratio:.0f}x); nothing "
+            f"loaded from it (`cdp landing accept {rel}` loads it)"
         )
 
 
@@ -353,6 +495,29 @@ def _sink(target: Target):
     return _DuckDBSink(target) if target.name == "duckdb" else _PostgresSink(target)
 
 
+# What a failed write says first when the cause is the machine's, not the data's.
+_MACHINE_CAUSES = (
+    ("no space left on device", "no space left on device"),
+    ("disk quota exceeded", "disk quota exceeded"),
+    ("read-only file system", "read-only file system"),
+    ("permission denied", "permission denied"),
+    ("could not extend file", "no space left on device"),
+)
+
+
+def machine_cause(exc: BaseException) -> str | None:
+    """The machine's reason behind an error (a full disk, a permission), if there is one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc).lower()
+        for needle, cause in _MACHINE_CAUSES:
+            if needle in text:
+                return cause
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def load_tables(
     target: Target,
     tables: list[Table],
@@ -364,67 +529,216 @@ def load_tables(
     landing_dir = Path(landing_dir).resolve()
     if not landing_dir.is_dir():
         raise LoadError(f"landing folder {landing_dir} does not exist")
+    settle_for = settle_seconds()
     results = []
     with _sink(target) as sink:
         for table in tables:
             result = TableLoad(table)
             results.append(result)
             sink.prepare(table)
-            for path in landing_files(table, landing_dir):
-                rel = path.relative_to(landing_dir).as_posix()
+            decisions = sink.decisions(table)
+            opened = []
+            for rel, path in candidates(table, landing_dir):
                 try:
-                    result.files.append(_load_file(sink, table, path, rel, landing_dir, progress))
+                    opened.append(open_file(rel, path, landing_dir))
+                except Refused as exc:
+                    result.errors.append(_message(rel, str(exc)))
+            ready, writing = settle(opened, settle_for)
+            for f in writing:
+                result.waiting.append(f.rel)
+                f.close()
+                if progress:
+                    progress(f"{f.rel}: still being written; loaded at the next run", 0)
+            for f in ready:
+                try:
+                    result.files.append(
+                        _load_file(sink, table, f, landing_dir, decisions, progress)
+                    )
                 except BatchError as exc:
-                    result.errors.append(str(exc))
+                    message = str(exc)
+                    prefix = f"{f.rel}: "
+                    result.errors.append(_message(f.rel, message.removeprefix(prefix)))
+                except StillWriting:
+                    result.waiting.append(f.rel)
+                    if progress:
+                        progress(f"{f.rel}: changed while loading; loaded at the next run", 0)
+                except Exception as exc:
+                    cause = machine_cause(exc)
+                    if cause is None:
+                        raise
+                    raise LoadError(
+                        f"cannot write {f.rel} to {target.label}: {cause} (nothing of the file "
+                        "was kept; fix that and run again)"
+                    ) from exc
+                finally:
+                    f.close()
     return results
 
 
-def _load_file(sink, table: Table, path: Path, rel: str, landing_dir: Path, progress) -> FileLoad:
+def _message(rel: str, reason: str) -> str:
+    """One bounded line: the landing path, then why."""
+    return f"{rel}: " + bounded(" ".join(reason.split()), MESSAGE_LIMIT)
+
+
+@contextmanager
+def _appended_part(table: Table, f: OpenFile, previous: tuple[str, int]) -> Iterator[tuple]:
+    """(path, row offset) of the rows after the bytes loaded before, for an append-only
+    file; refuses a file whose loaded bytes changed."""
+    old_checksum, old_size = previous
+    if f.size <= old_size or checksum(f.fd, old_size) != old_checksum:
+        raise BatchError(_changed(f.rel, "its loaded part was rewritten, not appended to"))
+    if old_size and os.pread(f.fd, 1, old_size - 1) != b"\n":
+        raise BatchError(_changed(f.rel, "the loaded part did not end with a whole line"))
+    lines = 0
+    offset = 0
+    while offset < old_size:
+        block = os.pread(f.fd, min(1 << 20, old_size - offset), offset)
+        lines += block.count(b"\n")
+        offset += len(block)
+    with tempfile.NamedTemporaryFile(suffix=Path(f.rel).suffix) as part:
+        header = b""
+        if table.format == "csv":
+            header = os.pread(f.fd, 1 << 16, 0).split(b"\n", 1)[0] + b"\n"
+            part.write(header)
+        offset = old_size
+        while block := os.pread(f.fd, 1 << 20, offset):
+            part.write(block)
+            offset += len(block)
+        part.flush()
+        yield descriptor_path(part.fileno()) or Path(part.name), lines - (1 if header else 0)
+
+
+def _changed(rel: str, why: str) -> str:
+    return (
+        f"changed since it was loaded ({why}); a new delivery must land under a new name "
+        f"(`cdp landing accept {rel}` loads this content as a new version)"
+    )
+
+
+def _load_file(
+    sink, table: Table, f: OpenFile, landing_dir: Path, decisions: dict, progress
+) -> FileLoad:
     started = time.perf_counter()
     started_at = _now()
+    rel = f.rel
     try:
-        size = path.stat().st_size
-        digest = checksum(path)
+        digest = checksum(f.fd)
     except OSError as exc:
-        raise BatchError(f"{rel}: cannot read file ({exc.strerror})") from exc
-    done = FileLoad(rel, digest, size)
+        raise BatchError(f"cannot read file ({exc.strerror})") from exc
+    done = FileLoad(rel, digest, f.size)
     if sink.seen(table, digest):
         done.skipped = True
         if progress:
-            progress(f"{rel}: already loaded", size)
+            progress(f"{rel}: already loaded", f.size)
         return done
+    decision = decisions.get((rel, digest))
+    if decision == "skip":
+        done.skipped, done.note = True, "skipped (decision)"
+        if progress:
+            progress(f"{rel}: skipped by decision", f.size)
+        return done
+    previous = sink.previous(table, rel)
+    appending = previous is not None and decision != "accept"
+    if appending and table.delivery.changed_file != "append":
+        raise BatchError(_changed(rel, "other content under the same name"))
     if progress:
         progress(f"{rel}: parsing", 0)
-    try:
-        parsed = parse_file(sink.parser, table, path)
-    except BatchError as exc:  # the parser says what, the loader says which file
-        raise BatchError(f"{rel}: {exc}") from exc
-    rows_bad = parsed.rows_bad + row_contract.apply(sink.parser, table)
-    loaded_at = _now()
-    manifest = {
-        "load_id": uuid.uuid4().hex,
-        "source": table.source,
-        "table_name": table.raw_name,
-        "file_path": rel,
-        "landing_dir": str(landing_dir),
-        "checksum": digest,
-        "size_bytes": size,
-        "rows_read": None,  # set by the sink's commit, once the good rows are written
-        "rows_loaded": None,
-        "rows_quarantined": rows_bad,
-        "started_at": started_at,
-        "loaded_at": loaded_at,
-    }
-    try:
-        good = sink.commit(table, manifest, loaded_at)
-    finally:
-        row_contract.release(sink.parser)
+    with _part_to_parse(table, f, previous if appending else None) as (path, offset):
+        try:
+            parsed = parse_file(sink.parser, table, path, row_offset=offset)
+        except BatchError as exc:  # the parser says what, the loader says which file
+            raise BatchError(f"{rel}: {exc}") from exc
+        rows_bad = parsed.rows_bad + row_contract.apply(sink.parser, table)
+        loaded_at = _now()
+        manifest = {
+            "load_id": uuid.uuid4().hex,
+            "source": table.source,
+            "table_name": table.raw_name,
+            "file_path": rel,
+            "landing_dir": str(landing_dir),
+            "checksum": digest,
+            "size_bytes": f.size,
+            "rows_read": None,  # set by the sink's commit, once the good rows are written
+            "rows_loaded": None,
+            "rows_quarantined": rows_bad,
+            "started_at": started_at,
+            "loaded_at": loaded_at,
+            "appended": appending,
+            "accepted": decision == "accept",
+        }
+
+        def verify() -> None:  # the file must still be what was checksummed and parsed
+            if f.changed():
+                raise StillWriting(rel)
+
+        try:
+            good = sink.commit(table, manifest, loaded_at, verify)
+        finally:
+            row_contract.release(sink.parser)
+    rows_bad = manifest["rows_quarantined"]
     done.rows_read, done.rows_loaded = good + rows_bad, good
     done.rows_quarantined = rows_bad
+    done.note = "appended rows" if appending else ("accepted" if decision == "accept" else "")
     done.seconds = time.perf_counter() - started
     if progress:
-        progress(f"{rel}: {good:,} rows, {rows_bad:,} quarantined", size)
+        progress(f"{rel}: {good:,} rows, {rows_bad:,} quarantined", f.size)
     return done
+
+
+@contextmanager
+def _part_to_parse(table: Table, f: OpenFile, previous: tuple[str, int] | None):
+    """The path to parse: the file itself, or only its appended part."""
+    if previous is None:
+        yield f.reader_path, 0
+        return
+    with _appended_part(table, f, previous) as part:
+        yield part
+
+
+def decide(
+    target: Target, landing_dir: Path, file: str, decision: str, reason: str
+) -> tuple[Table, str, str]:
+    """Record a decision on one landing file as it is now (its content, by checksum):
+    `accept` loads it at the next run despite the volume or changed-file rule, `skip`
+    leaves it out without refusing it. Returns (table, landing path, checksum)."""
+    import getpass
+
+    if decision not in DECISIONS:
+        raise LoadError(f"unknown decision {decision!r}: choose {' or '.join(DECISIONS)}")
+    landing_dir = Path(landing_dir).resolve()
+    # As the messages name it (a landing path), or any path to the file.
+    path = landing_dir / file if os.path.lexists(landing_dir / file) else Path(file).absolute()
+    try:
+        rel = path.relative_to(landing_dir).as_posix()
+    except ValueError:
+        raise LoadError(f"{file} is not inside the landing folder {landing_dir}") from None
+    matching = [
+        t
+        for s in load_sources().values()
+        for t in s.tables
+        if rel in dict(candidates(t, landing_dir))
+    ]
+    if not matching:
+        raise LoadError(
+            f"{rel} is no landing file of any table (see the patterns in orchestration/sources.yml)"
+        )
+    table = matching[0]
+    try:
+        f = open_file(rel, landing_dir / rel, landing_dir)
+    except Refused as exc:
+        raise LoadError(_message(rel, str(exc))) from None
+    try:
+        digest = checksum(f.fd)
+    finally:
+        f.close()
+    row = [
+        table.raw_name, rel, digest, decision, bounded(reason, MESSAGE_LIMIT),
+        getpass.getuser(), _now(),
+    ]  # fmt: skip
+    with _sink(target) as sink:
+        sink.prepare(table)
+        sink.record(row)
+    return table, rel, digest
 
 
 def load_source(target: Target, source: str, landing_dir: Path, **kw) -> list[TableLoad]:

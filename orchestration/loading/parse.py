@@ -26,6 +26,37 @@ DUCK_TYPES = TYPE_MAP["duckdb"]
 _JSONL_DELIM = "\x1f"
 
 
+# Evidence and messages are bounded: at most TEXT_LIMIT characters, the length said.
+TEXT_LIMIT = 1000
+HEADER_LIMIT = 1 << 16
+
+
+def bounded(
+    text: str, limit: int = TEXT_LIMIT, total: int | None = None, unit: str = "characters"
+) -> str:
+    """`text` in at most `limit` characters: NUL shown as \\x00, and a text cut ends with
+    its whole length. A bounded text is its own bound (applying it twice changes nothing)."""
+    text = text.replace("\x00", "\\x00")
+    total = len(text) if total is None else total
+    if len(text) <= limit and total <= len(text):
+        return text
+    note = f"… ({total:,} {unit} in all)"
+    return text[: max(limit - len(note), 0)] + note
+
+
+def _evidence_macro(con) -> None:
+    """_cdp_evidence(x): `bounded` in SQL, for the quarantine's reason and raw text."""
+    note = "'… (' || format('{:,}', length(y)) || ' characters in all)'"
+    con.execute(
+        "create or replace temp macro _cdp_cut(y) as "
+        f"case when length(y) > {TEXT_LIMIT} then left(y, {TEXT_LIMIT} - length({note})) "
+        f"|| {note} else y end"
+    )
+    con.execute(
+        "create or replace temp macro _cdp_evidence(x) as _cdp_cut(replace(x, chr(0), '\\x00'))"
+    )
+
+
 class BatchError(ValueError):
     """The whole file cannot be loaded (unreadable, wrong header); one line for the user,
     without the file's name: the loader puts its landing path in front."""
@@ -51,14 +82,20 @@ def _ident(name: str) -> str:
 _NUMBERED = "select row_number() over () as _k, * from typed"
 
 
-def _reason_expr(table: Table, text_of: dict[str, str]) -> str:
+def _reason_expr(table: Table, text_of: dict[str, str], *, nul: bool = True) -> str:
     """SQL for a '; '-joined list of everything wrong with a row (empty when fine).
 
     text_of maps column name -> SQL expression of its value as text (NULL when absent).
+    `nul`: a text holding a NUL character is quarantined (PostgreSQL cannot store one; the
+    rule is the same on every warehouse).
     """
     parts = []
     for col in table.columns:
         text = text_of[col.name]
+        if nul:
+            parts.append(
+                f"case when strpos({text}, chr(0)) > 0 then 'NUL character in {col.name}' end"
+            )
         if col.required:
             parts.append(
                 f"case when nullif(trim({text}), '') is null "
@@ -80,12 +117,20 @@ def _typed_expr(col_type: str, text: str) -> str:
 
 def _csv_header(path: Path) -> list[str]:
     with open(path, "rb") as fh:
-        first = fh.readline()
+        first = fh.readline(HEADER_LIMIT + 1)
+    if len(first) > HEADER_LIMIT:
+        raise BatchError(f"no header line within the first {HEADER_LIMIT:,} bytes")
     try:
         line = first.decode("utf-8-sig").rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        raise BatchError("header is not valid UTF-8") from exc
+    except UnicodeDecodeError:
+        raise BatchError("header is not valid UTF-8") from None
+    line = line.split("\r")[0]  # a file with CR line ends
     return [h.strip().strip('"') for h in line.split(",")]
+
+
+def _names(names: list[str], most: int = 8) -> str:
+    shown = ", ".join(bounded(n, 40) for n in names[:most])
+    return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
 def _read_csv_sql(path: Path, columns: dict[str, str], *, header: bool, delim: str, quote: str):
@@ -107,9 +152,9 @@ def _parse_csv(con, table: Table, path: Path) -> None:
         extra = [c for c in header if c not in expected]
         detail = []
         if missing:
-            detail.append("missing " + ", ".join(missing))
+            detail.append("missing " + _names(missing))
         if extra:
-            detail.append("unexpected " + ", ".join(extra))
+            detail.append("unexpected " + _names(extra))
         raise BatchError(
             f"header does not match {table.source}.{table.name} "
             f"({'; '.join(detail) or 'columns out of order'})"
@@ -132,7 +177,7 @@ def _parse_csv(con, table: Table, path: Path) -> None:
         with checked as (select *, {_reason_expr(table, text_of)} as _reason from {reader}),
         typed as (
             select {select_typed}, _reason,
-                   case when _reason <> '' then {csv_fields} end as _raw_text
+                   case when _reason <> '' then _cdp_evidence({csv_fields}) end as _raw_text
             from checked
         )
         {_NUMBERED}
@@ -140,7 +185,51 @@ def _parse_csv(con, table: Table, path: Path) -> None:
     )
 
 
+def _json_depth(text: str) -> int:
+    """Deepest nesting of objects and arrays in a JSON text (brackets in strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "}]":
+            depth -= 1
+    return deepest
+
+
+def _deeper_than(limit: int) -> str:
+    """SQL: the line nests deeper than `limit`. Counting brackets bounds the depth from
+    above in SQL; only lines with more than `limit` brackets are measured exactly."""
+    return (
+        f"length(line) - length(replace(replace(line, '{{', ''), '[', '')) > {limit} "
+        f"and _cdp_json_depth(line) > {limit}"
+    )
+
+
+def _register_json_depth(con) -> None:
+    import duckdb
+
+    try:
+        con.create_function(
+            "_cdp_json_depth", _json_depth, [duckdb.sqltype("VARCHAR")],
+            duckdb.sqltype("INTEGER"), side_effects=False,
+        )  # fmt: skip
+    except duckdb.CatalogException:
+        pass  # registered on this connection already
+
+
 def _parse_jsonl(con, table: Table, path: Path) -> None:
+    _register_json_depth(con)
     reader = _read_csv_sql(path, {"line": "VARCHAR"}, header=False, delim=_JSONL_DELIM, quote="")
     paths = [f"$.{c.path or c.name}" for c in table.columns]
     # One JSON parse per line: extract every declared path at once.
@@ -170,12 +259,16 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
         checked as (
             select *,
                    case when _doc is null then 'malformed JSON'
-                        else {_reason_expr(table, text_of)} end as _reason
+                        when regexp_matches(line, '(^|[^\\\\])(\\\\\\\\)*\\\\u0000')
+                        then 'NUL character (\\u0000) in JSON'
+                        when {_deeper_than(table.delivery.json_max_depth)}
+                        then 'JSON nested deeper than {table.delivery.json_max_depth} levels'
+                        else {_reason_expr(table, text_of, nul=False)} end as _reason
             from extracted
         ),
         typed as (
             select {select_typed}{payload}, _reason,
-                   case when _reason <> '' then line end as _raw_text
+                   case when _reason <> '' then _cdp_evidence(line) end as _raw_text
             from checked
         )
         {_NUMBERED}
@@ -187,11 +280,11 @@ def _parse_parquet(con, table: Table, path: Path) -> None:
     names = [c.name for c in table.columns]
     try:
         schema = {
-            r[0]
-            for r in con.execute(f"select name from parquet_schema({_q(str(path))})").fetchall()
+            r[0] for r in con.execute("select name from parquet_schema(?)", [str(path)]).fetchall()
         }
     except Exception as exc:  # duckdb raises several kinds for unreadable files
-        raise BatchError(f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        first = (str(exc).splitlines() or [""])[0]
+        raise BatchError(f"not a readable Parquet file ({bounded(first, 200)})") from None
     missing = [n for n in names if n not in schema]
     if missing:
         raise BatchError(
@@ -211,30 +304,87 @@ def _parse_parquet(con, table: Table, path: Path) -> None:
         ),
         checked as (select *, {_reason_expr(table, text_of)} as _reason from src)
         select _k, {select_typed}, _reason,
-               case when _reason <> '' then to_json(struct_pack({cols}))::VARCHAR end
+               case when _reason <> '' then _cdp_evidence(to_json(struct_pack({cols}))::VARCHAR) end
                    as _raw_text
         from checked
         """
     )
 
 
-def _line_at(fh, pos: int) -> bytes:
-    """The whole physical line that contains byte offset `pos`."""
-    back = min(pos, 1 << 16)
-    fh.seek(pos - back)
-    before = fh.read(back)
-    start = pos - back + before.rfind(b"\n") + 1
-    fh.seek(start)
-    return fh.readline().rstrip(b"\r\n")
+def _line_end(fh, term: bytes) -> int:
+    """Reads on to just after the next line end (or the end of the file); returns the
+    offset reached. Reads in blocks: a line of any length costs no memory."""
+    while block := fh.read(1 << 20):
+        at = block.find(term)
+        if at >= 0:
+            fh.seek(at + 1 - len(block), 1)
+            return fh.tell()
+    return fh.tell()
+
+
+def _line_start(fh, pos: int, term: bytes) -> int:
+    """Offset of the start of the physical line holding byte `pos`."""
+    while pos > 0:
+        back = min(pos, 1 << 16)
+        fh.seek(pos - back)
+        at = fh.read(back).rfind(term)
+        if at >= 0:
+            return pos - back + at + 1
+        pos -= back
+    return 0
+
+
+def _skeleton(text: str) -> str:
+    """Letters and digits only: what survives DuckDB's rendering of a bad line (which
+    replaces undecodable bytes, sometimes with their neighbours)."""
+    return "".join(c for c in text[: 4 * TEXT_LIMIT] if c.isascii() and c.isalnum())[:200]
+
+
+def _record_text(fh, pos: int, csv_line: str | None, term: bytes) -> str:
+    """The bytes of the rejected record that the reader saw at about byte `pos`: as many
+    physical lines as the reader's own text of it spans (a quote left open takes the lines
+    after it), checked against that text; the line before or after when the reader's
+    position was off. Bounded: TEXT_LIMIT characters, then the length."""
+    seen = (csv_line or "").lstrip("\r\n")
+    lines = 1 + seen.count(term.decode())
+    start = _line_start(fh, pos, term)
+    for offset in (0, 1, -1):
+        at = start
+        if offset == 1:
+            fh.seek(start)
+            at = _line_end(fh, term)
+        elif offset == -1:
+            at = _line_start(fh, max(start - 1, 0), term) if start else None
+        if at is None:
+            continue
+        fh.seek(at)
+        head = fh.read(4 * TEXT_LIMIT)
+        fh.seek(at)
+        end = at
+        for _ in range(lines):
+            end = _line_end(fh, term)
+        size = end - at
+        body = head[: max(size, 0)].rstrip(b"\r\n")
+        text = body.decode("utf-8", errors="backslashreplace")
+        if not seen or _skeleton(body.decode("utf-8", errors="ignore")) == _skeleton(seen):
+            whole = size <= len(head)  # else only its first bytes were read
+            return bounded(text) if whole else bounded(text, total=size, unit="bytes")
+    return bounded(seen)  # nothing matched: the reader's own rendering of the record
+
+
+def _terminator(fh) -> bytes:
+    head = fh.read(1 << 16)
+    fh.seek(0)
+    return b"\r" if b"\n" not in head and b"\r" in head else b"\n"
 
 
 def _collect_rejects(con, path: Path | None) -> None:
-    """One row per rejected physical line, with the exact bytes of the line."""
+    """One row per rejected record, with the exact bytes of the record."""
     rows = []
     if path is not None:
         rows = con.execute(
             """
-        select line, min(line_byte_position),
+        select line, min(line_byte_position), any_value(csv_line),
                string_agg(distinct lower(error_type), '; ' order by lower(error_type))
         from _cdp_reject_errors group by line order by line
         """
@@ -242,23 +392,26 @@ def _collect_rejects(con, path: Path | None) -> None:
     out = []
     if rows:
         with open(path, "rb") as fh:
-            for line, pos, kinds in rows:
-                raw = _line_at(fh, pos)
+            term = _terminator(fh)
+            for line, pos, csv_line, kinds in rows:
                 reason = kinds.replace("invalid encoding", "invalid UTF-8 (wrong encoding)")
-                out.append((line, reason, raw.decode("utf-8", errors="backslashreplace")))
+                out.append((line, reason, _record_text(fh, pos, csv_line, term)))
     con.execute(
         "create or replace temp table _cdp_reject_lines "
         "(line bigint, reason varchar, raw_text varchar)"
     )
     if out:
-        con.executemany("insert into _cdp_reject_lines values (?, ?, ?)", out)
+        con.execute(
+            "insert into _cdp_reject_lines select unnest(?), unnest(?), unnest(?)",
+            [list(column) for column in zip(*out, strict=True)],
+        )
 
 
 # Pass one keeps every _BUCKET-th row as a sentinel, so the flagged rows bound the row count.
 _BUCKET = 4096
 
 
-def _place(con, table: Table, header_lines: int) -> None:
+def _place(con, table: Table, header_lines: int, row_offset: int) -> None:
     """Map reader ordinals to physical line numbers; define good rows, collect bad ones.
 
     The k-th row the reader returned sits after every rejected line j whose count of
@@ -299,11 +452,12 @@ def _place(con, table: Table, header_lines: int) -> None:
         """
     )
     shifted = con.execute("select count(*) from _cdp_steps").fetchone()[0] > 0
+    base = int(header_lines) + int(row_offset)
     if shifted:
-        row = f"p._k + {header_lines} + s.n"
+        row = f"p._k + {base} + s.n"
         join = f"join _cdp_shift as s on p._k // {_BUCKET} = s.b and p._k between s.lo and s.hi"
     else:
-        row, join = f"p._k + {header_lines}", ""
+        row, join = f"p._k + {base}", ""
     con.execute(
         "create or replace temp table _cdp_bad_k as select _k from _cdp_flagged where _reason <> ''"
     )
@@ -322,13 +476,14 @@ def _place(con, table: Table, header_lines: int) -> None:
         from _cdp_flagged as p {join}
         where p._reason <> ''
         union all
-        select line, reason, raw_text from _cdp_reject_lines
+        select line + {int(row_offset)}, reason, raw_text from _cdp_reject_lines
         """
     )
 
 
-def parse_file(con, table: Table, path: Path) -> ParseResult:
-    """Parse `path` for `table` into the temp tables _cdp_good and _cdp_bad."""
+def parse_file(con, table: Table, path: Path, *, row_offset: int = 0) -> ParseResult:
+    """Parse `path` for `table` into the temp tables _cdp_good and _cdp_bad; source rows
+    are counted from `row_offset` (the lines of a file before the part given)."""
     if not path.is_file():
         raise BatchError("file not found")
     try:
@@ -338,6 +493,7 @@ def parse_file(con, table: Table, path: Path) -> ParseResult:
         raise BatchError(f"cannot read file ({exc.strerror})") from exc
     for name in ("_cdp_reject_errors", "_cdp_reject_scans"):
         con.execute(f"drop table if exists {name}")
+    _evidence_macro(con)
     if table.format == "csv":
         _parse_csv(con, table, path)
         header_lines = 1
@@ -355,6 +511,6 @@ def parse_file(con, table: Table, path: Path) -> ParseResult:
         f"where _reason <> '' or _k % {_BUCKET} = 0"
     )
     _collect_rejects(con, path if table.format != "parquet" else None)
-    _place(con, table, header_lines)
+    _place(con, table, header_lines, row_offset)
     bad = con.execute("select count(*) from _cdp_bad").fetchone()[0]
     return ParseResult(rows_bad=bad)
