@@ -507,3 +507,109 @@ def test_fakes_refuse_wrong_shapes(serve, vendor, method, path, kwargs):
     response = httpx.request(method, server.url + path, timeout=5, **kwargs)
     assert response.status_code == 400
     assert len(server.problems) == 1
+
+
+# -- what the HTTP client retries ----------------------------------------------------------------
+
+
+class Counted:
+    """A vendor answering 200 {} to everything; the FakeServer counts the requests."""
+
+    def handle(self, method, path, query, headers, body):
+        return 200, {}
+
+
+def _http(**extra):
+    from orchestration.activation.http import Http
+
+    options = {"timeout": TIMEOUT, "attempts": 4, "initial": 0.01, "max_wait": 0.05}
+    return Http("", **{**options, **extra})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "htp://127.0.0.1:{port}/x",  # unsupported scheme
+        "ftp://127.0.0.1:{port}/x",
+        "not a url",  # no scheme
+        "http:///x?token=query-secret",  # no host
+        "http://[::1/x",  # not a URL httpx can parse
+    ],
+)
+def test_requests_that_cannot_work_are_not_retried(serve, url):
+    """An unsupported scheme or an invalid URL fails the first attempt, whatever the backoff:
+    a DeliveryError naming the kind of failure, never the URL."""
+    server = serve(Counted())
+    port = server.url.rsplit(":", 1)[1]
+    http = _http(initial=2.0, max_wait=2.0)  # a retry would take seconds
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as failed:
+        http.request("POST", url.format(port=port), json={})
+    assert time.monotonic() - started < 1
+    assert http.retries == 0 and server.requests == []
+    assert "not retried" in str(failed.value) and "secret" not in str(failed.value)
+    assert "127.0.0.1" not in str(failed.value)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+def test_4xx_answers_are_returned_at_once(serve, status):
+    server = serve(Counted())
+    server.faults = [("status", status)] * 4
+    http = _http(initial=2.0, max_wait=2.0)
+    assert http.request("POST", server.url + "/x", json={}).status_code == status
+    assert len(server.requests) == 1 and http.retries == 0
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_transient_answers_are_retried(serve, status):
+    server = serve(Counted())
+    server.faults = [("status", status)] * 2
+    http = _http()
+    assert http.request("POST", server.url + "/x", json={}).status_code == 200
+    assert len(server.requests) == 3 and http.retries == 2
+
+    server.faults = [("status", status)] * 4  # attempts run out
+    with pytest.raises(DeliveryError, match=f"HTTP {status} after 4 attempts"):
+        http.request("POST", server.url + "/x", json={})
+
+
+def test_refused_connections_and_timeouts_are_retried(serve):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    http = _http()
+    with pytest.raises(DeliveryError, match="ConnectError after 4 attempts"):
+        http.request("POST", f"http://127.0.0.1:{port}/x", json={})
+    assert http.retries == 3
+
+    server = serve(Counted())
+    server.faults = [("stall", STALL)]
+    http = _http()
+    assert http.request("POST", server.url + "/x", json={}).status_code == 200
+    assert len(server.requests) == 2 and http.retries == 1
+
+
+BASE_URLS = {
+    "hubspot": (HubSpotContacts, hubspot_settings),
+    "mailchimp": (MailchimpMembers, mailchimp_settings),
+    "meta_audience": (MetaCustomAudience, meta_settings),
+}
+
+
+@pytest.mark.parametrize("vendor", BASE_URLS)
+@pytest.mark.parametrize(
+    "base_url", ["htp://api.example.com", "not a url", "https://", "https://user:pw-secret@"]
+)
+def test_a_vendor_base_url_that_cannot_work_is_refused(serve, vendor, base_url):
+    """Refused when the destination opens, before any request, naming the setting."""
+    cls, vendor_settings = BASE_URLS[vendor]
+    server = serve(Counted())
+    config = settings(**{**vendor_settings(server), "base_url": base_url})
+    with pytest.raises(ConfigError) as refused:
+        cls(config).open()
+    message = str(refused.value)
+    assert message.startswith(f"{vendor}: `base_url` is not a usable URL: ")
+    assert "secret" not in message and len(message.splitlines()) == 1
+    assert server.requests == []

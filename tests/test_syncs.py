@@ -466,3 +466,201 @@ def test_a_sync_log_from_before_a_new_column_gets_it(duckdb_target, webhook_sync
         assert run_sync(webhook_sync, duckdb_target).added == 2
     logged = "select status, added, identities_removed, identities_kept from syncs.sync_log"
     assert fetch_all(duckdb_target, logged) == [("succeeded", 2, 0, 0)]
+
+
+FORMULAS = {  # first_name as the segment holds it -> as a spreadsheet must get it
+    "C0000001": ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
+    "C0000002": ("+1", "'+1"),
+    "C0000003": ("-cmd", "'-cmd"),
+    "C0000004": ("@SUM(1)", "'@SUM(1)"),
+    "C0000005": ("Ann-Marie", "Ann-Marie"),
+    "C0000006": ("-12.5", "-12.5"),  # a number as text: no formula, left as it is
+}
+
+
+def _formula_segment(target, keep=None) -> None:
+    rows = []
+    for r in segment_members(len(FORMULAS) + 1)[1:]:
+        if keep is not None and r[0] not in keep:
+            continue
+        r = list(r)
+        r[3] = FORMULAS[r[0]][0]
+        r[7] = -r[7]  # revenue_total: a negative decimal (a numeric column)
+        r[8] = -r[8]  # orders_count: a negative integer
+        rows.append(tuple(r))
+    write_segment(target, rows)
+
+
+def _formula_spec(tmp_path, fmt):
+    ensure_manifest()
+    spec = find_sync(MANIFEST, "high_value_to_webhook")
+    destination = {"kind": "file", "folder": str(tmp_path / "out"), "format": fmt}
+    return dataclasses.replace(spec, name=f"formulas_{fmt}", destination=destination)
+
+
+def _csv_rows(folder) -> list[dict]:
+    import csv
+
+    rows = []
+    for path in sorted(folder.glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
+
+
+def test_csv_exports_neutralise_formulas(any_target, tmp_path):
+    """Text that a spreadsheet would run as a formula (=, +, -, @ first) is written with a
+    leading quote; numeric columns keep their values, also in the rows of records that
+    leave (whose fields come back from the state as text)."""
+    spec = _formula_spec(tmp_path, "csv")
+    _formula_segment(any_target)
+    assert run_sync(spec, any_target).added == len(FORMULAS)
+    _formula_segment(any_target, keep={"C0000001"})  # the others leave: delete rows
+    assert run_sync(spec, any_target).removed == len(FORMULAS) - 1
+
+    rows = _csv_rows(tmp_path / "out" / spec.name)
+    assert len(rows) == 2 * len(FORMULAS) - 1
+    assert {r["_operation"] for r in rows} == {"upsert", "delete"}
+    for row in rows:
+        n = int(row["_key"][1:])
+        assert row["first_name"] == FORMULAS[row["_key"]][1], row
+        assert float(row["revenue_total"]) == -(1000 + n + 0.5)
+        assert int(row["orders_count"]) == -(2 + n % 5)
+        assert row["email"] == f"person{n}@example.com"
+
+
+def test_csv_neutralises_tab_and_carriage_return_and_keeps_numbers(tmp_path):
+    """The destination on its own, with the values the engine hands it: typed values for
+    adds and changes, text from the state for removals."""
+    from decimal import Decimal
+
+    from orchestration.activation.destinations.base import Record
+    from orchestration.activation.destinations.files import FileExport
+
+    dest = FileExport({"folder": str(tmp_path), "format": "csv", "sync_name": "cells"})
+    dest.open()
+    typed = {"n": -12.5, "i": -3, "d": Decimal("-7.25"), "t": True, "none": None}
+    texts = {"tab": "\t=1+1", "cr": "\r=1+1", "plus": "+49 30 1234", "ok": "a=b"}
+    dest.send(
+        [
+            Record("@k1", "upsert", {**typed, **texts}, "i1"),
+            Record("-5", "delete", {"n": "-12.5", "i": "-3", "e": "-1.5e-05", "x": "-1-1"}, "i2"),
+        ]
+    )
+    dest.close(True)
+    first, second = _csv_rows(tmp_path / "cells")
+    assert first["_key"] == "'@k1"
+    assert (first["n"], first["i"], first["d"], first["t"], first["none"]) == (
+        "-12.5", "-3", "-7.25", "True", ""
+    )  # fmt: skip
+    assert (first["tab"], first["cr"], first["plus"], first["ok"]) == (
+        "'\t=1+1", "'\r=1+1", "'+49 30 1234", "a=b"
+    )  # fmt: skip
+    assert (second["_key"], second["n"], second["i"], second["e"]) == (
+        "-5",
+        "-12.5",
+        "-3",
+        "-1.5e-05",
+    )
+    assert second["x"] == "'-1-1"  # an expression, not a number
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_typed_exports_keep_values_as_they_are(duckdb_target, tmp_path, fmt):
+    """Parquet and JSON lines carry typed values, not cells a spreadsheet evaluates: the
+    text is written as the segment holds it."""
+    import duckdb
+
+    spec = _formula_spec(tmp_path, fmt)
+    _formula_segment(duckdb_target)
+    assert run_sync(spec, duckdb_target).added == len(FORMULAS)
+    reader = {"parquet": "read_parquet", "jsonl": "read_json"}[fmt]
+    got = duckdb.sql(
+        f"select _key, first_name, orders_count from {reader}('{tmp_path}/out/{spec.name}/*.{fmt}')"
+    ).fetchall()
+    assert {k: name for k, name, _ in got} == {k: v[0] for k, v in FORMULAS.items()}
+    assert {k: orders for k, _, orders in got} == {k: -(2 + int(k[1:]) % 5) for k in FORMULAS}
+
+
+BAD_URLS = [
+    "htp://127.0.0.1:{port}/hooks/cdp",  # a scheme that is not http(s)
+    "not a url",
+    "http:///hooks/cdp?token=query-secret-1",  # no host
+    "https://user:password-secret-2@/hooks",  # credentials, no host
+    "http://127.0.0.1:99999/hooks?token=query-secret-3",  # no such port
+    "ftp://127.0.0.1:{port}/hooks",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_a_webhook_url_that_cannot_work_is_refused_before_sending(
+    duckdb_target, webhook_sync, monkeypatch, url
+):
+    """Nothing is sent and nothing retried: the run stops at once with one line naming the
+    setting to change, and without the URL's credentials or query."""
+    from orchestration.activation.destinations.base import ConfigError
+
+    write_segment(duckdb_target, segment_members(5))
+    spec = dataclasses.replace(
+        webhook_sync, destination={**webhook_sync.destination, "retry_initial": 0.5}
+    )
+    with Receiver(SECRET) as rx:
+        port = rx.url.split(":")[2].split("/")[0]
+        monkeypatch.setenv("CDP_WEBHOOK_URL", url.format(port=port))
+        started = time.monotonic()
+        with pytest.raises(ConfigError) as refused:
+            run_sync(spec, duckdb_target)
+        assert time.monotonic() - started < 2
+        assert rx.server.requests == []
+    message = str(refused.value)
+    assert len(message.splitlines()) == 1
+    assert "`url_env` (CDP_WEBHOOK_URL)" in message
+    for secret in ("query-secret", "password-secret", "user:", "hooks"):
+        assert secret not in message
+    [(status, error)] = fetch_all(duckdb_target, "select status, error from syncs.sync_log")
+    assert (status, error) == ("failed", message)
+
+
+def test_a_bad_webhook_url_is_one_line_from_the_cli(duckdb_target, monkeypatch):
+    write_segment(duckdb_target, segment_members(5))
+    monkeypatch.setenv("CDP_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("CDP_WEBHOOK_URL", "htp://example.com/hooks?token=query-secret-4")
+    proc = subprocess.run([CDP, "sync", "high_value_to_webhook"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "cdp: error: webhook: `url_env` (CDP_WEBHOOK_URL) is not a usable URL: "
+        "the scheme 'htp' is not http or https"
+    ]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 413, 422])
+def test_a_webhook_answering_4xx_is_not_retried(any_target, webhook_sync, monkeypatch, status):
+    """A 4xx other than 408 and 429 will not change on a resend: one request, the batch in
+    the dead letters at once, with the status."""
+    write_segment(any_target, segment_members(20))
+    spec = dataclasses.replace(
+        webhook_sync, destination={**webhook_sync.destination, "retry_initial": 0.5}
+    )
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        rx.server.faults = [("status", status)] * 10
+        started = time.monotonic()
+        report = run_sync(spec, any_target)
+        assert time.monotonic() - started < 5
+        assert len(rx.server.requests) == 1  # 18 records, one batch of 50: one request
+    assert (report.failed, report.retries, report.status) == (18, 0, "partial")
+    [(reason,)] = fetch_all(any_target, "select distinct reason from syncs.sync_dead_letter")
+    assert reason == f"webhook answered HTTP {status}"
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_a_webhook_answering_a_transient_status_is_retried(
+    duckdb_target, webhook_sync, monkeypatch, status
+):
+    write_segment(duckdb_target, segment_members(20))
+    with Receiver(SECRET) as rx:
+        monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
+        rx.server.faults = [("status", status)] * 2
+        report = run_sync(webhook_sync, duckdb_target)
+        assert len(rx.server.requests) == 3 and rx.requests == 1
+    assert (report.added, report.failed, report.retries) == (18, 0, 2)

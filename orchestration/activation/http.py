@@ -1,10 +1,13 @@
 """One HTTP client for every destination: httpx with a connection pool, retries by tenacity.
 
-Retried: timeouts and connection errors, 5xx, and 429. The wait is exponential with full
-jitter (`initial` doubling up to `max_wait`); on 429 (and 503) a `Retry-After` header in
-seconds or as an HTTP date is honoured instead (up to `retry_after_max`, 300 s; one that
-cannot be read falls back to the backoff). Other 4xx answers are returned to the
-destination, which decides (a per-record rejection, or a DeliveryError for the batch).
+Retried: timeouts and connection errors (refused, reset), 500, 502, 503, 504, 408 and 429.
+The wait is exponential with full jitter (`initial` doubling up to `max_wait`); on 429 (and
+503) a `Retry-After` header in seconds or as an HTTP date is honoured instead (up to
+`retry_after_max`, 300 s; one that cannot be read falls back to the backoff). Other 4xx
+answers are returned to the destination at once, which decides (a per-record rejection, or
+a DeliveryError for the batch). A URL no resend can mend (a scheme other than http or
+https, no host, one httpx cannot parse) fails the first attempt; destinations check their
+URL settings with `check_url` when they open, so such a sync stops before sending anything.
 Neither URLs (which may carry a token) nor headers are logged: the client logs the attempt
 and the kind of failure.
 """
@@ -13,9 +16,11 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import (
@@ -34,7 +39,10 @@ log = logging.getLogger("cdp.sync.http")
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-RETRY_STATUS = {429, 500, 502, 503, 504}
+RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+# Transport errors no resend can mend: the URL's scheme is not one httpx speaks, or it has
+# no host. (httpx.InvalidURL, a URL it cannot parse, is no transport error: never retried.)
+NOT_TRANSIENT = (httpx.UnsupportedProtocol,)
 
 
 class RetryableStatus(Exception):
@@ -60,7 +68,57 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, NOT_TRANSIENT):
+        return False
     return isinstance(exc, RetryableStatus | httpx.TimeoutException | httpx.TransportError)
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes the URL unusable, in words that do not repeat it; None when it is fine."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "it holds a space or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "it cannot be parsed"
+    scheme = parts.scheme.lower()
+    if not scheme or "://" not in url:
+        return "it does not start with http:// or https://"
+    if scheme not in ("http", "https"):
+        named = f"the scheme {scheme!r}" if len(scheme) <= 10 else "the scheme"
+        return f"{named} is not http or https"
+    if not parts.hostname:
+        return "it has no host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "the port is not a number from 1 to 65535"
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        return "it cannot be parsed"
+    return None
+
+
+def url_setting(config: dict[str, Any], name: str) -> str:
+    """How the sync's settings name a URL: `url`, or `url_env` (VARIABLE) when it came from
+    the environment variable."""
+    env = config.get(f"{name}_env")
+    if env and config.get(name) and os.environ.get(env) == config.get(name):
+        return f"`{name}_env` ({env})"
+    return f"`{name}`"
+
+
+def check_url(url: str, kind: str, setting: str) -> str:
+    """The URL when it is one a request can go to: http or https, with a host. Otherwise a
+    one-line ConfigError naming the setting to change (never the URL: it may carry a token
+    or credentials)."""
+    problem = _url_problem(url)
+    if problem:
+        raise ConfigError(f"{kind}: {setting} is not a usable URL: {problem}")
+    return url
 
 
 class RateLimiter:
@@ -145,8 +203,12 @@ class Http:
             raise DeliveryError(
                 f"{method}: HTTP {exc.response.status_code} after {self.attempts} attempts"
             ) from exc
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
+        except (*NOT_TRANSIENT, httpx.InvalidURL) as exc:
             # The URL is left out: it may carry a token.
+            raise DeliveryError(
+                f"{method}: {exc.__class__.__name__}: the URL cannot be used (not retried)"
+            ) from exc
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise DeliveryError(
                 f"{method}: {exc.__class__.__name__} after {self.attempts} attempts"
             ) from exc

@@ -6,6 +6,14 @@ leaves no partial one. Names: `<sync>/<run started, UTC>-<batch number>-<8 hex>.
 so they sort in the order written. Each row carries `_key`, `_operation`
 (upsert/insert/update/clear/delete), `_idempotency_key` and the mapped fields.
 
+CSV cells are what a spreadsheet evaluates: text starting with `=`, `+`, `-`, `@`, a tab
+or a carriage return would run as a formula (CSV injection), so such text is written with
+a single quote in front, as OWASP recommends (`=HYPERLINK(...)` becomes `'=HYPERLINK(...)`,
+a phone `+44...` becomes `'+44...`). Numbers are left as they are: numeric values, and text
+that is a plain number such as `-12.5` (a removed record's fields come back from the state
+as text). Parquet and JSON lines carry typed values, not cells a spreadsheet evaluates, and
+are written as the model holds them.
+
 Settings: folder (or folder_env; a relative folder is under the project), format (csv | parquet | jsonl), batch_size (100,000).
 """
 
@@ -14,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -28,6 +37,17 @@ from orchestration.activation.destinations.base import (
 )
 
 FORMATS = ("csv", "parquet", "jsonl")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """The value as a CSV cell a spreadsheet shows as text: text that would start a formula
+    gets a leading `'`; numbers (and text that is only a negative number) stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        if not PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
 
 
 class FileExport(Destination):
@@ -79,8 +99,8 @@ class FileExport(Destination):
             if self.format == "csv":
                 with open(tmp, "w", newline="", encoding="utf-8") as fh:
                     writer = csv.DictWriter(fh, fieldnames=columns)
-                    writer.writeheader()
-                    writer.writerows(rows)
+                    writer.writerow({c: csv_cell(c) for c in columns})
+                    writer.writerows({c: csv_cell(v) for c, v in row.items()} for row in rows)
                     fh.flush()
                     os.fsync(fh.fileno())
             elif self.format == "jsonl":

@@ -43,7 +43,7 @@ from orchestration.activation.destinations.base import (
     Record,
     secret,
 )
-from orchestration.activation.http import Http, http_options
+from orchestration.activation.http import Http, check_url, http_options, url_setting
 
 log = logging.getLogger("cdp.sync.hubspot")
 
@@ -125,6 +125,7 @@ class HubSpotContacts(Destination):
         return frozenset({(id_property, value)}) if value else frozenset()
 
     def open(self) -> None:
+        check_url(self.base_url, self.kind, url_setting(self.config, "base_url"))
         token = secret(self.config.get("token_env"), "HubSpot private app token")
         self.http = Http(
             self.base_url,

@@ -55,7 +55,13 @@ from orchestration.activation.destinations.base import (
     Record,
     secret,
 )
-from orchestration.activation.http import Http, config_number, http_options
+from orchestration.activation.http import (
+    Http,
+    check_url,
+    config_number,
+    http_options,
+    url_setting,
+)
 
 log = logging.getLogger("cdp.sync.mailchimp")
 
@@ -135,6 +141,7 @@ class MailchimpMembers(Destination):
     def open(self) -> None:
         key = secret(self.config.get("api_key_env"), "Mailchimp API key")
         base_url = str(self.config.get("base_url") or api_base_url(key)).rstrip("/")
+        check_url(base_url, self.kind, url_setting(self.config, "base_url"))
         basic = base64.b64encode(f"cdp:{key}".encode()).decode()
         self.http = Http(
             base_url,

@@ -48,7 +48,7 @@ from orchestration.activation.destinations.base import (
     Record,
     secret,
 )
-from orchestration.activation.http import Http, http_options
+from orchestration.activation.http import Http, check_url, http_options, url_setting
 
 log = logging.getLogger("cdp.sync.meta_audience")
 
@@ -137,6 +137,7 @@ class MetaCustomAudience(Destination):
         return frozenset((name, value) for name, value in values if value)
 
     def open(self) -> None:
+        check_url(self.base_url, self.kind, url_setting(self.config, "base_url"))
         self._token = secret(self.config.get("token_env"), "Meta access token")
         self.http = Http(
             self.base_url,

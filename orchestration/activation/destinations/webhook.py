@@ -7,8 +7,9 @@ Body: {"sync": name, "batch_id": id, "records": [{"key", "operation", "fields",
 the secret>`, plus an optional auth header (`auth_header`, value from `auth_env`).
 
 Answers: any 2xx confirms the batch, unless its JSON body lists rejected records as
-{"rejected": [{"key": ..., "reason": ...}]}; those are dead-lettered. 5xx, 429 and
-timeouts are retried by the HTTP client; another 4xx fails the batch.
+{"rejected": [{"key": ..., "reason": ...}]}; those are dead-lettered. 5xx, 408, 429 and
+timeouts are retried by the HTTP client; another 4xx fails the batch at once. A `url` that
+is not http(s) with a host stops the sync before anything is sent.
 
 Settings: url (or url_env), secret_env, auth_header, auth_env, batch_size (500),
 concurrency (4), timeout (30), attempts (6), retry_initial (0.5), retry_max_wait (30),
@@ -56,12 +57,12 @@ class Webhook(Destination):
         self.sync_name = config.get("sync_name", "")
 
     def open(self) -> None:
-        from orchestration.activation.http import Http, http_options
+        from orchestration.activation.http import Http, check_url, http_options, url_setting
 
         url = self.config.get("url")  # or from url_env (see Destination)
         if not url:
             raise ConfigError("webhook: set `url`, or `url_env` to a variable holding it")
-        self.url = url
+        self.url = check_url(str(url), "webhook", url_setting(self.config, "url"))
         self.secret = secret(self.config.get("secret_env"), "webhook signing secret")
         headers = {"Content-Type": "application/json", "User-Agent": "cdp-sync"}
         if self.config.get("auth_header"):
