@@ -224,7 +224,7 @@ def _register_json_depth(con) -> None:
             "_cdp_json_depth", _json_depth, [duckdb.sqltype("VARCHAR")],
             duckdb.sqltype("INTEGER"), side_effects=False,
         )  # fmt: skip
-    except duckdb.CatalogException:
+    except (duckdb.CatalogException, duckdb.NotImplementedException):
         pass  # registered on this connection already
 
 
