@@ -298,3 +298,52 @@ def test_settle_period_is_a_clear_setting(monkeypatch):
     monkeypatch.setenv("CDP_LANDING_SETTLE_SECONDS", "soon")
     with pytest.raises(SourceSpecError, match="CDP_LANDING_SETTLE_SECONDS must be a number"):
         settle_seconds()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB file system (tmpfs), unmounted after the test."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_says_so_first_and_keeps_nothing(small_disk, tmp_path, monkeypatch):
+    import random
+    import string
+
+    from orchestration.loading.loader import LoadError
+    from orchestration.warehouse import resolve_target
+
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(small_disk / "cdp.duckdb"))
+    target = resolve_target("duckdb")
+    root = tmp_path / "landing"
+    (root / "crm").mkdir(parents=True)
+    rnd = random.Random(1)  # text that does not compress: more than the disk holds
+    names = ("".join(rnd.choices(string.ascii_letters, k=60)) for _ in range(60_000))
+    (root / "crm" / "contacts_1.csv").write_text(
+        HEADER + "\n" + "".join(f"{_row(i, last_name=n)}\n" for i, n in enumerate(names))
+    )
+    with pytest.raises(LoadError) as info:
+        load_tables(target, [CONTACTS], root)
+    message = str(info.value)
+    assert "crm/contacts_1.csv" in message and ": no space left on device" in message, message
+    assert "rollback" not in message and "\n" not in message
+    import subprocess
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    # Nothing of the file was kept: the next run loads it whole.
+    assert load_tables(target, [CONTACTS], root)[0].rows_loaded == 60_000
+    assert fetch_all(target, "select count(*) from raw.crm_contacts") == [(60_000,)]

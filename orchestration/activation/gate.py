@@ -3,7 +3,9 @@
 Inside a Dagster run the blocking asset checks already stop the sync assets downstream. A
 sync started on its own (`cdp sync`, its schedule, the UI) reads the newest results in
 quality.validation_results instead: a failed critical check of a gate suite (dim_customers,
-the bridges, the traits, every segment) or of identity health blocks every sync.
+the bridges, the traits, every segment) or of identity health blocks every sync, and so does
+a landing file refused at the last load of a table whose contract blocks
+(raw.load_refusals).
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ def blocking_failures(target: Target, manifest: Path) -> list[tuple[str, str]]:
 
 
 def ensure_open(target: Target, manifest: Path) -> None:
+    from orchestration.loading.loader import blocking_refusals
+
+    refused = blocking_refusals(target)
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise SyncBlocked(
+            f"blocked: a landing file was refused at the last load: {refused[0][1]}{more}; "
+            "fix or replace it, or decide with `cdp landing accept|skip <file>`, then "
+            "`cdp run` again"
+        )
     failures = blocking_failures(target, manifest)
     if failures:
         shown = ", ".join(f"{suite} {check}" for suite, check in failures[:3])

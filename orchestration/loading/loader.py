@@ -50,6 +50,7 @@ from orchestration.warehouse import (
 MANIFEST_TABLE = "load_manifest"
 QUARANTINE_TABLE = "quarantine"
 DECISIONS_TABLE = "load_decisions"
+REFUSALS_TABLE = "load_refusals"  # the files each table's last load refused
 DECISIONS = ("accept", "skip")
 MESSAGE_LIMIT = 400  # characters of a refusal's message
 
@@ -88,6 +89,14 @@ DECISION_COLUMNS = [
     ("reason", "varchar"),
     ("decided_by", "varchar"),
     ("decided_at", "timestamp"),
+]
+
+REFUSAL_COLUMNS = [
+    ("table_name", "varchar"),
+    ("file_path", "varchar"),
+    ("reason", "varchar"),
+    ("blocking", "boolean"),
+    ("refused_at", "timestamp"),
 ]
 
 Progress = Callable[[str, int], None]  # (message, bytes done in this file)
@@ -178,6 +187,8 @@ def _ddl(engine: str, table: Table) -> list[str]:
         f"({column_ddl(engine, QUARANTINE_COLUMNS)})",
         f"create table if not exists {RAW_SCHEMA}.{DECISIONS_TABLE} "
         f"({column_ddl(engine, DECISION_COLUMNS)})",
+        f"create table if not exists {RAW_SCHEMA}.{REFUSALS_TABLE} "
+        f"({column_ddl(engine, REFUSAL_COLUMNS)})",
     ]
 
 
@@ -273,6 +284,23 @@ class _DuckDBSink(_Sink):
             decision,
         )
 
+    def refusals(self, table: Table, rows: list[list]) -> None:
+        """Replace the table's refused files with this load's."""
+        con = self.con
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                f"delete from {RAW_SCHEMA}.{REFUSALS_TABLE} where table_name = ?", [table.raw_name]
+            )
+            for row in rows:
+                con.execute(
+                    f"insert into {RAW_SCHEMA}.{REFUSALS_TABLE} values (?, ?, ?, ?, ?)", row
+                )
+            con.execute("commit")
+        except BaseException:
+            _rollback_quietly(con)
+            raise
+
     def commit(self, table: Table, manifest: dict, loaded_at: datetime, verify) -> int:
         con = self.con
         load_id, rel = manifest["load_id"], manifest["file_path"]
@@ -360,6 +388,18 @@ class _PostgresSink(_Sink):
                 f"({', '.join('%s' for _ in DECISION_COLUMNS)})",
                 decision,
             )
+
+    def refusals(self, table: Table, rows: list[list]) -> None:
+        """Replace the table's refused files with this load's."""
+        with self.con, self.con.cursor() as cur:
+            cur.execute(
+                f"delete from {RAW_SCHEMA}.{REFUSALS_TABLE} where table_name = %s",
+                [table.raw_name],
+            )
+            for row in rows:
+                cur.execute(
+                    f"insert into {RAW_SCHEMA}.{REFUSALS_TABLE} values (%s, %s, %s, %s, %s)", row
+                )
 
     def _copy(self, cur, query: str, params: list, dest: str, columns: list[str]) -> int:
         """COPY the rows of `query` into `dest`; returns how many. The rows travel through a
@@ -572,7 +612,29 @@ def load_tables(
                     ) from exc
                 finally:
                     f.close()
+            now = _now()
+            sink.refusals(
+                table,
+                [
+                    [table.raw_name, e.split(": ", 1)[0], e, result.blocking, now]
+                    for e in result.errors
+                ],
+            )
     return results
+
+
+def blocking_refusals(target: Target) -> list[tuple[str, str]]:
+    """(landing path, message) of the files the last loads refused that stop what depends
+    on their table: a sync started on its own refuses to send while there are any."""
+    from orchestration.warehouse import existing_tables, fetch_all
+
+    if REFUSALS_TABLE not in existing_tables(target, RAW_SCHEMA):
+        return []
+    return fetch_all(
+        target,
+        f"select file_path, reason from {RAW_SCHEMA}.{REFUSALS_TABLE} where blocking "
+        "order by file_path",
+    )
 
 
 def _message(rel: str, reason: str) -> str:
