@@ -139,19 +139,39 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
         }
     )
     suite.write_text(json.dumps(spec))
-    # The run includes the syncs (`--syncs`); the webhook sync points at a receiver here.
+    missing, drop = problems["file missing a column"], problems["sudden tenfold volume drop"]
+    # The runs include the syncs (`--syncs`); the webhook sync points at a receiver here.
     with Receiver(WEBHOOK_SECRET) as rx:
-        second = cdp_run(
-            problem_landing,
-            second_db.parent,
-            "duckdb",
-            ok=False,
-            extra=["--syncs"],
-            CDP_PREDICTIONS="0",  # fitted by the first run; the gate stops their readers
-            CDP_EXPECTATIONS_DIR=str(planted),
-            CDP_WEBHOOK_URL=rx.url,
-            CDP_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        env = {
+            "CDP_PREDICTIONS": "0",  # fitted by the first run; the gate stops their readers
+            "CDP_EXPECTATIONS_DIR": str(planted),
+            "CDP_WEBHOOK_URL": rx.url,
+            "CDP_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+        # Two files are refused, each with its reason: the run stops after the loaders, and
+        # nothing that depends on their tables runs, syncs included, until someone decides.
+        refused = cdp_run(problem_landing, second_db.parent, "duckdb", ok=False,
+                          extra=["--syncs"], **env)  # fmt: skip
+        refused_log = refused.stdout + refused.stderr
+        assert (
+            f"file refused: {missing['file']}: header does not match crm.contacts "
+            "(missing phone)" in refused_log
         )
+        assert re.search(rf"file refused: {drop['file']}: {drop['rows']} rows against a median",
+                         refused_log)  # fmt: skip
+        assert _staging_counts(second_target) == staged and rx.requests == 0
+        alone = subprocess.run([CDP, "sync", "high_value_to_webhook"], capture_output=True,
+                               text=True, env={**os.environ, **env})  # fmt: skip
+        assert alone.returncode == 1 and "a landing file was refused" in alone.stderr, alone.stderr
+        assert rx.requests == 0
+        for decision, file in (("skip", missing["file"]), ("accept", drop["file"])):
+            decided = subprocess.run(
+                [CDP, "landing", decision, file, "--landing", str(problem_landing),
+                 "--reason", "planted"], capture_output=True, text=True,
+            )  # fmt: skip
+            assert decided.returncode == 0 and file in decided.stdout, decided.stderr
+        second = cdp_run(problem_landing, second_db.parent, "duckdb", ok=False,
+                         extra=["--syncs"], **env)  # fmt: skip
         blocked_requests = rx.requests
         # Nothing was sent: the gate stopped the segments and every sync after them; a sync
         # started alone refuses too, while the check is failing.
@@ -191,14 +211,9 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     assert "syncs__high_value_to_webhook" not in steps[DagsterEventType.STEP_START]
     assert "already loaded" in second.stderr
 
-    # The file missing a column and the small file are refused, each with its reason ...
-    missing, drop = problems["file missing a column"], problems["sudden tenfold volume drop"]
-    assert (
-        f"file refused: {missing['file']}: header does not match crm.contacts (missing phone)"
-        in log
-    )
-    assert re.search(rf"file refused: {drop['file']}: {drop['rows']} rows against a median", log)
-    # ... while every other delivery loads: the invalid emails, the junk phone, the usual tickets.
+    # The skipped file stays out, the accepted one is in, and so is every other delivery:
+    # the invalid emails, the junk phone, the usual tickets.
+    assert "file refused" not in log
     added = {
         "crm_contacts": problems["batch of invalid emails"]["rows"]
         + problems["junk identifier shared by thousands"]["rows"]
@@ -214,9 +229,11 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
         drop["usual_files"],
     )
     assert tickets[0][:2] == (3, 3 * drop["usual_rows"])  # the three usual deliveries
-    assert counts["support_tickets"] == raw_after_first["support_tickets"] + tickets[0][2]
+    assert counts["support_tickets"] == (
+        raw_after_first["support_tickets"] + tickets[0][2] + drop["rows"]
+    )
     [(manifest,)] = fetch_all(second_target, "select count(*) from raw.load_manifest")
-    assert manifest == manifest_after_first[0][0] + 5
+    assert manifest == manifest_after_first[0][0] + 6
     # The invalid emails trip the raw contract, the gate fails, and nothing else does.
     assert set(_quality_failures(second_target)) == {
         ("raw.crm_contacts", "email_format", "warning"),

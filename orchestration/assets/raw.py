@@ -9,6 +9,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetObservation,
     AssetSpec,
     Failure,
     MaterializeResult,
@@ -92,7 +93,10 @@ def build_loader_asset(source: Source):
         errors = []
         for res in results:
             errors.extend(res.errors)
-            yield MaterializeResult(
+            # A table with a blocking refusal is not reported materialised: what reads it
+            # does not start (a yielded output would let it), and the step fails below.
+            emit = AssetObservation if res.blocking else MaterializeResult
+            yield emit(
                 asset_key=res.table.asset_key,
                 metadata={
                     "target": target.name,
