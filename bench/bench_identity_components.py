@@ -142,7 +142,7 @@ def build_input(args: argparse.Namespace, work: Path, db: Path) -> None:
         src = Path(args.edges_from).resolve()
         started = time.perf_counter()
         with duckdb.connect(str(db)) as con:
-            con.execute(f"attach '{src}' as src (read_only)")
+            con.execute("attach ? as src (read_only)", [str(src)])
             con.execute("create schema intermediate")
             con.execute(f"create table {KEPT} as select * from src.{KEPT}")
             rows = con.execute(f"select count(*) from {KEPT}").fetchone()[0]

@@ -121,7 +121,7 @@ def main() -> None:
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
-    con.execute(f"attach '{rebuilt}' as rebuilt (read_only)")
+    con.execute("attach ? as rebuilt (read_only)", [str(rebuilt)])
     print(
         f"\n{'model':<32}{'full run':>10}{'incremental':>13}{'full refresh':>14}"
         f"{'rows':>12}{'differing':>11}"

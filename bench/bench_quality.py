@@ -42,9 +42,9 @@ PG_DATABASE = "cdp_bench_quality"
 
 # Row i has a malformed email when i % 200 == 0 and a malformed phone when i % 200 == 1
 # (0.5% each); otherwise every 7th email and every 5th phone is null. One statement for both
-# warehouses, so both validate the same rows; only the row source differs.
+# warehouses, so both validate the same rows; only the row source differs. The row count is
+# its one bound parameter.
 SYNTHESISE = """
-create schema marts;
 create table marts.dim_customers as
 select
     'cus_' || substr(md5(cast(i as varchar)), 1, 20) as customer_id,
@@ -64,16 +64,19 @@ select
     4 + i % 9 as source_record_count, 2 + i % 6 as identifier_count, i % 3 as email_count,
     i % 2 as phone_count, i % 4 as anonymous_id_count, 1 as user_id_count,
     0 as loyalty_card_count
-from {rows_source};
+from {rows_source}
 """
 ROWS_SOURCE = {
-    "duckdb": "range({rows}) as t(i)",
-    "postgres": "generate_series(0::bigint, {rows} - 1) as t(i)",
+    "duckdb": "range(?) as t(i)",
+    "postgres": "generate_series(0::bigint, %s - 1) as t(i)",
 }
 
 
-def synthesise_sql(warehouse: str, rows: int) -> str:
-    return SYNTHESISE.format(rows_source=ROWS_SOURCE[warehouse].format(rows=rows))
+def synthesise_sql(warehouse: str) -> str:
+    """The statement for the warehouse's driver (psycopg2 takes `%` for its placeholders, so
+    the statement's own modulo signs are doubled for it)."""
+    sql = SYNTHESISE if warehouse == "duckdb" else SYNTHESISE.replace("%", "%%")
+    return sql.format(rows_source=ROWS_SOURCE[warehouse])
 
 
 # argv: target, chunk rows (0: the whole table in one frame; DuckDB only), suites folder.
@@ -145,7 +148,8 @@ def bench_duckdb(rows: int, chunks: list[int]) -> None:
         db = Path(tmp) / "bench.duckdb"  # a file named quality.duckdb would shadow the schema
         start = time.perf_counter()
         con = duckdb.connect(str(db))
-        con.execute(synthesise_sql("duckdb", rows))
+        con.execute("create schema marts")
+        con.execute(synthesise_sql("duckdb"), [rows])
         con.close()
         print(
             f"\nDuckDB: synthesised marts.dim_customers, {rows:,} rows, in "
@@ -172,7 +176,8 @@ def bench_postgres(rows: int) -> None:
             with pg_connect(PG_DATABASE) as con:
                 con.autocommit = True
                 with con.cursor() as cur:
-                    cur.execute(synthesise_sql("postgres", rows))
+                    cur.execute("create schema marts")
+                    cur.execute(synthesise_sql("postgres"), [rows])
                     # Set hint bits and statistics now, as a settled table would have them,
                     # so the first validating scan does not write them.
                     cur.execute("vacuum analyze marts.dim_customers")

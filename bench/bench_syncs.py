@@ -44,8 +44,8 @@ from vendor_fakes import AUDIENCE_ID, META_TOKEN  # noqa: E402 - the fake's own 
 
 SECRET = "bench-signing-secret"
 
+# Its one bound parameter is the number of members.
 SYNTHESISE = """
-create schema segments;
 create table segments.high_value_customers as
 select
     'C' || lpad(cast(i as varchar), 8, '0') as customer_id,
@@ -58,7 +58,7 @@ select
     cast(1000 + i % 5000 + 0.5 as decimal(18, 2)) as revenue_total,
     cast(2 + i % 7 as bigint) as orders_count,
     'champions' as rfm_segment
-from range({n}) as t(i);
+from range(?) as t(i)
 """
 
 
@@ -108,10 +108,13 @@ def child(code: str, *args: str) -> str:
     return lines[-1] if lines else ""
 
 
-def duckdb_sql(sql: str) -> None:
+def duckdb_sql(sql: str, *params) -> None:
+    """One statement on the bench file, in a child process; `params` bound to its `?`s."""
     child(
-        "import duckdb, os, sys; duckdb.connect(os.environ['CDP_DUCKDB_PATH']).execute(sys.argv[1])",
+        "import duckdb, json, os, sys; duckdb.connect(os.environ['CDP_DUCKDB_PATH'])"
+        ".execute(sys.argv[1], json.loads(sys.argv[2]))",
         sql,
+        json.dumps(params),
     )
 
 
@@ -142,7 +145,8 @@ def main() -> None:
 
     ensure_manifest()
     started = time.perf_counter()
-    duckdb_sql(SYNTHESISE.format(n=args.members))
+    duckdb_sql("create schema segments")
+    duckdb_sql(SYNTHESISE, args.members)
     print(
         f"segment of {args.members:,} members synthesised in {time.perf_counter() - started:.1f} s"
     )
@@ -185,8 +189,9 @@ def main() -> None:
         changed = args.members // 100
         duckdb_sql(
             "update segments.high_value_customers set orders_count = orders_count + 1 "
-            f"where customer_id in (select customer_id from segments.high_value_customers "
-            f"using sample {changed} rows)"
+            "where customer_id in (select customer_id from segments.high_value_customers "
+            "order by random() limit ?)",
+            changed,
         )
         one = timed("webhook: rerun, 1% changed", "high_value_to_webhook", webhook, changes)
         if one["delivered"] != changed or one["seen"] != changed:

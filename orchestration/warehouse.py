@@ -3,6 +3,9 @@
 DuckDB is the embedded default (one file, path from CDP_DUCKDB_PATH); PostgreSQL is
 reached with the standard libpq variables. Connections are opened per use and closed
 right after: DuckDB allows one writing process per file.
+
+SQL text holds only the project's own words: paths and values travel as bound parameters,
+and names declared by the project (schemas, tables, columns) are quoted as identifiers.
 """
 
 from __future__ import annotations
@@ -152,9 +155,51 @@ def pg_connect(dbname: str | None = None) -> Iterator:
         con.close()
 
 
+def quote_ident(name: str) -> str:
+    """A declared name as an SQL identifier (the same on DuckDB and PostgreSQL)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(*parts: str) -> str:
+    """schema.table (or any dotted name) with each part quoted as an identifier."""
+    return ".".join(quote_ident(part) for part in parts)
+
+
 def column_ddl(engine: str, columns: list[tuple[str, str]]) -> str:
     types = TYPE_MAP[engine]
-    return ", ".join(f'"{name}" {types[ctype]}' for name, ctype in columns)
+    return ", ".join(f"{quote_ident(name)} {types[ctype]}" for name, ctype in columns)
+
+
+# DuckDB's file readers (read_csv, read_parquet, read_json, COPY ... FROM) take a path as a
+# glob pattern; these characters in it make it match other files, or none.
+GLOB_CHARACTERS = frozenset("*?[")
+_FD_DIRS = ("/dev/fd", "/proc/self/fd")
+
+
+@contextmanager
+def literal_path(path: Path | str) -> Iterator[str]:
+    """A name under which DuckDB's readers in this process open exactly this file, to bind
+    as a parameter while the context lasts.
+
+    A path without glob characters is itself (made absolute, so that nothing in it is taken
+    for a URL or a home folder). A path with them is read through the file's open
+    descriptor (/dev/fd/N), whatever folder it is in. DuckDB's writers (COPY ... TO) take a
+    path as it is and need none of this."""
+    text = os.path.abspath(path)
+    if not GLOB_CHARACTERS.intersection(text):
+        yield text
+        return
+    fd_dir = next((d for d in _FD_DIRS if os.path.isdir(d)), None)
+    if fd_dir is None:
+        raise WarehouseError(
+            f"cannot read {text}: DuckDB takes *, ? and [ in a path as a pattern, and this "
+            "system has no /dev/fd to read the file by; rename the folder"
+        )
+    fd = os.open(text, os.O_RDONLY)
+    try:
+        yield f"{fd_dir}/{fd}"
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -202,12 +247,11 @@ def raw_row_counts(target: Target) -> dict[str, int]:
 
     tables = [t.raw_name for t in all_tables()]
     present = existing_tables(target, RAW_SCHEMA)
-    parts = [
-        f"select '{name}', count(*) from {RAW_SCHEMA}.{name}" for name in tables if name in present
-    ]
     counts = dict.fromkeys(tables, 0)
-    if parts:
-        counts.update({name: int(n) for name, n in fetch_all(target, " union all ".join(parts))})
+    with read_session(target) as run:  # one connection for every count
+        for name in tables:
+            if name in present:
+                counts[name] = int(run(f"select count(*) from {qualified(RAW_SCHEMA, name)}")[0][0])
     return counts
 
 
@@ -225,14 +269,14 @@ def _csv_rows(rows: Iterable[Sequence]) -> tuple[str, int]:
 
 
 def _copy_duckdb(con, table: str, data: str) -> None:
+    """COPY the CSV text into table (a quoted name) through a file in a private folder."""
     import tempfile
 
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as fh:
-        fh.write(data)
-    try:
-        con.execute(f"copy {table} from '{fh.name}' (header false, nullstr '')")
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cdp-copy-") as folder:
+        path = Path(folder) / "rows.csv"
+        path.write_text(data, encoding="utf-8", newline="")
+        with literal_path(path) as name:
+            con.execute(f"copy {table} from ? (header false, nullstr '')", [name])
 
 
 def _copy_postgres(cur, table: str, data: str) -> None:
@@ -254,28 +298,32 @@ def replace_table(
     data, count = _csv_rows(rows)
     ddl = column_ddl(target.name, columns)
     if primary_key:
-        ddl += f', primary key ("{primary_key}")'
-    staged = f"{schema}.{name}__replacing"
+        ddl += f", primary key ({quote_ident(primary_key)})"
+    table = qualified(schema, name)
+    staged = qualified(schema, f"{name}__replacing")
     if target.name == "duckdb":
         with duckdb_connect(target.duckdb_path) as con:
             con.execute("begin")
-            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create schema if not exists {quote_ident(schema)}")
             con.execute(f"create or replace table {staged} ({ddl})")
             if count:
                 _copy_duckdb(con, staged, data)
-            con.execute(f"drop table if exists {schema}.{name}")
-            con.execute(f"alter table {staged} rename to {name}")
+            con.execute(f"drop table if exists {table}")
+            con.execute(f"alter table {staged} rename to {quote_ident(name)}")
             con.execute("commit")
         return count
     with pg_connect() as con, con.cursor() as cur:
-        cur.execute(f"create schema if not exists {schema}")
+        cur.execute(f"create schema if not exists {quote_ident(schema)}")
         cur.execute(f"drop table if exists {staged}")
         cur.execute(f"create table {staged} ({ddl})")
         _copy_postgres(cur, staged, data)
-        cur.execute(f"drop table if exists {schema}.{name}")
-        cur.execute(f"alter table {staged} rename to {name}")
+        cur.execute(f"drop table if exists {table}")
+        cur.execute(f"alter table {staged} rename to {quote_ident(name)}")
         if primary_key:
-            cur.execute(f"alter index {staged}_pkey rename to {name}_pkey")
+            cur.execute(
+                f"alter index {qualified(schema, f'{name}__replacing_pkey')} "
+                f"rename to {quote_ident(f'{name}_pkey')}"
+            )
         con.commit()
     return count
 
@@ -285,19 +333,20 @@ def append_rows(
 ) -> int:
     """Append rows to schema.name (created when missing) in one transaction."""
     data, count = _csv_rows(rows)
-    ddl = f"create table if not exists {schema}.{name} ({column_ddl(target.name, columns)})"
+    table = qualified(schema, name)
+    ddl = f"create table if not exists {table} ({column_ddl(target.name, columns)})"
     if target.name == "duckdb":
         with duckdb_connect(target.duckdb_path) as con:
             con.execute("begin")
-            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create schema if not exists {quote_ident(schema)}")
             con.execute(ddl)
             if count:
-                _copy_duckdb(con, f"{schema}.{name}", data)
+                _copy_duckdb(con, table, data)
             con.execute("commit")
         return count
     with pg_connect() as con, con.cursor() as cur:
-        cur.execute(f"create schema if not exists {schema}")
+        cur.execute(f"create schema if not exists {quote_ident(schema)}")
         cur.execute(ddl)
-        _copy_postgres(cur, f"{schema}.{name}", data)
+        _copy_postgres(cur, table, data)
         con.commit()
     return count

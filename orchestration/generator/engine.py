@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..warehouse import quote_ident
 from .render import render, run_params
 from .tables import SPECS, Spec, rows_view_sql
 from .vocab import JUNK_EMAIL, JUNK_PHONE
@@ -290,19 +291,20 @@ def _write_table(
     final = out / rel
     tmp = final.with_name(final.name + ".tmp")
     view = f"{spec.raw}_rows"
+    # Output files are bound parameters (COPY ... TO writes to the path as it is).
     if spec.ext == "parquet":
-        cols = ", ".join(c.name for c in spec.contract.columns)
-        copy = f"copy (select {cols} from {view}) to '{_q(tmp)}' (format parquet)"
+        cols = ", ".join(quote_ident(c.name) for c in spec.contract.columns)
+        copy = f"copy (select {cols} from {view}) to ? (format parquet)"
     else:
         header = ",".join(c.name for c in spec.contract.columns)
         has_header = "true" if spec.ext == "csv" else "false"
         # One pre-formatted text column, written as is: quoting is done in SQL, and the
         # column name is the CSV header.
         copy = (
-            f"copy (select line as \"{header}\" from {view}) to '{_q(tmp)}' "
+            f"copy (select line as {quote_ident(header)} from {view}) to ? "
             f"(format csv, header {has_header}, quote '', escape '', delimiter '\x1f')"
         )
-    written = con.execute(copy).fetchone()[0]
+    written = con.execute(copy, [str(tmp)]).fetchone()[0]
     if written != total:
         raise RuntimeError(f"{rel}: wrote {written} rows, expected {total}")
 
@@ -316,16 +318,13 @@ def _write_table(
 
     truth = scratch / f"truth-{part:04d}-{spec.raw}.csv"
     result.truth_rows += con.execute(
-        f"copy (select '{spec.raw}', rid, person_id from {view} "
-        f"where defect is null and not dup) to '{_q(truth)}' (format csv, header false)"
+        f"copy (select ?::varchar, rid, person_id from {view} "
+        "where defect is null and not dup) to ? (format csv, header false)",
+        [spec.raw, str(truth)],
     ).fetchone()[0]
     result.truth_files.append(truth)
     os.replace(tmp, final)
     return FileStat(rel, spec.raw, written, len(defects), final.stat().st_size)
-
-
-def _q(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _patch_invalid_utf8(path: Path, expected: int) -> None:

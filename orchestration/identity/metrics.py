@@ -7,7 +7,8 @@ when they share a customer_id. Records of the truth without a customer count as 
 of their own. Without truth only graph health is reported.
 
 The bridge is exported from the warehouse to a temporary Parquet or CSV file and scored in
-an in-memory DuckDB, so memory stays bounded on either warehouse.
+an in-memory DuckDB, so memory stays bounded on either warehouse. Files are named to DuckDB
+as bound parameters, through warehouse.literal_path: a landing folder may be called anything.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from orchestration.warehouse import Target, duckdb_connect, pg_connect
+from orchestration.warehouse import Target, duckdb_connect, literal_path, pg_connect
 
 BRIDGE = "marts.bdg_customer_source_records"
 IDENTIFIERS = "marts.bdg_customer_identifiers"
@@ -48,16 +49,32 @@ class IdentityMetrics:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def _export(target: Target, sql: str, dest: Path) -> str:
-    """Write a query's rows to dest; return the DuckDB reader expression for it."""
+@dataclass(frozen=True)
+class _Export:
+    """A query's rows in a file, and the DuckDB reader of it (the file bound to its `?`)."""
+
+    path: Path
+    reader: str
+
+
+def _export(target: Target, sql: str, dest: Path) -> _Export:
+    """Write a query's rows to dest (.parquet from DuckDB, .csv from PostgreSQL)."""
     if target.name == "duckdb":
+        path = dest.with_suffix(".parquet")
         with duckdb_connect(target.duckdb_path, read_only=True) as con:
-            con.execute(f"copy ({sql}) to '{dest}.parquet' (format parquet)")
-        return f"read_parquet('{dest}.parquet')"
-    with pg_connect() as con, con.cursor() as cur, open(f"{dest}.csv", "w", encoding="utf-8") as fh:
+            con.execute(f"copy ({sql}) to ? (format parquet)", [str(path)])
+        return _Export(path, "read_parquet(?)")
+    path = dest.with_suffix(".csv")
+    with pg_connect() as con, con.cursor() as cur, open(path, "w", encoding="utf-8") as fh:
         cur.copy_expert(f"copy ({sql}) to stdout with (format csv, header true)", fh)
         con.rollback()
-    return f"read_csv('{dest}.csv', header = true, all_varchar = true)"
+    return _Export(path, "read_csv(?, header = true, all_varchar = true)")
+
+
+def _load(con, table: str, columns: str, export: _Export) -> None:
+    """create table `table` as the export's rows (columns: a select list)."""
+    with literal_path(export.path) as name:
+        con.execute(f"create table {table} as select {columns} from {export.reader}", [name])
 
 
 def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
@@ -77,8 +94,8 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
         con = duckdb.connect()
         con.execute("set enable_progress_bar = false")
         try:
-            con.execute(f"create table bridge as select * from {bridge}")
-            con.execute(f"create table idents as select customer_id, n::bigint as n from {idents}")
+            _load(con, "bridge", "*", bridge)
+            _load(con, "idents", "customer_id, n::bigint as n", idents)
             con.execute(
                 "create table sizes as select customer_id, count(*) as n "
                 "from bridge group by customer_id"
@@ -92,12 +109,14 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
                 "(select customer_id from sizes order by n desc, customer_id limit 1) b "
                 "using (customer_id)"
             ).fetchone()[0]
-            labels = " ".join(
-                f"when n >= {lo}" + (f" and n <= {hi}" if hi else "") + f" then '{label}'"
-                for lo, hi, label in _bucket_labels()
-            )
+            whens, bounds = [], []
+            for lo, hi, label in _bucket_labels():
+                whens.append("when n >= ? and n <= ? then ?" if hi else "when n >= ? then ?")
+                bounds.extend([lo, hi, label] if hi else [lo, label])
             counted = dict(
-                con.execute(f"select case {labels} end, count(*) from sizes group by 1").fetchall()
+                con.execute(
+                    f"select case {' '.join(whens)} end, count(*) from sizes group by 1", bounds
+                ).fetchall()
             )
             buckets = {label: counted.get(label, 0) for _, _, label in _bucket_labels()}
             metrics = IdentityMetrics(
@@ -133,11 +152,12 @@ def _bucket_labels() -> list[tuple[int, int | None, str]]:
 
 
 def _score(con, truth_csv: Path, metrics: IdentityMetrics) -> None:
-    con.execute(
-        "create table truth as select source, source_record_id, person_id "
-        f"from read_csv('{truth_csv}', header = true, all_varchar = true) "
-        "where person_id is not null"
-    )
+    with literal_path(truth_csv) as name:
+        con.execute(
+            "create table truth as select source, source_record_id, person_id "
+            "from read_csv(?, header = true, all_varchar = true) where person_id is not null",
+            [name],
+        )
     con.execute(
         """
         create table joined as
@@ -173,7 +193,7 @@ def _score(con, truth_csv: Path, metrics: IdentityMetrics) -> None:
     ).fetchone()[0]
 
 
-def _recall_ceiling(con, normalised: str) -> float:
+def _recall_ceiling(con, normalised: _Export) -> float:
     """Pairwise recall of the best grouping the identifiers allow within each person."""
     import numpy as np
     from scipy.sparse import coo_matrix
@@ -183,14 +203,16 @@ def _recall_ceiling(con, normalised: str) -> float:
         "create table truth_records as select row_number() over () - 1 as rid, source, "
         "source_record_id, dense_rank() over (order by person_id) - 1 as person from truth"
     )
-    con.execute(
-        f"""
-        create table person_links as
-        select r.rid, dense_rank() over (order by r.person, n.node_key) - 1 as node
-        from truth_records r
-        join {normalised} n using (source, source_record_id)
-        """
-    )
+    with literal_path(normalised.path) as name:
+        con.execute(
+            f"""
+            create table person_links as
+            select r.rid, dense_rank() over (order by r.person, n.node_key) - 1 as node
+            from truth_records r
+            join {normalised.reader} n using (source, source_record_id)
+            """,
+            [name],
+        )
     records = con.execute("select count(*) from truth_records").fetchone()[0]
     nodes = con.execute("select coalesce(max(node) + 1, 0) from person_links").fetchone()[0]
     links = con.execute("select rid, node from person_links").fetchnumpy()

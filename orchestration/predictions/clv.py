@@ -99,13 +99,14 @@ def load_orders(target: Target):
     """(orders frame: customer_id, ordered_at, revenue; as_of) from the marts."""
     import pandas as pd
 
-    excluded = ", ".join(f"'{s}'" for s in EXCLUDED_STATUSES)
+    excluded = ", ".join("?" for _ in EXCLUDED_STATUSES)
     with read_session(target) as run:  # one connection for both reads
         rows = run(
             "select customer_id, ordered_at, cast(revenue as double precision) "
             "from marts.fct_orders where customer_id is not null and revenue is not null "
             f"and coalesce(order_status, '') not in ({excluded}) "
-            "order by customer_id, ordered_at, order_id"
+            "order by customer_id, ordered_at, order_id",
+            EXCLUDED_STATUSES,
         )
         (as_of,) = run("select max(event_at) from marts.fct_events")[0]
     orders = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "revenue"])

@@ -57,7 +57,8 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
         )[0][0]
         shared = run(
             "select coalesce(max(record_count), 0) from marts.identity_guard_audit "
-            "where guard_rule = 'shared_value'"
+            "where guard_rule = ?",
+            ["shared_value"],
         )[0][0]
         kept = run(
             "select count(*) from information_schema.tables "

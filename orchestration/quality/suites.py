@@ -31,6 +31,8 @@ from orchestration.warehouse import (
     append_rows,
     duckdb_connect,
     pg_params,
+    qualified,
+    quote_ident,
 )
 
 SUITES_DIR = PROJECT_DIR / "expectations"  # CDP_EXPECTATIONS_DIR overrides it
@@ -157,10 +159,11 @@ def _validate_duckdb(ctx, suite: Suite, gx_suite, target: Target):
     from orchestration.quality.gx_engine import validate_chunks
 
     vectors = max(1, suite.chunk_rows // 2048)  # DuckDB hands out 2,048-row vectors
+    table = qualified(*suite.table.split("."))
     with duckdb_connect(target.duckdb_path, read_only=True) as con:
 
         def chunks():
-            result = con.execute(f"select * from {suite.table}")
+            result = con.execute(f"select * from {table}")
             chunk = result.fetch_df_chunk(vectors)
             yield chunk  # the first even when empty: an empty table is validated too
             while len(chunk):
@@ -168,8 +171,8 @@ def _validate_duckdb(ctx, suite: Suite, gx_suite, target: Target):
                     yield chunk
 
         def load_columns(columns: list[str], rows: int):
-            quoted = ", ".join(f'"{c}"' for c in columns)
-            return con.execute(f"select {quoted} from {suite.table}").df()
+            quoted = ", ".join(quote_ident(c) for c in columns)
+            return con.execute(f"select {quoted} from {table}").df()
 
         return validate_chunks(ctx, gx_suite, chunks(), load_columns, asset_name="chunks")
 
@@ -278,7 +281,7 @@ def last_run_results(target: Target, failed_only: bool = False) -> list[tuple]:
     newest run in quality.validation_results, failures first."""
     from orchestration.warehouse import fetch_all
 
-    results = f"{RESULTS_SCHEMA}.{RESULTS_TABLE}"
+    results = qualified(RESULTS_SCHEMA, RESULTS_TABLE)
     return fetch_all(
         target,
         f"select suite, check_name, severity, success, element_count, unexpected_count, "
