@@ -179,9 +179,16 @@ def _validate_duckdb(ctx, suite: Suite, gx_suite, target: Target):
 
 def _validate_postgres(ctx, suite: Suite, gx_suite, target: Target):
     p = pg_params()
-    url = f"postgresql+psycopg2://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
-    if p.get("password"):
-        url = url.replace(f"{p['user']}@", f"{p['user']}:{p['password']}@")
+    from sqlalchemy.engine import URL
+
+    url = URL.create(  # each part escaped: a password with '@' or ':' stays a password
+        "postgresql+psycopg2",
+        username=p["user"],
+        password=p.get("password") or None,
+        host=p["host"],
+        port=int(p["port"]),
+        database=p["dbname"],
+    ).render_as_string(hide_password=False)
     schema, table = suite.table.split(".")
     name = f"pg_{uuid.uuid4().hex[:8]}"
     source = ctx.data_sources.add_postgres(name, connection_string=url)
