@@ -68,7 +68,10 @@ class OpenFile:
         )
 
     def close(self) -> None:
+        if self.fd < 0:
+            return
         os.close(self.fd)
+        self.fd = -1
         linked = getattr(self, "_linked", None)
         if linked is not None:
             linked.unlink(missing_ok=True)

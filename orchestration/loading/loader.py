@@ -569,7 +569,6 @@ def load_tables(
     landing_dir = Path(landing_dir).resolve()
     if not landing_dir.is_dir():
         raise LoadError(f"landing folder {landing_dir} does not exist")
-    settle_for = settle_seconds()
     results = []
     with _sink(target) as sink:
         for table in tables:
@@ -583,34 +582,10 @@ def load_tables(
                     opened.append(open_file(rel, path, landing_dir))
                 except Refused as exc:
                     result.errors.append(_message(rel, str(exc)))
-            ready, writing = settle(opened, settle_for)
-            for f in writing:
-                result.waiting.append(f.rel)
-                f.close()
-                if progress:
-                    progress(f"{f.rel}: still being written; loaded at the next run", 0)
-            for f in ready:
-                try:
-                    result.files.append(
-                        _load_file(sink, table, f, landing_dir, decisions, progress)
-                    )
-                except BatchError as exc:
-                    message = str(exc)
-                    prefix = f"{f.rel}: "
-                    result.errors.append(_message(f.rel, message.removeprefix(prefix)))
-                except StillWriting:
-                    result.waiting.append(f.rel)
-                    if progress:
-                        progress(f"{f.rel}: changed while loading; loaded at the next run", 0)
-                except Exception as exc:
-                    cause = machine_cause(exc)
-                    if cause is None:
-                        raise
-                    raise LoadError(
-                        f"cannot write {f.rel} to {target.label}: {cause} (nothing of the file "
-                        "was kept; fix that and run again)"
-                    ) from exc
-                finally:
+            try:
+                _load_opened(sink, table, result, opened, landing_dir, decisions, progress)
+            finally:
+                for f in opened:
                     f.close()
             now = _now()
             sink.refusals(
@@ -621,6 +596,31 @@ def load_tables(
                 ],
             )
     return results
+
+
+def _load_opened(sink, table, result, opened, landing_dir, decisions, progress) -> None:
+    ready, writing = settle(opened, settle_seconds())
+    for f in writing:
+        result.waiting.append(f.rel)
+        if progress:
+            progress(f"{f.rel}: still being written; loaded at the next run", 0)
+    for f in ready:
+        try:
+            result.files.append(_load_file(sink, table, f, landing_dir, decisions, progress))
+        except BatchError as exc:
+            result.errors.append(_message(f.rel, str(exc).removeprefix(f"{f.rel}: ")))
+        except StillWriting:
+            result.waiting.append(f.rel)
+            if progress:
+                progress(f"{f.rel}: changed while loading; loaded at the next run", 0)
+        except Exception as exc:
+            cause = machine_cause(exc)
+            if cause is None:
+                raise
+            raise LoadError(
+                f"cannot write {f.rel} to {sink.target.label}: {cause} (nothing of the file "
+                "was kept; fix that and run again)"
+            ) from exc
 
 
 def blocking_refusals(target: Target) -> list[tuple[str, str]]:
