@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 from dagster import RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from orchestration.sources import all_tables
+from orchestration.sources import all_tables, settle_seconds
 
 
 def scan_landing(landing_dir: Path) -> dict[str, list[int]]:
-    """Relative path -> [size, mtime_ns] of every file some declared table would load."""
+    """Relative path -> [size, mtime_ns] of every file some declared table would load and
+    the loader would take now: a file modified within the settle period is still being
+    written, and counts as new at the first tick after it settles."""
     seen = {}
+    settled_before = time.time_ns() - int(settle_seconds() * 1e9)
     for table in all_tables():
         for path in landing_dir.glob(table.pattern):
             if path.is_file():
                 st = path.stat()
-                seen[path.relative_to(landing_dir).as_posix()] = [st.st_size, st.st_mtime_ns]
+                if st.st_mtime_ns <= settled_before:
+                    seen[path.relative_to(landing_dir).as_posix()] = [st.st_size, st.st_mtime_ns]
     return seen
 
 

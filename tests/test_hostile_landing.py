@@ -347,3 +347,18 @@ def test_a_full_disk_says_so_first_and_keeps_nothing(small_disk, tmp_path, monke
     # Nothing of the file was kept: the next run loads it whole.
     assert load_tables(target, [CONTACTS], root)[0].rows_loaded == 60_000
     assert fetch_all(target, "select count(*) from raw.crm_contacts") == [(60_000,)]
+
+
+def test_the_landing_sensor_counts_a_file_once_it_has_settled(tmp_path, monkeypatch):
+    """A run started while a file is being written would leave it for the next run; the
+    sensor starts that next run, because it sees the file only once it has settled."""
+    from orchestration.sensors import scan_landing
+
+    monkeypatch.setenv("CDP_LANDING_SETTLE_SECONDS", "30")
+    (tmp_path / "crm").mkdir()
+    path = tmp_path / "crm" / "contacts_1.csv"
+    path.write_text(f"{HEADER}\n{_row(1)}\n")
+    assert scan_landing(tmp_path) == {}
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    assert list(scan_landing(tmp_path)) == ["crm/contacts_1.csv"]
