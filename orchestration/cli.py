@@ -595,6 +595,8 @@ def ui(target: str, landing: Path | None, port: int) -> None:
         str(port),
     ]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    from orchestration.processes import watch_group
+
     proc = subprocess.Popen(
         cmd,
         cwd=PROJECT_DIR,
@@ -604,6 +606,9 @@ def ui(target: str, landing: Path | None, port: int) -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL),
         ),
     )
+    # `dagster dev` runs in a session of its own, which nothing else stops: the watcher stops
+    # it as below when this process ends without getting there (killed).
+    watcher = watch_group(proc.pid, grace=20)
     try:
         proc.wait()
     except KeyboardInterrupt:
@@ -616,9 +621,18 @@ def ui(target: str, landing: Path | None, port: int) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        watcher.stdin.close()  # the group is gone: the watcher ends
+        watcher.wait()
 
 
 def main() -> None:
+    from orchestration.permissions import restrict
+
+    try:
+        restrict()  # first: every file cdp and its children write is owner-only
+    except ValueError as exc:  # CDP_UMASK is not a mask
+        err.print(f"cdp: error: {exc}", soft_wrap=True, markup=False)
+        sys.exit(1)
     try:
         app.main(prog_name="cdp", standalone_mode=False)
     except click.exceptions.Abort:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from orchestration.warehouse import PROJECT_DIR
 
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+# dbt as `cdp-dbt`, which ends with the process that starts it (orchestration/processes.py);
+# plain dbt where the installed scripts predate it
+_DBT_TIED = Path(sys.executable).with_name("cdp-dbt")
+DBT_EXECUTABLE = str(_DBT_TIED if _DBT_TIED.exists() else _DBT_TIED.with_name("dbt"))
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 # dbt_project.yml's model, macro, seed and test paths, and the project files (not all of
 # tests/, where pytest writes its caches)

@@ -26,11 +26,15 @@ from orchestration.assets.quality import quality_checks
 from orchestration.assets.raw import loader_assets
 from orchestration.assets.syncs import sync_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.permissions import restrict
 from orchestration.progress import cdp_console_logger
 from orchestration.resources import CdpSettings
 from orchestration.sensors import build_landing_sensor
 from orchestration.settings import WAREHOUSE_TAG, apply_defaults, landing_dir
 
+# This module is the entry point of the Dagster code location (`dagster dev`, run workers):
+# what they and their dbt children write is owner-only, as under `cdp`.
+restrict()
 apply_defaults()
 TARGET = os.environ["CDP_TARGET"]
 # The run queue starts one run per DuckDB file at a time (DAGSTER_HOME/dagster.yaml).
