@@ -188,6 +188,7 @@ def demo(customers: int, seed: int) -> None:
         os.environ["CDP_DUCKDB_PATH"] = str(warehouse)
     if landing.exists():
         shutil.rmtree(landing)
+    os.environ["CDP_LANDING_SETTLE_SECONDS"] = "0"  # written whole just below
     started = time.perf_counter()
     _generate(customers, seed, landing)
     generated = time.perf_counter() - started
@@ -575,6 +576,54 @@ def explain(target: str, query: str) -> None:
         render(build_explanation(resolve_target(target), query), console)
     except (ValueError, WarehouseError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
+
+
+@app.group()
+def landing() -> None:
+    """Decide about a landing file the batch contract refuses (by its content)."""
+
+
+def _decide(decision: str, target: str, landing_dir: Path | None, files, reason: str) -> None:
+    from orchestration.loading.loader import LoadError, decide
+    from orchestration.settings import landing_dir as default_landing
+    from orchestration.warehouse import WarehouseError, resolve_target
+
+    folder = landing_dir or default_landing()
+    resolved = resolve_target(target)
+    for file in files:
+        try:
+            table, rel, digest = decide(resolved, folder, file, decision, reason)
+        except (LoadError, WarehouseError) as exc:
+            raise CliError(str(exc)) from None
+        what = "loads at the next run" if decision == "accept" else "is left out"
+        console.print(f"{rel} ({table.source}.{table.name}, sha256 {digest[:12]}) {what}")
+
+
+_REASON = click.option(
+    "--reason", "-r", required=True, help="Why; kept with the decision in raw.load_decisions."
+)
+
+
+@landing.command("accept")
+@TARGET_OPTION
+@LANDING_OPTION
+@_REASON
+@click.argument("files", nargs=-1, required=True)
+def landing_accept(target: str, landing: Path | None, reason: str, files) -> None:
+    """Load FILES at the next run although they break the volume or changed-file rule
+    (a changed file loads as a new version). FILES: landing paths as messages name them."""
+    _decide("accept", target, landing, files, reason)
+
+
+@landing.command("skip")
+@TARGET_OPTION
+@LANDING_OPTION
+@_REASON
+@click.argument("files", nargs=-1, required=True)
+def landing_skip(target: str, landing: Path | None, reason: str, files) -> None:
+    """Leave FILES out of every load without refusing them (as long as their content is
+    the same). FILES: landing paths as messages name them."""
+    _decide("skip", target, landing, files, reason)
 
 
 @app.command()
