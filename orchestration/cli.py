@@ -236,12 +236,22 @@ def _execute(target, job_name: str = "cdp_all") -> dict:
             while err_info is not None and err_info.cause is not None:
                 err_info = err_info.cause  # the user's exception, not Dagster's wrapper
             message = err_info.message.strip().splitlines()[0] if err_info else ""
-            failure = f"{event.step_key}: {message}"
+            if err_info is not None and err_info.cls_name == "Failure":
+                message = message.split(": ", 1)[-1]  # a Failure's text is the message
+            elif err_info is not None and err_info.cls_name == "DagsterDbtCliRuntimeError":
+                message = f"dbt failed (its output: {run_log})"
+            failure = f"{event.step_key}: {_machine_cause_first(message, run_log)}"
             break
     loaded: dict[str, tuple[int, int]] = {}
     identity: dict = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
+    records = [e.step_materialization_data.materialization for e in result.all_events
+               if e.is_step_materialization]  # fmt: skip
+    records += [
+        e.asset_observation_data.asset_observation
+        for e in result.all_events
+        if e.is_asset_observation
+    ]  # fmt: skip (a table whose file was refused)
+    for mat in records:
         meta = mat.metadata
         if mat.asset_key.path == ["marts", "identity_quality"]:
             identity = {name: value.value for name, value in meta.items()}
@@ -258,6 +268,23 @@ def _execute(target, job_name: str = "cdp_all") -> dict:
         "identity": identity,
         "log": run_log,
     }
+
+
+def _machine_cause_first(message: str, run_log: Path) -> str:
+    """A failure whose cause is the machine's (a full disk, a permission) says so first: a
+    dbt step's own message only points at its output, which the run log holds."""
+    from orchestration.loading.loader import machine_cause_in
+
+    cause = machine_cause_in(message)
+    if cause is None and "dbt" in message:
+        try:
+            with run_log.open(encoding="utf-8", errors="replace") as fh:
+                cause = next(filter(None, map(machine_cause_in, fh)), None)
+        except OSError:
+            cause = None
+    if cause and cause not in message.lower():
+        return f"{cause}; {message}" if len(message) < 300 else f"{cause}; {message[:300]}…"
+    return message
 
 
 def _print_summary(target, summary: dict) -> None:

@@ -93,3 +93,18 @@ def test_locked_duckdb_file_is_one_line(tmp_path):
         holder.stdin.close()
         holder.wait(timeout=30)
     del duckdb
+
+
+def test_a_failure_says_the_machines_cause_first(tmp_path):
+    """A dbt step's own message only points at its output: a full disk found there comes
+    first; a message that already names its cause is left as it is."""
+    from orchestration.cli import _machine_cause_first
+
+    log = tmp_path / "run.log"
+    log.write_text("12:00:01 Running 42 models\nIO Error: No space left on device\n")
+    message = _machine_cause_first(f"dbt failed (its output: {log})", log)
+    assert message == f"no space left on device; dbt failed (its output: {log})"
+    said = "cannot write a.csv to duckdb: no space left on device (nothing kept)"
+    assert _machine_cause_first(said, log) == said
+    log.write_text("12:00:01 Running 42 models\nDatabase Error in model x\n")
+    assert _machine_cause_first(f"dbt failed (its output: {log})", log).startswith("dbt failed")

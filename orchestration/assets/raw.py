@@ -138,9 +138,11 @@ def build_loader_asset(source: Source):
         blocked = [e for res in results if res.blocking for e in res.errors]
         if blocked:  # the blocking checks above stop what is downstream; this says why
             more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+            first = blocked[0].split(": ", 1)[0]
             raise Failure(
                 description=f"file refused: {blocked[0]}{more}; nothing that depends on it "
-                "runs until it loads, or `cdp landing skip <file>` leaves it out"
+                "runs until it loads, is replaced, or is left out with "
+                f'`cdp landing skip {first} --reason "…"`'
             )
 
     return _load

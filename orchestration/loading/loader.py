@@ -521,7 +521,7 @@ def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
         raise BatchError(
             f"{rel}: {rows:,} rows against a median of {usual:,.0f} over the last "
             f"{len(recent)} loads (volume drop beyond {1 / contract.min_ratio:.0f}x); nothing "
-            f"loaded from it (`cdp landing accept {rel}` loads it)"
+            f'loaded from it (`cdp landing accept {rel} --reason "…"` loads it)'
         )
 
 
@@ -545,15 +545,19 @@ _MACHINE_CAUSES = (
 )
 
 
+def machine_cause_in(text: str) -> str | None:
+    """The machine's reason (a full disk, a permission) a message names, if any."""
+    text = text.lower()
+    return next((cause for needle, cause in _MACHINE_CAUSES if needle in text), None)
+
+
 def machine_cause(exc: BaseException) -> str | None:
-    """The machine's reason behind an error (a full disk, a permission), if there is one."""
+    """The machine's reason behind an error or the errors that led to it, if there is one."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        text = str(exc).lower()
-        for needle, cause in _MACHINE_CAUSES:
-            if needle in text:
-                return cause
+        if cause := machine_cause_in(str(exc)):
+            return cause
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -673,7 +677,7 @@ def _appended_part(table: Table, f: OpenFile, previous: tuple[str, int]) -> Iter
 def _changed(rel: str, why: str) -> str:
     return (
         f"changed since it was loaded ({why}); a new delivery must land under a new name "
-        f"(`cdp landing accept {rel}` loads this content as a new version)"
+        f'(`cdp landing accept {rel} --reason "…"` loads this content as a new version)'
     )
 
 
