@@ -259,7 +259,8 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
         checked as (
             select *,
                    case when _doc is null then 'malformed JSON'
-                        when regexp_matches(line, '(^|[^\\\\])(\\\\\\\\)*\\\\u0000')
+                        when strpos(line, '\\u0000') > 0
+                             and regexp_matches(line, '(^|[^\\\\])(\\\\\\\\)*\\\\u0000')
                         then 'NUL character (\\u0000) in JSON'
                         when {_deeper_than(table.delivery.json_max_depth)}
                         then 'JSON nested deeper than {table.delivery.json_max_depth} levels'
