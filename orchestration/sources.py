@@ -129,7 +129,9 @@ def _parse_delivery(where: str, spec: dict) -> Delivery:
             f"{where}: delivery.changed_file must be one of {', '.join(CHANGED_FILE_RULES)}"
         )
     if delivery.on_refused not in ON_REFUSED:
-        raise SourceSpecError(f"{where}: delivery.on_refused must be one of {', '.join(ON_REFUSED)}")
+        raise SourceSpecError(
+            f"{where}: delivery.on_refused must be one of {', '.join(ON_REFUSED)}"
+        )
     if not 0 <= delivery.min_ratio <= 1 or delivery.history < 1 or delivery.json_max_depth < 1:
         raise SourceSpecError(
             f"{where}: delivery.volume.min_ratio must be within 0..1, volume.history and "

@@ -138,7 +138,9 @@ def plant_problems(landing: Path, seed: int = 0) -> list[dict]:
     t_header, tickets = _read(landing / "support" / "tickets_part-0001.csv")
     t_id = t_header.index("ticket_id")
     first = _next_part(landing / "support", "tickets")
-    usual = [f"support/tickets_part-{n:04d}.csv" for n in range(first, first + contract.after_loads)]
+    usual = [
+        f"support/tickets_part-{n:04d}.csv" for n in range(first, first + contract.after_loads)
+    ]
     path = f"support/tickets_part-{first + contract.after_loads:04d}.csv"
     small = tickets[: max(1, math.floor(len(tickets) * contract.min_ratio / 2))]
     for delivery, rows in [*((u, tickets) for u in usual), (path, small)]:
