@@ -90,6 +90,10 @@ def _corpus(root: Path, outside: Path) -> tuple[dict[str, int], dict[str, str]]:
     )
     after = [_row(80, street='"two\nlines"'), "h81,short", _row(82), _row(83) + ",extra"]
     csv_file("contacts_09_bad_after_quoted.csv", f"{HEADER}\n{nl.join(after)}\n".encode(), 4)
+    # Mixed line ends: a CRLF header over LF rows, one CRLF row, a lone CR in a field (a
+    # line end, as Python's csv module takes it too: two short records).
+    mixed = (HEADER + "\r\n" + _row(100) + "\n" + _row(101) + "\r\n" + "h102,x\ry\n").encode()
+    csv_file("contacts_10_mixed_line_ends.csv", mixed, 4)
     # Odd names: taken literally, never as a pattern or as SQL.
     csv_file("contacts*.csv", f"{HEADER}\n{_row(90)}\n".encode(), 1)
     csv_file("contacts 'q\" [x].csv", f"{HEADER}\n{_row(91)}\n{_row(92)}\n".encode(), 2)
@@ -142,6 +146,21 @@ def _corpus(root: Path, outside: Path) -> tuple[dict[str, int], dict[str, str]]:
         _event(8).encode()[:-1] + b"\x00}\n" + _event(9).encode() + b"\n"
     )
     rows["web/events_02_nul_byte.jsonl"] = 2
+    crlf = f"{_event(11)}\r\n{_event(12)}\n" + _event(13, ',"note":"x\ry"') + "\n"
+    (web / "events_03_crlf.jsonl").write_bytes(crlf.encode())
+    rows["web/events_03_crlf.jsonl"] = 4  # the lone CR ends a line, as in CSV
+    import duckdb
+
+    good = shop / "order_items_02_damaged.parquet"
+    duckdb.sql(
+        "copy (select 'o' || i as order_id, i::integer as line_number, 's' as sku, "
+        "'p' || i as product_name, 'c' as category, 1 as quantity, 1.5 as unit_price "
+        "from range(20000) t(i)) to ? (format parquet, compression uncompressed)",
+        params=[str(good)],
+    )
+    data = good.read_bytes()  # a part cut out of the middle: the pages no longer line up
+    good.write_bytes(data[: len(data) // 2] + data[len(data) // 2 + 4000 :])
+    refused["shop/order_items_02_damaged.parquet"] = ""
     (shop / "order_items_01.parquet").write_bytes(b"PAR1" + os.urandom(500))
     refused["shop/order_items_01.parquet"] = "not a readable Parquet file"
     return rows, refused
@@ -183,9 +202,11 @@ def test_a_hostile_landing_folder_loads_what_it_can_and_loses_nothing(any_target
     assert loaded["crm/contacts_06_nul.csv"] == (1, 1)
     assert loaded["crm/contacts_08_cr_only.csv"] == (2, 1)
     assert loaded["crm/contacts*.csv"] == (1, 0)
+    assert loaded["crm/contacts_10_mixed_line_ends.csv"] == (2, 2)
+    assert loaded["web/events_03_crlf.jsonl"] == (2, 2)
     assert loaded["crm/contacts 'q\" [x].csv"] == (2, 0)
     events = loaded["web/events_01.jsonl"]
-    ok_on_both = {"e1", "e4", "e6", "e7", "e9"}
+    ok_on_both = {"e1", "e4", "e6", "e7", "e9", "e11", "e12"}
     got = {m for (m,) in fetch_all(any_target, "select message_id from raw.web_events")}
     if any_target.name == "postgres":  # the number: quarantined with PostgreSQL's reason
         assert got == ok_on_both and events == (4, 9)

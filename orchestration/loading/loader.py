@@ -37,7 +37,7 @@ from orchestration.loading.landing import (
     open_file,
     settle,
 )
-from orchestration.loading.parse import BatchError, bounded, parse_file
+from orchestration.loading.parse import BatchError, _reader_error, bounded, parse_file
 from orchestration.sources import Table, load_sources, settle_seconds
 from orchestration.warehouse import (
     RAW_SCHEMA,
@@ -602,6 +602,12 @@ def load_tables(
     return results
 
 
+def _is_reader_error(exc: Exception) -> bool:
+    import duckdb
+
+    return isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException)
+
+
 def _load_opened(sink, table, result, opened, landing_dir, decisions, progress) -> None:
     ready, writing = settle(opened, settle_seconds())
     for f in writing:
@@ -619,6 +625,9 @@ def _load_opened(sink, table, result, opened, landing_dir, decisions, progress) 
                 progress(f"{f.rel}: changed while loading; loaded at the next run", 0)
         except Exception as exc:
             cause = machine_cause(exc)
+            if cause is None and _is_reader_error(exc):  # the file, not the warehouse
+                result.errors.append(_message(f.rel, _reader_error(exc)))
+                continue
             if cause is None:
                 raise
             raise LoadError(
@@ -741,6 +750,7 @@ def _load_file(
             good = sink.commit(table, manifest, loaded_at, verify)
         finally:
             row_contract.release(sink.parser)
+            parsed.close()
     rows_bad = manifest["rows_quarantined"]
     done.rows_read, done.rows_loaded = good + rows_bad, good
     done.rows_quarantined = rows_bad

@@ -15,6 +15,7 @@ After `parse_file`, the connection holds:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,9 +65,15 @@ class BatchError(ValueError):
 
 @dataclass(frozen=True)
 class ParseResult:
-    """Bad rows are counted at parse time; good rows when they are written (one pass)."""
+    """Bad rows are counted at parse time; good rows when they are written (one pass).
+    `close()` after the good rows are written frees what _cdp_good reads (a copy)."""
 
     rows_bad: int
+    copy: object = None  # a temporary file _cdp_good reads, when the file was copied
+
+    def close(self) -> None:
+        if self.copy is not None:
+            self.copy.close()
 
 
 def _q(value: str) -> str:
@@ -133,18 +140,21 @@ def _names(names: list[str], most: int = 8) -> str:
     return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
-def _read_csv_sql(path: Path, columns: dict[str, str], *, header: bool, delim: str, quote: str):
+def _read_csv_sql(
+    path: Path, columns: dict[str, str], *, header: bool, delim: str, quote: str,
+    strict: bool = True,
+):  # fmt: skip
     cols = "{" + ", ".join(f"{_q(n)}: {_q(t)}" for n, t in columns.items()) + "}"
     return (
         f"read_csv({_q(str(path))}, columns = {cols}, header = {str(header).lower()}, "
         f"delim = {_q(delim)}, quote = {_q(quote)}, escape = {_q(quote)}, "
-        "auto_detect = false, strict_mode = true, store_rejects = true, "
+        f"auto_detect = false, strict_mode = {str(strict).lower()}, store_rejects = true, "
         "rejects_table = '_cdp_reject_errors', rejects_scan = '_cdp_reject_scans', "
         "rejects_limit = 0, max_line_size = 4000000)"
     )
 
 
-def _parse_csv(con, table: Table, path: Path) -> None:
+def _parse_csv(con, table: Table, path: Path, strict: bool = True) -> None:
     header = _csv_header(path)
     expected = [c.name for c in table.columns]
     if header != expected:
@@ -160,7 +170,7 @@ def _parse_csv(con, table: Table, path: Path) -> None:
             f"({'; '.join(detail) or 'columns out of order'})"
         )
     reader = _read_csv_sql(
-        path, {n: "VARCHAR" for n in expected}, header=True, delim=",", quote='"'
+        path, {n: "VARCHAR" for n in expected}, header=True, delim=",", quote='"', strict=strict
     )
     text_of = {c.name: _ident(c.name) for c in table.columns}
     select_typed = ", ".join(
@@ -482,7 +492,67 @@ def _place(con, table: Table, header_lines: int, row_offset: int) -> None:
     )
 
 
+def _line_ends_normalised(path: Path, out) -> None:
+    """Copy a JSON-lines file with CRLF and lone CR line ends written as LF (the reader
+    stops at a line end it does not expect); a CR inside a line is a line end, as the CSV
+    reader takes it."""
+    with open(path, "rb") as src:
+        carry = b""
+        while block := src.read(1 << 20):
+            block = carry + block
+            carry = b"\r" if block.endswith(b"\r") else b""
+            block = block[:-1] if carry else block
+            out.write(block.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        out.write(carry.replace(b"\r", b"\n"))
+    out.flush()
+
+
+def _reader_failed(exc: Exception) -> bool:
+    return "state machine reached an invalid state" in str(exc)
+
+
 def parse_file(con, table: Table, path: Path, *, row_offset: int = 0) -> ParseResult:
+    """`_parse_file`, once more where the strict reader gives up on mixed line ends: CSV
+    with the lenient reader, JSON lines from a copy with LF line ends. Any other error of
+    the reader refuses the file in one line."""
+    import tempfile
+
+    import duckdb
+
+    try:
+        return _parse_file(con, table, path, row_offset=row_offset)
+    except duckdb.Error as exc:
+        if not _reader_failed(exc):
+            raise BatchError(_reader_error(exc)) from None
+    try:
+        if table.format == "csv":
+            return _parse_file(con, table, path, row_offset=row_offset, strict=False)
+        from orchestration.loading.landing import descriptor_path
+
+        copy = tempfile.NamedTemporaryFile(suffix=".jsonl")  # noqa: SIM115 - closed by the caller
+        try:
+            _line_ends_normalised(path, copy)
+            same = descriptor_path(copy.fileno()) or Path(copy.name)
+            parsed = _parse_file(con, table, same, row_offset=row_offset)
+        except BaseException:
+            copy.close()
+            raise
+        return ParseResult(parsed.rows_bad, copy)
+    except duckdb.Error as exc:
+        raise BatchError(_reader_error(exc)) from None
+
+
+def _reader_error(exc: Exception) -> str:
+    """DuckDB's first line, without the reader's own path (a descriptor), bounded."""
+    first = (str(exc).strip().splitlines() or ["unreadable"])[0]
+    return "cannot be parsed: " + bounded(
+        re.sub(r"/proc/self/fd/\d+|/dev/fd/\d+", "the file", first), 300
+    )
+
+
+def _parse_file(
+    con, table: Table, path: Path, *, row_offset: int = 0, strict: bool = True
+) -> ParseResult:
     """Parse `path` for `table` into the temp tables _cdp_good and _cdp_bad; source rows
     are counted from `row_offset` (the lines of a file before the part given)."""
     if not path.is_file():
@@ -496,7 +566,7 @@ def parse_file(con, table: Table, path: Path, *, row_offset: int = 0) -> ParseRe
         con.execute(f"drop table if exists {name}")
     _evidence_macro(con)
     if table.format == "csv":
-        _parse_csv(con, table, path)
+        _parse_csv(con, table, path, strict)
         header_lines = 1
     elif table.format == "jsonl":
         _parse_jsonl(con, table, path)
