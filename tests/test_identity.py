@@ -111,11 +111,20 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     # a new day arrives: new files next to the loaded ones, plus the truth for scoring
     shutil.copytree(later, landing, dirs_exist_ok=True)
     shutil.copytree(generated / "truth", landing / "truth")
-    # a broken delivery next to it: a header and no rows; refused, the rest goes on
+    # a broken delivery next to it: a header and no rows; refused, and nothing downstream
+    # of the contacts runs until someone decides; skipped, the rest goes on
     contacts = next((landing / "crm").glob("contacts*.csv"))
     (landing / "crm" / "contacts_empty.csv").write_bytes(contacts.read_bytes().splitlines()[0])
+    refused = cdp_run(landing, tmp_path, ok=False, CDP_PREDICTIONS="0")
+    assert "file refused: crm/contacts_empty.csv: no rows" in refused.stdout + refused.stderr
+    assert _segment_members(target) == members_before
+    skip = subprocess.run(
+        [CDP, "landing", "skip", "crm/contacts_empty.csv", "--landing", str(landing),
+         "--reason", "an empty export"], capture_output=True, text=True,
+    )  # fmt: skip
+    assert skip.returncode == 0, skip.stderr
     second = cdp_run(landing, tmp_path, CDP_PREDICTIONS="0")
-    assert "file refused: crm/contacts_empty.csv: no rows" in second.stdout + second.stderr
+    assert "already loaded" in second.stdout + second.stderr
     assert fetch_all(
         target, "select count(*) from raw.load_manifest where file_path like '%contacts_empty%'"
     ) == [(0,)]

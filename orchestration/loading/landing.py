@@ -101,8 +101,11 @@ def candidates(table: Table, landing_dir: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def open_file(rel: str, path: Path, landing_dir: Path) -> OpenFile:
-    """Open a candidate for reading, or refuse it with a reason that shows no content."""
+def open_file(
+    rel: str, path: Path, landing_dir: Path, settled: tuple[int, int] | None = None
+) -> OpenFile:
+    """Open a candidate for reading, or refuse it with a reason that shows no content.
+    StillWriting when it is no longer as it was when it settled (`settled`)."""
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError as exc:
@@ -129,21 +132,35 @@ def open_file(rel: str, path: Path, landing_dir: Path) -> OpenFile:
     if not stat.S_ISREG(opened.st_mode) or opened.st_ino != info.st_ino:
         os.close(fd)
         raise Refused("replaced while it was being opened; tried again at the next run")
+    if settled is not None and (opened.st_size, opened.st_mtime_ns) != settled:
+        os.close(fd)
+        raise StillWriting(rel)
     return OpenFile(rel, path, fd, opened.st_size, opened.st_mtime_ns, opened.st_ino)
 
 
-def settle(files: list[OpenFile], seconds: float) -> tuple[list[OpenFile], list[OpenFile]]:
-    """(complete, still being written). Files modified within `seconds` are waited for
-    once, up to `seconds`; those that changed meanwhile are still being written."""
-    if seconds <= 0 or not files:
-        return files, []
-    now = time.time_ns()
-    youngest = max(f.mtime_ns for f in files)
-    wait = seconds - (now - youngest) / 1e9
+def settle(found: list[tuple[str, Path]], seconds: float) -> tuple[list, list[str]]:
+    """(complete, still being written) of the candidates, by their times (no file is held
+    open meanwhile). Entries modified within `seconds` are waited for once, up to
+    `seconds`; those that changed meanwhile are still being written. Complete entries
+    come with the (size, mtime) they had, for open_file to compare."""
+
+    def look(path: Path):
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
+
+    seen = [(rel, path, look(path)) for rel, path in found]
+    times = [state[1] for _, _, state in seen if state is not None]
+    wait = seconds - (time.time_ns() - max(times)) / 1e9 if times and seconds > 0 else 0
     if wait <= 0:
-        return files, []
+        return seen, []
     time.sleep(min(wait, seconds))
     ready, writing = [], []
-    for f in files:
-        (writing if f.changed() else ready).append(f)
+    for rel, path, state in seen:
+        if state is not None and look(path) != state:
+            writing.append(rel)
+        else:
+            ready.append((rel, path, state))
     return ready, writing

@@ -377,7 +377,8 @@ class _PostgresSink(_Sink):
             self.con.rollback()
 
     def prepare(self, table: Table) -> None:
-        with self.con, self.con.cursor() as cur:
+        with self.con, self.con.cursor() as cur:  # one loader at a time creates the tables
+            cur.execute("select pg_advisory_xact_lock(hashtext('cdp-load-ddl'))")
             for stmt in _ddl("postgres", table):
                 cur.execute(stmt)
 
@@ -431,6 +432,7 @@ class _PostgresSink(_Sink):
             if (exc.pgcode or "")[:2] not in _ROW_ERROR_CLASSES:
                 raise
             cur.execute("rollback to savepoint cdp_rows")
+            cur.execute("release savepoint cdp_rows")
         parser = self.parser
         parser.execute(
             "create or replace temp table _cdp_held as "
@@ -453,6 +455,7 @@ class _PostgresSink(_Sink):
                 if (exc.pgcode or "")[:2] not in _ROW_ERROR_CLASSES:
                     raise
                 cur.execute("rollback to savepoint cdp_rows")
+                cur.execute("release savepoint cdp_rows")  # else each holds a lock to the end
                 if lo == hi:
                     first = (exc.pgerror or str(exc)).strip().splitlines()[0]
                     refused.append(
@@ -473,8 +476,15 @@ class _PostgresSink(_Sink):
 
     def commit(self, table: Table, manifest: dict, loaded_at: datetime, verify) -> int:
         load_id, rel = manifest["load_id"], manifest["file_path"]
-        recent = self.recent_volumes(table)
         with self.con, self.con.cursor() as cur:  # one transaction: commit or roll back
+            # Loads of one table take turns; what another load wrote meanwhile is seen.
+            cur.execute(
+                "select pg_advisory_xact_lock(hashtext(%s))", [f"cdp-load:{table.raw_name}"]
+            )
+            _still_new(table, manifest, lambda sql, params: _pg_rows(cur, sql, params))
+            recent = [
+                r[0] for r in _pg_rows(cur, _VOLUMES_SQL, [table.raw_name, table.delivery.history])
+            ]
             good, refused = self._copy_good(cur, table, [load_id, rel, loaded_at])
             manifest["rows_quarantined"] += refused
             self._copy(
@@ -493,6 +503,22 @@ class _PostgresSink(_Sink):
             )
             verify()
         return good
+
+
+def _pg_rows(cur, sql: str, params: list) -> list[tuple]:
+    cur.execute(sql.replace("?", "%s"), params)
+    return cur.fetchall()
+
+
+def _still_new(table: Table, manifest: dict, query) -> None:
+    """Inside the load's transaction: another load of the same content, or of the same
+    path, committed since this one looked means this file is left for the next run."""
+    if query(_SEEN_SQL, [table.raw_name, manifest["checksum"]])[0][0] > 0:
+        raise StillWriting(manifest["file_path"])
+    rows = query(_PREVIOUS_SQL, [table.raw_name, manifest["file_path"]])
+    now = (rows[0][0], int(rows[0][1])) if rows else None
+    if now != manifest["previous"]:
+        raise StillWriting(manifest["file_path"])
 
 
 def _sql_text(value: str) -> str:
@@ -580,17 +606,7 @@ def load_tables(
             results.append(result)
             sink.prepare(table)
             decisions = sink.decisions(table)
-            opened = []
-            for rel, path in candidates(table, landing_dir):
-                try:
-                    opened.append(open_file(rel, path, landing_dir))
-                except Refused as exc:
-                    result.errors.append(_message(rel, str(exc)))
-            try:
-                _load_opened(sink, table, result, opened, landing_dir, decisions, progress)
-            finally:
-                for f in opened:
-                    f.close()
+            _load_candidates(sink, table, result, landing_dir, decisions, progress)
             now = _now()
             sink.refusals(
                 table,
@@ -608,13 +624,23 @@ def _is_reader_error(exc: Exception) -> bool:
     return isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException)
 
 
-def _load_opened(sink, table, result, opened, landing_dir, decisions, progress) -> None:
-    ready, writing = settle(opened, settle_seconds())
-    for f in writing:
-        result.waiting.append(f.rel)
+def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> None:
+    """Load the table's landing files one at a time: each is opened, checked, loaded and
+    closed before the next (a folder of many deliveries holds one descriptor)."""
+    ready, writing = settle(candidates(table, landing_dir), settle_seconds())
+    for rel in writing:
+        result.waiting.append(rel)
         if progress:
-            progress(f"{f.rel}: still being written; loaded at the next run", 0)
-    for f in ready:
+            progress(f"{rel}: still being written; loaded at the next run", 0)
+    for rel, path, settled in ready:
+        try:
+            f = open_file(rel, path, landing_dir, settled)
+        except Refused as exc:
+            result.errors.append(_message(rel, str(exc)))
+            continue
+        except StillWriting:
+            result.waiting.append(rel)
+            continue
         try:
             result.files.append(_load_file(sink, table, f, landing_dir, decisions, progress))
         except BatchError as exc:
@@ -634,6 +660,8 @@ def _load_opened(sink, table, result, opened, landing_dir, decisions, progress) 
                 f"cannot write {f.rel} to {sink.target.label}: {cause} (nothing of the file "
                 "was kept; fix that and run again)"
             ) from exc
+        finally:
+            f.close()
 
 
 def blocking_refusals(target: Target) -> list[tuple[str, str]]:
@@ -739,6 +767,7 @@ def _load_file(
             "started_at": started_at,
             "loaded_at": loaded_at,
             "appended": appending,
+            "previous": previous,
             "accepted": decision == "accept",
         }
 
