@@ -74,7 +74,7 @@ def _corpus(root: Path, outside: Path) -> tuple[dict[str, int], dict[str, str]]:
         _row(22),
     ]
     csv_file("contacts_03_quoted_newlines.csv", f"{HEADER}\n{nl.join(quoted)}\n".encode(), 3)
-    latin1 = [_row(30, first_name="José"), _row(31), _row(32, last_name="Müller")]
+    latin1 = [_row(30, first_name="José"), _row(31), _row(32, last_name="Müller", street="Straße")]
     csv_file("contacts_04_latin1.csv", f"{HEADER}\n{nl.join(latin1)}\n".encode("latin-1"), 3)
     long_rows = [_row(40, street="x" * 5_000_000), _row(41, street="y" * 300_000), _row(42)]
     csv_file("contacts_05_long_strings.csv", f"{HEADER}\n{nl.join(long_rows)}\n".encode(), 3)
@@ -220,6 +220,8 @@ def test_a_hostile_landing_folder_loads_what_it_can_and_loses_nothing(any_target
         assert len(reason) <= TEXT_LIMIT and len(text) <= TEXT_LIMIT
         assert "\x00" not in text and "\x00" not in reason
     by_row = {(f, r): (reason, text) for f, r, reason, text in quarantine}
+    reason, text = by_row[("crm/contacts_04_latin1.csv", 4)]  # the bytes, not DuckDB's "?"
+    assert "M\\xfcller" in text and "Stra\\xdfe" in text, text
     reason, text = by_row[("crm/contacts_06_nul.csv", 2)]
     assert reason == "NUL character in first_name" and "A\\x00nn" in text
     reason, text = by_row[("crm/contacts_05_long_strings.csv", 2)]
@@ -383,3 +385,19 @@ def test_the_landing_sensor_counts_a_file_once_it_has_settled(tmp_path, monkeypa
     old = time.time() - 60
     os.utime(path, (old, old))
     assert list(scan_landing(tmp_path)) == ["crm/contacts_1.csv"]
+
+
+def test_a_link_can_be_skipped_by_decision_and_not_accepted(any_target, tmp_path):
+    from orchestration.loading.loader import LoadError
+
+    root = tmp_path / "landing"
+    (root / "crm").mkdir(parents=True)
+    (tmp_path / "elsewhere.csv").write_text(f"{HEADER}\n{_row(1)}\n")
+    (root / "crm" / "contacts_1.csv").symlink_to(tmp_path / "elsewhere.csv")
+    assert load_tables(any_target, [CONTACTS], root)[0].blocking
+    with pytest.raises(LoadError, match="symbolic link"):
+        decide(any_target, root, "crm/contacts_1.csv", "accept", "no")
+    decide(any_target, root, "crm/contacts_1.csv", "skip", "not ours")
+    result = load_tables(any_target, [CONTACTS], root)[0]
+    assert (result.errors, [f.note for f in result.files]) == ([], ["skipped (decision)"])
+    assert fetch_all(any_target, "select count(*) from raw.crm_contacts") == [(0,)]

@@ -135,12 +135,15 @@ def build_loader_asset(source: Source):
         for res in results:
             for waiting in res.waiting:
                 context.log.warning(f"{waiting}: still being written; loaded at the next run")
-        blocked = [e for res in results if res.blocking for e in res.errors]
+        blocked = [(rel, e) for res in results if res.blocking
+                   for rel, e in zip(res.refused, res.errors, strict=True)]  # fmt: skip
         if blocked:  # the blocking checks above stop what is downstream; this says why
+            import shlex
+
             more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
-            first = blocked[0].split(": ", 1)[0]
+            first = shlex.quote(blocked[0][1].split(": ", 1)[0])
             raise Failure(
-                description=f"file refused: {blocked[0]}{more}; nothing that depends on it "
+                description=f"file refused: {blocked[0][1]}{more}; nothing that depends on it "
                 "runs until it loads, is replaced, or is left out with "
                 f'`cdp landing skip {first} --reason "…"`'
             )

@@ -101,6 +101,16 @@ def candidates(table: Table, landing_dir: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
+def signature(path: Path) -> str:
+    """What stands for the content of an entry that is not read (a link, a FIFO, an
+    unreadable file): its kind, size and time, without following it."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return "missing"
+    return f"entry:{stat.S_IFMT(st.st_mode):o}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def open_file(
     rel: str, path: Path, landing_dir: Path, settled: tuple[int, int] | None = None
 ) -> OpenFile:

@@ -36,6 +36,7 @@ from orchestration.loading.landing import (
     descriptor_path,
     open_file,
     settle,
+    signature,
 )
 from orchestration.loading.parse import BatchError, _reader_error, bounded, parse_file
 from orchestration.sources import Table, load_sources, settle_seconds
@@ -124,7 +125,12 @@ class TableLoad:
     table: Table
     files: list[FileLoad] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # refused files, one line each
+    refused: list[str] = field(default_factory=list)  # their landing paths
     waiting: list[str] = field(default_factory=list)  # still being written: next run
+
+    def refuse(self, rel: str, message: str) -> None:
+        self.refused.append(rel)
+        self.errors.append(message)
 
     @property
     def blocking(self) -> bool:
@@ -214,6 +220,10 @@ _PREVIOUS_SQL = (
     f"select checksum, size_bytes from {RAW_SCHEMA}.{MANIFEST_TABLE} "
     "where table_name = ? and file_path = ? order by loaded_at desc limit 1"
 )
+_ROWS_BEFORE_SQL = (
+    f"select coalesce(sum(rows_read), 0) from {RAW_SCHEMA}.{MANIFEST_TABLE} "
+    "where table_name = ? and file_path = ?"
+)
 _VOLUMES_SQL = (
     f"select rows_read from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = ? "
     "order by loaded_at desc limit ?"
@@ -242,6 +252,10 @@ class _Sink:
         """(checksum, size) of the newest load of this landing path, if any."""
         rows = self._query(_PREVIOUS_SQL, [table.raw_name, rel])
         return (rows[0][0], int(rows[0][1])) if rows else None
+
+    def rows_before(self, table: Table, rel: str) -> int:
+        """Rows read from this landing path by the loads before (its appended parts)."""
+        return int(self._query(_ROWS_BEFORE_SQL, [table.raw_name, rel])[0][0])
 
     def recent_volumes(self, table: Table) -> list[int]:
         return [r[0] for r in self._query(_VOLUMES_SQL, [table.raw_name, table.delivery.history])]
@@ -534,7 +548,7 @@ def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
     rows, rel = manifest["rows_read"], manifest["file_path"]
     contract = table.delivery
     if rows == 0 and not manifest.get("appended"):
-        raise BatchError(f"{rel}: no rows (empty file); nothing loaded from it")
+        raise BatchError("no rows (empty file); nothing loaded from it")
     if (
         manifest.get("accepted")
         or manifest.get("appended")
@@ -545,9 +559,9 @@ def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
     usual = statistics.median(recent)
     if rows < usual * contract.min_ratio:
         raise BatchError(
-            f"{rel}: {rows:,} rows against a median of {usual:,.0f} over the last "
+            f"{rows:,} rows against a median of {usual:,.0f} over the last "
             f"{len(recent)} loads (volume drop beyond {1 / contract.min_ratio:.0f}x); nothing "
-            f'loaded from it (`cdp landing accept {rel} --reason "…"` loads it)'
+            f'loaded from it (`cdp landing accept {_arg(rel)} --reason "…"` loads it)'
         )
 
 
@@ -611,8 +625,8 @@ def load_tables(
             sink.refusals(
                 table,
                 [
-                    [table.raw_name, e.split(": ", 1)[0], e, result.blocking, now]
-                    for e in result.errors
+                    [table.raw_name, rel, e, result.blocking, now]
+                    for rel, e in zip(result.refused, result.errors, strict=True)
                 ],
             )
     return results
@@ -631,12 +645,16 @@ def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> N
     for rel in writing:
         result.waiting.append(rel)
         if progress:
-            progress(f"{rel}: still being written; loaded at the next run", 0)
+            progress(f"{_shown(rel)}: still being written; loaded at the next run", 0)
     for rel, path, settled in ready:
         try:
             f = open_file(rel, path, landing_dir, settled)
         except Refused as exc:
-            result.errors.append(_message(rel, str(exc)))
+            if decisions.get((rel, signature(path))) == "skip":  # decided without reading it
+                result.files.append(FileLoad(rel, signature(path), 0, skipped=True,
+                                             note="skipped (decision)"))  # fmt: skip
+            else:
+                result.refuse(rel, _message(rel, str(exc)))
             continue
         except StillWriting:
             result.waiting.append(rel)
@@ -644,20 +662,20 @@ def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> N
         try:
             result.files.append(_load_file(sink, table, f, landing_dir, decisions, progress))
         except BatchError as exc:
-            result.errors.append(_message(f.rel, str(exc).removeprefix(f"{f.rel}: ")))
+            result.refuse(f.rel, _message(f.rel, str(exc)))
         except StillWriting:
             result.waiting.append(f.rel)
             if progress:
-                progress(f"{f.rel}: changed while loading; loaded at the next run", 0)
+                progress(f"{_shown(f.rel)}: changed while loading; loaded at the next run", 0)
         except Exception as exc:
             cause = machine_cause(exc)
             if cause is None and _is_reader_error(exc):  # the file, not the warehouse
-                result.errors.append(_message(f.rel, _reader_error(exc)))
+                result.refuse(f.rel, _message(f.rel, _reader_error(exc)))
                 continue
             if cause is None:
                 raise
             raise LoadError(
-                f"cannot write {f.rel} to {sink.target.label}: {cause} (nothing of the file "
+                f"cannot write {_shown(f.rel)} to {sink.target.label}: {cause} (nothing of the file "
                 "was kept; fix that and run again)"
             ) from exc
         finally:
@@ -678,43 +696,51 @@ def blocking_refusals(target: Target) -> list[tuple[str, str]]:
     )
 
 
+def _shown(rel: str) -> str:
+    """A landing path as messages show it: control characters escaped, bounded."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in rel)
+    return bounded(escaped, 200)
+
+
+def _arg(rel: str) -> str:
+    """A landing path as a shell command takes it."""
+    import shlex
+
+    return shlex.quote(_shown(rel))
+
+
 def _message(rel: str, reason: str) -> str:
     """One bounded line: the landing path, then why."""
-    return f"{rel}: " + bounded(" ".join(reason.split()), MESSAGE_LIMIT)
+    return f"{_shown(rel)}: " + bounded(" ".join(reason.split()), MESSAGE_LIMIT)
 
 
 @contextmanager
-def _appended_part(table: Table, f: OpenFile, previous: tuple[str, int]) -> Iterator[tuple]:
+def _appended_part(
+    table: Table, f: OpenFile, previous: tuple[str, int], rows_before: int
+) -> Iterator[tuple]:
     """(path, row offset) of the rows after the bytes loaded before, for an append-only
-    file; refuses a file whose loaded bytes changed."""
+    file; refuses a file whose loaded bytes changed. Rows are numbered on from the rows
+    read before, as a load of the whole file would number them."""
     old_checksum, old_size = previous
     if f.size <= old_size or checksum(f.fd, old_size) != old_checksum:
         raise BatchError(_changed(f.rel, "its loaded part was rewritten, not appended to"))
     if old_size and os.pread(f.fd, 1, old_size - 1) != b"\n":
         raise BatchError(_changed(f.rel, "the loaded part did not end with a whole line"))
-    lines = 0
-    offset = 0
-    while offset < old_size:
-        block = os.pread(f.fd, min(1 << 20, old_size - offset), offset)
-        lines += block.count(b"\n")
-        offset += len(block)
     with tempfile.NamedTemporaryFile(suffix=Path(f.rel).suffix) as part:
-        header = b""
-        if table.format == "csv":
-            header = os.pread(f.fd, 1 << 16, 0).split(b"\n", 1)[0] + b"\n"
-            part.write(header)
+        if table.format == "csv":  # the part is read with the file's header
+            part.write(os.pread(f.fd, 1 << 16, 0).split(b"\n", 1)[0] + b"\n")
         offset = old_size
         while block := os.pread(f.fd, 1 << 20, offset):
             part.write(block)
             offset += len(block)
         part.flush()
-        yield descriptor_path(part.fileno()) or Path(part.name), lines - (1 if header else 0)
+        yield descriptor_path(part.fileno()) or Path(part.name), rows_before
 
 
 def _changed(rel: str, why: str) -> str:
     return (
         f"changed since it was loaded ({why}); a new delivery must land under a new name "
-        f'(`cdp landing accept {rel} --reason "…"` loads this content as a new version)'
+        f'(`cdp landing accept {_arg(rel)} --reason "…"` loads this content as a new version)'
     )
 
 
@@ -732,25 +758,23 @@ def _load_file(
     if sink.seen(table, digest):
         done.skipped = True
         if progress:
-            progress(f"{rel}: already loaded", f.size)
+            progress(f"{_shown(rel)}: already loaded", f.size)
         return done
     decision = decisions.get((rel, digest))
     if decision == "skip":
         done.skipped, done.note = True, "skipped (decision)"
         if progress:
-            progress(f"{rel}: skipped by decision", f.size)
+            progress(f"{_shown(rel)}: skipped by decision", f.size)
         return done
     previous = sink.previous(table, rel)
     appending = previous is not None and decision != "accept"
     if appending and table.delivery.changed_file != "append":
         raise BatchError(_changed(rel, "other content under the same name"))
     if progress:
-        progress(f"{rel}: parsing", 0)
-    with _part_to_parse(table, f, previous if appending else None) as (path, offset):
-        try:
-            parsed = parse_file(sink.parser, table, path, row_offset=offset)
-        except BatchError as exc:  # the parser says what, the loader says which file
-            raise BatchError(f"{rel}: {exc}") from exc
+        progress(f"{_shown(rel)}: parsing", 0)
+    part = (previous, sink.rows_before(table, rel)) if appending else None
+    with _part_to_parse(table, f, part) as (path, offset):
+        parsed = parse_file(sink.parser, table, path, row_offset=offset)  # BatchError: why
         rows_bad = parsed.rows_bad + row_contract.apply(sink.parser, table)
         loaded_at = _now()
         manifest = {
@@ -786,17 +810,18 @@ def _load_file(
     done.note = "appended rows" if appending else ("accepted" if decision == "accept" else "")
     done.seconds = time.perf_counter() - started
     if progress:
-        progress(f"{rel}: {good:,} rows, {rows_bad:,} quarantined", f.size)
+        progress(f"{_shown(rel)}: {good:,} rows, {rows_bad:,} quarantined", f.size)
     return done
 
 
 @contextmanager
-def _part_to_parse(table: Table, f: OpenFile, previous: tuple[str, int] | None):
-    """The path to parse: the file itself, or only its appended part."""
-    if previous is None:
+def _part_to_parse(table: Table, f: OpenFile, appended: tuple | None):
+    """The path to parse: the file itself, or only its appended part ((previous load,
+    rows before) of the path)."""
+    if appended is None:
         yield f.reader_path, 0
         return
-    with _appended_part(table, f, previous) as part:
+    with _appended_part(table, f, *appended) as part:
         yield part
 
 
@@ -831,11 +856,14 @@ def decide(
     try:
         f = open_file(rel, landing_dir / rel, landing_dir)
     except Refused as exc:
-        raise LoadError(_message(rel, str(exc))) from None
-    try:
-        digest = checksum(f.fd)
-    finally:
-        f.close()
+        if decision != "skip":  # what cannot be read cannot be loaded
+            raise LoadError(_message(rel, str(exc))) from None
+        digest = signature(landing_dir / rel)
+    else:
+        try:
+            digest = checksum(f.fd)
+        finally:
+            f.close()
     row = [
         table.raw_name, rel, digest, decision, bounded(reason, MESSAGE_LIMIT),
         getpass.getuser(), _now(),

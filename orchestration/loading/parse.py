@@ -346,9 +346,20 @@ def _line_start(fh, pos: int, term: bytes) -> int:
 
 
 def _skeleton(text: str) -> str:
-    """Letters and digits only: what survives DuckDB's rendering of a bad line (which
-    replaces undecodable bytes, sometimes with their neighbours)."""
-    return "".join(c for c in text[: 4 * TEXT_LIMIT] if c.isascii() and c.isalnum())[:200]
+    """Letters and digits before the first character DuckDB may have rendered otherwise (a
+    non-ASCII one, or its `?` for undecodable bytes, which sometimes takes a neighbour)."""
+    head = []
+    for c in text[: 4 * TEXT_LIMIT]:
+        if not c.isascii() or c == "?":
+            break
+        if c.isalnum():
+            head.append(c)
+    return "".join(head)[:200]
+
+
+def _same_record(body: bytes, seen: str) -> bool:
+    ours, theirs = _skeleton(body.decode("utf-8", errors="replace")), _skeleton(seen)
+    return ours.startswith(theirs) or theirs.startswith(ours)
 
 
 def _record_text(fh, pos: int, csv_line: str | None, term: bytes) -> str:
@@ -377,7 +388,7 @@ def _record_text(fh, pos: int, csv_line: str | None, term: bytes) -> str:
         size = end - at
         body = head[: max(size, 0)].rstrip(b"\r\n")
         text = body.decode("utf-8", errors="backslashreplace")
-        if not seen or _skeleton(body.decode("utf-8", errors="ignore")) == _skeleton(seen):
+        if not seen or _same_record(body, seen):
             whole = size <= len(head)  # else only its first bytes were read
             return bounded(text) if whole else bounded(text, total=size, unit="bytes")
     return bounded(seen)  # nothing matched: the reader's own rendering of the record
