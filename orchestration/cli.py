@@ -230,6 +230,7 @@ def _execute(target, job_name: str = "cdp_all") -> dict:
         for s in sorted(stats, key=lambda s: s.start_time or 0)
     ]
     failure = ""
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
     for event in result.all_events:
         if event.is_step_failure:
             err_info = event.step_failure_data.error
@@ -241,6 +242,8 @@ def _execute(target, job_name: str = "cdp_all") -> dict:
             elif err_info is not None and err_info.cls_name == "DagsterDbtCliRuntimeError":
                 message = f"dbt failed (its output: {run_log})"
             failure = f"{event.step_key}: {_machine_cause_first(message, run_log)}"
+            if len(failed) > 1:  # each said why in its own line above
+                failure += f" (also failed: {', '.join(failed[1:])})"
             break
     loaded: dict[str, tuple[int, int]] = {}
     identity: dict = {}
