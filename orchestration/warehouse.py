@@ -260,7 +260,8 @@ def _csv_rows(rows: Iterable[Sequence]) -> tuple[str, int]:
     import io
 
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF line ends: a value holding a CR or an LF is quoted (the COPY readers need it)
+    writer = csv.writer(buffer, lineterminator="\r\n")
     count = 0
     for row in rows:
         writer.writerow(["" if v is None else v for v in row])

@@ -124,13 +124,14 @@ def test_identity_metrics_read_truth_from_an_awkward_landing_folder(awkward_targ
 def test_warehouse_helpers_write_through_an_awkward_tmpdir(awkward_target):
     target = awkward_target
     columns = [("id", "integer"), ("text", "varchar")]
-    values = ["it's", 'say "hi"', "a,b", "line\nbreak", "'); drop table x; --", None]
+    values = ["it's", 'say "hi"', "a,b", "line\nbreak", "'); drop table x; --", None,
+              "carriage\rreturn", "crlf\r\nend"]  # fmt: skip
     rows = list(enumerate(values))
-    assert replace_table(target, "quoted", "values_kept", columns, rows, primary_key="id") == 6
-    assert append_rows(target, "quoted", "values_kept", columns, [(6, "*[1]?")]) == 1
+    assert replace_table(target, "quoted", "values_kept", columns, rows, primary_key="id") == 8
+    assert append_rows(target, "quoted", "values_kept", columns, [(8, "*[1]?")]) == 1
     assert sorted(fetch_all(target, "select id, text from quoted.values_kept")) == [
         *rows,
-        (6, "*[1]?"),
+        (8, "*[1]?"),
     ]
     # a second replace (the Postgres primary key index is renamed each time)
     replace_table(target, "quoted", "values_kept", columns, rows[:2], primary_key="id")
