@@ -559,7 +559,7 @@ def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
     usual = statistics.median(recent)
     if rows < usual * contract.min_ratio:
         raise BatchError(
-            f"{rows:,} rows against a median of {usual:,.0f} over the last "
+            f"{rows:,} row{'' if rows == 1 else 's'} against a median of {usual:,.0f} over the last "
             f"{len(recent)} loads (volume drop beyond {1 / contract.min_ratio:.0f}x); nothing "
             f'loaded from it (`cdp landing accept {_arg(rel)} --reason "…"` loads it)'
         )
