@@ -22,8 +22,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# The demo builds a warehouse of its own, afresh: demo/cdp.duckdb (not the default one).
 demo: $(STAMP)
-	$(BIN)/cdp demo
+	env -u CDP_DUCKDB_PATH $(BIN)/cdp demo
 
 SQLFLUFF = $(BIN)/sqlfluff lint models tests/data_tests
 

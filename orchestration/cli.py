@@ -36,7 +36,7 @@ TARGET_OPTION = click.option(
     type=click.Choice([t.value for t in TargetName]),
     default="duckdb",
     show_default=True,
-    help="Warehouse to load and build.",
+    help="Warehouse target.",
 )
 LANDING_OPTION = click.option(
     "--landing",
@@ -89,6 +89,14 @@ class CliError(click.ClickException):
 )
 def generate(customers: int, seed: int, out: Path, plant_problems: bool) -> None:
     """Write sample landing files of a fictional omnichannel retailer (eight sources)."""
+    from orchestration.sources import all_tables
+
+    present = sorted(p for t in all_tables() for p in out.glob(t.pattern)) if out.is_dir() else []
+    if present:  # a loaded delivery rewritten under its name would be refused as changed
+        raise CliError(
+            f"{out} already holds landing files ({present[0].relative_to(out)} and "
+            f"{len(present) - 1:,} more); generate into a new folder, or remove them first"
+        )
     _generate(customers, seed, out)
     if plant_problems:
         from orchestration.generator.problems import plant_problems as plant
@@ -625,8 +633,17 @@ def _decide(decision: str, target: str, landing_dir: Path | None, files, reason:
             table, rel, digest = decide(resolved, folder, file, decision, reason)
         except (LoadError, WarehouseError) as exc:
             raise CliError(str(exc)) from None
-        what = "loads at the next run" if decision == "accept" else "is left out"
-        console.print(f"{rel} ({table.source}.{table.name}, sha256 {digest[:12]}) {what}")
+        what = (
+            "is accepted: the volume and changed-file rules let it load at the next run"
+            if decision == "accept"
+            else "is left out of every load"
+        )
+        known = (
+            "by its kind, size and time"
+            if digest.startswith("entry:")
+            else (f"sha256 {digest[:12]}")
+        )
+        console.print(f"{rel} ({table.source}.{table.name}, {known}) {what}")
 
 
 _REASON = click.option(

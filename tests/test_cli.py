@@ -108,3 +108,9 @@ def test_a_failure_says_the_machines_cause_first(tmp_path):
     assert _machine_cause_first(said, log) == said
     log.write_text("12:00:01 Running 42 models\nDatabase Error in model x\n")
     assert _machine_cause_first(f"dbt failed (its output: {log})", log).startswith("dbt failed")
+
+
+def test_generate_never_writes_over_landing_files(tmp_path):
+    assert _cdp("generate", "--customers", "20", "--out", str(tmp_path)).returncode == 0
+    line = _one_error_line(_cdp("generate", "--customers", "20", "--out", str(tmp_path)))
+    assert "already holds landing files" in line and "new folder" in line

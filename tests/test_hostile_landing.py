@@ -401,3 +401,41 @@ def test_a_link_can_be_skipped_by_decision_and_not_accepted(any_target, tmp_path
     result = load_tables(any_target, [CONTACTS], root)[0]
     assert (result.errors, [f.note for f in result.files]) == ([], ["skipped (decision)"])
     assert fetch_all(any_target, "select count(*) from raw.crm_contacts") == [(0,)]
+
+
+def test_decisions_say_what_is_wrong(duckdb_target, tmp_path):
+    from orchestration.loading.loader import LoadError
+
+    root = tmp_path / "landing"
+    (root / "crm").mkdir(parents=True)
+    (root / "crm" / "contacts_1.csv").write_text(f"{HEADER}\n{_row(1)}\n")
+    (tmp_path / "other.csv").write_text("x\n")
+    cases = {
+        "crm/contacts_9.csv": "no file crm/contacts_9.csv in the landing folder",
+        str(tmp_path / "other.csv"): "is not inside the landing folder",
+        "../other.csv": "is not inside the landing folder",
+    }
+    for file, message in cases.items():
+        with pytest.raises(LoadError, match=message):
+            decide(duckdb_target, root, file, "skip", "why")
+    with pytest.raises(LoadError, match="say why with --reason"):
+        decide(duckdb_target, root, "crm/contacts_1.csv", "skip", "  ")
+    load_tables(duckdb_target, [CONTACTS], root)
+    with pytest.raises(LoadError, match="is loaded already"):
+        decide(duckdb_target, root, "crm/contacts_1.csv", "skip", "too late")
+
+
+def test_refusals_name_the_command_for_their_target_and_folder(pg_target, tmp_path):
+    root = tmp_path / "land ing"
+    (root / "crm").mkdir(parents=True)
+    contacts = root / "crm" / "contacts_1.csv"
+    contacts.write_text(f"{HEADER}\n{_row(1)}\n")
+    load_tables(pg_target, [CONTACTS], root)
+    contacts.write_text(f"{HEADER}\n{_row(2)}\n")
+    [error] = load_tables(pg_target, [CONTACTS], root)[0].errors
+    assert f"cdp landing accept crm/contacts_1.csv --target postgres --landing '{root}'" in error
+    # The same path under another landing folder is another file.
+    other = tmp_path / "other"
+    (other / "crm").mkdir(parents=True)
+    (other / "crm" / "contacts_1.csv").write_text(f"{HEADER}\n{_row(3)}\n")
+    assert load_tables(pg_target, [CONTACTS], other)[0].rows_loaded == 1

@@ -138,14 +138,14 @@ def build_loader_asset(source: Source):
         blocked = [(rel, e) for res in results if res.blocking
                    for rel, e in zip(res.refused, res.errors, strict=True)]  # fmt: skip
         if blocked:  # the blocking checks above stop what is downstream; this says why
-            import shlex
+            from orchestration.loading.loader import landing_command
 
             more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
-            first = shlex.quote(blocked[0][1].split(": ", 1)[0])
+            where = {"target": target.name, "landing_dir": str(cdp.landing_path().resolve())}
             raise Failure(
                 description=f"file refused: {blocked[0][1]}{more}; nothing that depends on it "
                 "runs until it loads, is replaced, or is left out with "
-                f'`cdp landing skip {first} --reason "…"`'
+                f"`{landing_command('skip', blocked[0][0], where)}`"
             )
 
     return _load

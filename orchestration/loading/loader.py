@@ -53,7 +53,7 @@ QUARANTINE_TABLE = "quarantine"
 DECISIONS_TABLE = "load_decisions"
 REFUSALS_TABLE = "load_refusals"  # the files each table's last load refused
 DECISIONS = ("accept", "skip")
-MESSAGE_LIMIT = 400  # characters of a refusal's message
+MESSAGE_LIMIT = 600  # characters of a refusal's message
 
 MANIFEST_COLUMNS = [
     ("load_id", "varchar"),
@@ -218,11 +218,11 @@ _SEEN_SQL = (
 )
 _PREVIOUS_SQL = (
     f"select checksum, size_bytes from {RAW_SCHEMA}.{MANIFEST_TABLE} "
-    "where table_name = ? and file_path = ? order by loaded_at desc limit 1"
+    "where table_name = ? and file_path = ? and landing_dir = ? order by loaded_at desc limit 1"
 )
 _ROWS_BEFORE_SQL = (
     f"select coalesce(sum(rows_read), 0) from {RAW_SCHEMA}.{MANIFEST_TABLE} "
-    "where table_name = ? and file_path = ?"
+    "where table_name = ? and file_path = ? and landing_dir = ?"
 )
 _VOLUMES_SQL = (
     f"select rows_read from {RAW_SCHEMA}.{MANIFEST_TABLE} where table_name = ? "
@@ -248,14 +248,14 @@ class _Sink:
     def seen(self, table: Table, digest: str) -> bool:
         return self._query(_SEEN_SQL, [table.raw_name, digest])[0][0] > 0
 
-    def previous(self, table: Table, rel: str) -> tuple[str, int] | None:
+    def previous(self, table: Table, rel: str, landing_dir: Path) -> tuple[str, int] | None:
         """(checksum, size) of the newest load of this landing path, if any."""
-        rows = self._query(_PREVIOUS_SQL, [table.raw_name, rel])
+        rows = self._query(_PREVIOUS_SQL, [table.raw_name, rel, str(landing_dir)])
         return (rows[0][0], int(rows[0][1])) if rows else None
 
-    def rows_before(self, table: Table, rel: str) -> int:
+    def rows_before(self, table: Table, rel: str, landing_dir: Path) -> int:
         """Rows read from this landing path by the loads before (its appended parts)."""
-        return int(self._query(_ROWS_BEFORE_SQL, [table.raw_name, rel])[0][0])
+        return int(self._query(_ROWS_BEFORE_SQL, [table.raw_name, rel, str(landing_dir)])[0][0])
 
     def recent_volumes(self, table: Table) -> list[int]:
         return [r[0] for r in self._query(_VOLUMES_SQL, [table.raw_name, table.delivery.history])]
@@ -529,7 +529,7 @@ def _still_new(table: Table, manifest: dict, query) -> None:
     path, committed since this one looked means this file is left for the next run."""
     if query(_SEEN_SQL, [table.raw_name, manifest["checksum"]])[0][0] > 0:
         raise StillWriting(manifest["file_path"])
-    rows = query(_PREVIOUS_SQL, [table.raw_name, manifest["file_path"]])
+    rows = query(_PREVIOUS_SQL, [table.raw_name, manifest["file_path"], manifest["landing_dir"]])
     now = (rows[0][0], int(rows[0][1])) if rows else None
     if now != manifest["previous"]:
         raise StillWriting(manifest["file_path"])
@@ -561,7 +561,7 @@ def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
         raise BatchError(
             f"{rows:,} row{'' if rows == 1 else 's'} against a median of {usual:,.0f} over the last "
             f"{len(recent)} loads (volume drop beyond {1 / contract.min_ratio:.0f}x); nothing "
-            f'loaded from it (`cdp landing accept {_arg(rel)} --reason "…"` loads it)'
+            f"loaded from it (`{landing_command('accept', rel, manifest)}` loads it)"
         )
 
 
@@ -653,6 +653,8 @@ def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> N
             if decisions.get((rel, signature(path))) == "skip":  # decided without reading it
                 result.files.append(FileLoad(rel, signature(path), 0, skipped=True,
                                              note="skipped (decision)"))  # fmt: skip
+                if progress:
+                    progress(f"{_shown(rel)}: skipped by decision", 0)
             else:
                 result.refuse(rel, _message(rel, str(exc)))
             continue
@@ -716,16 +718,16 @@ def _message(rel: str, reason: str) -> str:
 
 @contextmanager
 def _appended_part(
-    table: Table, f: OpenFile, previous: tuple[str, int], rows_before: int
+    table: Table, f: OpenFile, previous: tuple[str, int], rows_before: int, where: dict
 ) -> Iterator[tuple]:
     """(path, row offset) of the rows after the bytes loaded before, for an append-only
     file; refuses a file whose loaded bytes changed. Rows are numbered on from the rows
     read before, as a load of the whole file would number them."""
     old_checksum, old_size = previous
     if f.size <= old_size or checksum(f.fd, old_size) != old_checksum:
-        raise BatchError(_changed(f.rel, "its loaded part was rewritten, not appended to"))
+        raise BatchError(_changed(f.rel, "its loaded part was rewritten, not appended to", where))
     if old_size and os.pread(f.fd, 1, old_size - 1) != b"\n":
-        raise BatchError(_changed(f.rel, "the loaded part did not end with a whole line"))
+        raise BatchError(_changed(f.rel, "the loaded part did not end with a whole line", where))
     with tempfile.NamedTemporaryFile(suffix=Path(f.rel).suffix) as part:
         if table.format == "csv":  # the part is read with the file's header
             part.write(os.pread(f.fd, 1 << 16, 0).split(b"\n", 1)[0] + b"\n")
@@ -737,11 +739,26 @@ def _appended_part(
         yield descriptor_path(part.fileno()) or Path(part.name), rows_before
 
 
-def _changed(rel: str, why: str) -> str:
+def _changed(rel: str, why: str, where: dict) -> str:
     return (
         f"changed since it was loaded ({why}); a new delivery must land under a new name "
-        f'(`cdp landing accept {_arg(rel)} --reason "…"` loads this content as a new version)'
+        f"(`{landing_command('accept', rel, where)}` loads this content as a new version)"
     )
+
+
+def landing_command(verb: str, rel: str, where: dict) -> str:
+    """The `cdp landing` command that decides about this file, as a user would type it:
+    with the target and landing folder when they are not the defaults."""
+    import shlex
+
+    from orchestration.settings import DEFAULT_LANDING_DIR
+
+    words = ["cdp", "landing", verb, _arg(rel)]
+    if where.get("target", "duckdb") != "duckdb":
+        words += ["--target", where["target"]]
+    if where.get("landing_dir") and Path(where["landing_dir"]) != DEFAULT_LANDING_DIR.resolve():
+        words += ["--landing", shlex.quote(where["landing_dir"])]
+    return " ".join(words) + ' --reason "…"'
 
 
 def _load_file(
@@ -766,13 +783,14 @@ def _load_file(
         if progress:
             progress(f"{_shown(rel)}: skipped by decision", f.size)
         return done
-    previous = sink.previous(table, rel)
+    previous = sink.previous(table, rel, landing_dir)
+    where = {"target": sink.target.name, "landing_dir": str(landing_dir)}
     appending = previous is not None and decision != "accept"
     if appending and table.delivery.changed_file != "append":
-        raise BatchError(_changed(rel, "other content under the same name"))
+        raise BatchError(_changed(rel, "other content under the same name", where))
     if progress:
         progress(f"{_shown(rel)}: parsing", 0)
-    part = (previous, sink.rows_before(table, rel)) if appending else None
+    part = (previous, sink.rows_before(table, rel, landing_dir), where) if appending else None
     with _part_to_parse(table, f, part) as (path, offset):
         parsed = parse_file(sink.parser, table, path, row_offset=offset)  # BatchError: why
         rows_bad = parsed.rows_bad + row_contract.apply(sink.parser, table)
@@ -791,6 +809,7 @@ def _load_file(
             "started_at": started_at,
             "loaded_at": loaded_at,
             "appended": appending,
+            "target": sink.target.name,
             "previous": previous,
             "accepted": decision == "accept",
         }
@@ -835,13 +854,22 @@ def decide(
 
     if decision not in DECISIONS:
         raise LoadError(f"unknown decision {decision!r}: choose {' or '.join(DECISIONS)}")
+    if not reason.strip():
+        raise LoadError("say why with --reason: it is kept with the decision")
     landing_dir = Path(landing_dir).resolve()
     # As the messages name it (a landing path), or any path to the file.
-    path = landing_dir / file if os.path.lexists(landing_dir / file) else Path(file).absolute()
+    inside = Path(os.path.normpath(landing_dir / file))
+    given = Path(os.path.normpath(Path(file).absolute()))
+    path = given if os.path.lexists(given) and not os.path.lexists(inside) else inside
     try:
         rel = path.relative_to(landing_dir).as_posix()
     except ValueError:
         raise LoadError(f"{file} is not inside the landing folder {landing_dir}") from None
+    if not os.path.lexists(path):
+        raise LoadError(
+            f"no file {_shown(rel)} in the landing folder {landing_dir} (name it as the "
+            "refusal does, relative to that folder; --landing names another folder)"
+        )
     matching = [
         t
         for s in load_sources().values()
@@ -870,6 +898,11 @@ def decide(
     ]  # fmt: skip
     with _sink(target) as sink:
         sink.prepare(table)
+        if sink.seen(table, digest):
+            raise LoadError(
+                f"{_shown(rel)} is loaded already (its rows are in raw.{table.raw_name}); "
+                "a decision would change nothing"
+            )
         sink.record(row)
     return table, rel, digest
 
