@@ -189,17 +189,23 @@ def literal_path(path: Path | str) -> Iterator[str]:
     if not GLOB_CHARACTERS.intersection(text):
         yield text
         return
-    fd_dir = next((d for d in _FD_DIRS if os.path.isdir(d)), None)
-    if fd_dir is None:
+    if descriptor_path(0) is None:
         raise WarehouseError(
             f"cannot read {text}: DuckDB takes *, ? and [ in a path as a pattern, and this "
             "system has no /dev/fd to read the file by; rename the folder"
         )
     fd = os.open(text, os.O_RDONLY)
     try:
-        yield f"{fd_dir}/{fd}"
+        yield descriptor_path(fd)
     finally:
         os.close(fd)
+
+
+def descriptor_path(fd: int) -> str | None:
+    """A name that opens the file behind descriptor `fd` of this process (the very file,
+    whatever its name holds), or None on a system without /dev/fd or /proc."""
+    fd_dir = next((d for d in _FD_DIRS if os.path.isdir(d)), None)
+    return f"{fd_dir}/{fd}" if fd_dir else None
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.sources import Table
+from orchestration.warehouse import descriptor_path
 
 
 class Refused(Exception):
@@ -46,7 +47,8 @@ class OpenFile:
     def reader_path(self) -> Path:
         """A path that opens this very file (the inode that was checked), with no
         character a reader could take for a pattern."""
-        return descriptor_path(self.fd) or self._link()
+        named = descriptor_path(self.fd)
+        return Path(named) if named else self._link()
 
     def _link(self) -> Path:  # systems without /proc: a plainly named link to the file
         if not hasattr(self, "_linked"):
@@ -76,15 +78,6 @@ class OpenFile:
         if linked is not None:
             linked.unlink(missing_ok=True)
             linked.parent.rmdir()
-
-
-_PROC_FD = Path("/proc/self/fd").is_dir()
-
-
-def descriptor_path(fd: int) -> Path | None:
-    """A path that opens the file behind descriptor `fd` (None on systems without /proc):
-    a reader given it sees that file, whatever its name holds."""
-    return Path(f"/proc/self/fd/{fd}") if _PROC_FD else None
 
 
 def candidates(table: Table, landing_dir: Path) -> list[tuple[str, Path]]:

@@ -33,17 +33,23 @@ from orchestration.loading.landing import (
     Refused,
     StillWriting,
     candidates,
-    descriptor_path,
     open_file,
     settle,
     signature,
 )
-from orchestration.loading.parse import BatchError, _reader_error, bounded, parse_file
+from orchestration.loading.parse import (
+    BatchError,
+    _reader_error,
+    bounded,
+    parse_file,
+    sql_literal,
+)
 from orchestration.sources import Table, load_sources, settle_seconds
 from orchestration.warehouse import (
     RAW_SCHEMA,
     Target,
     column_ddl,
+    descriptor_path,
     duckdb_connect,
     pg_connect,
 )
@@ -420,7 +426,7 @@ class _PostgresSink(_Sink):
         """COPY the rows of `query` into `dest`; returns how many. The rows travel through a
         private temporary file, which DuckDB writes through its descriptor."""
         with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
-            out = _sql_text(str(descriptor_path(tmp.fileno()) or tmp.name))
+            out = sql_literal(str(descriptor_path(tmp.fileno()) or tmp.name))
             rows = self.parser.execute(
                 f"copy ({query}) to {out} (format csv, header false, use_tmp_file false)", params
             ).fetchone()[0]
@@ -533,12 +539,6 @@ def _still_new(table: Table, manifest: dict, query) -> None:
     now = (rows[0][0], int(rows[0][1])) if rows else None
     if now != manifest["previous"]:
         raise StillWriting(manifest["file_path"])
-
-
-def _sql_text(value: str) -> str:
-    """A SQL string literal, for the paths COPY cannot take as a parameter: descriptor
-    paths (/proc/self/fd/N), or private temporary files where there is no /proc."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
@@ -736,7 +736,7 @@ def _appended_part(
             part.write(block)
             offset += len(block)
         part.flush()
-        yield descriptor_path(part.fileno()) or Path(part.name), rows_before
+        yield Path(descriptor_path(part.fileno()) or part.name), rows_before
 
 
 def _changed(rel: str, why: str, where: dict) -> str:

@@ -76,7 +76,9 @@ class ParseResult:
             self.copy.close()
 
 
-def _q(value: str) -> str:
+def sql_literal(value: str) -> str:
+    """A SQL string literal, for what DuckDB takes only as text (views cannot hold
+    parameters): descriptor paths, declared names."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -144,10 +146,10 @@ def _read_csv_sql(
     path: Path, columns: dict[str, str], *, header: bool, delim: str, quote: str,
     strict: bool = True,
 ):  # fmt: skip
-    cols = "{" + ", ".join(f"{_q(n)}: {_q(t)}" for n, t in columns.items()) + "}"
+    cols = "{" + ", ".join(f"{sql_literal(n)}: {sql_literal(t)}" for n, t in columns.items()) + "}"
     return (
-        f"read_csv({_q(str(path))}, columns = {cols}, header = {str(header).lower()}, "
-        f"delim = {_q(delim)}, quote = {_q(quote)}, escape = {_q(quote)}, "
+        f"read_csv({sql_literal(str(path))}, columns = {cols}, header = {str(header).lower()}, "
+        f"delim = {sql_literal(delim)}, quote = {sql_literal(quote)}, escape = {sql_literal(quote)}, "
         f"auto_detect = false, strict_mode = {str(strict).lower()}, store_rejects = true, "
         "rejects_table = '_cdp_reject_errors', rejects_scan = '_cdp_reject_scans', "
         "rejects_limit = 0, max_line_size = 4000000)"
@@ -252,7 +254,7 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
         for c in table.columns
     )
     payload = ", _doc::JSON as payload" if table.keep_payload else ""
-    path_list = "[" + ", ".join(_q(p) for p in paths) + "]"
+    path_list = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
     con.execute(
         f"""
         create or replace temp view _cdp_parsed as
@@ -311,7 +313,7 @@ def _parse_parquet(con, table: Table, path: Path) -> None:
         create or replace temp view _cdp_parsed as
         with src as (
             select file_row_number + 1 as _k, {cols}
-            from read_parquet({_q(str(path))}, file_row_number = true)
+            from read_parquet({sql_literal(str(path))}, file_row_number = true)
         ),
         checked as (select *, {_reason_expr(table, text_of)} as _reason from src)
         select _k, {select_typed}, _reason,
@@ -538,12 +540,12 @@ def parse_file(con, table: Table, path: Path, *, row_offset: int = 0) -> ParseRe
     try:
         if table.format == "csv":
             return _parse_file(con, table, path, row_offset=row_offset, strict=False)
-        from orchestration.loading.landing import descriptor_path
+        from orchestration.warehouse import descriptor_path
 
         copy = tempfile.NamedTemporaryFile(suffix=".jsonl")  # noqa: SIM115 - closed by the caller
         try:
             _line_ends_normalised(path, copy)
-            same = descriptor_path(copy.fileno()) or Path(copy.name)
+            same = Path(descriptor_path(copy.fileno()) or copy.name)
             parsed = _parse_file(con, table, same, row_offset=row_offset)
         except BaseException:
             copy.close()
