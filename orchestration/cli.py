@@ -651,26 +651,25 @@ _REASON = click.option(
 )
 
 
-@landing.command("accept")
-@TARGET_OPTION
-@LANDING_OPTION
-@_REASON
-@click.argument("files", nargs=-1, required=True)
-def landing_accept(target: str, landing: Path | None, reason: str, files) -> None:
-    """Load FILES at the next run although they break the volume or changed-file rule
-    (a changed file loads as a new version). FILES: landing paths as messages name them."""
-    _decide("accept", target, landing, files, reason)
+_DECISION_HELP = {
+    "accept": "Load FILES at the next run although they break the volume or changed-file "
+    "rule (a changed file loads as a new version). FILES: landing paths as messages name them.",
+    "skip": "Leave FILES out of every load without refusing them (as long as their content "
+    "is the same). FILES: landing paths as messages name them.",
+}
 
 
-@landing.command("skip")
-@TARGET_OPTION
-@LANDING_OPTION
-@_REASON
-@click.argument("files", nargs=-1, required=True)
-def landing_skip(target: str, landing: Path | None, reason: str, files) -> None:
-    """Leave FILES out of every load without refusing them (as long as their content is
-    the same). FILES: landing paths as messages name them."""
-    _decide("skip", target, landing, files, reason)
+def _decision_command(decision: str):
+    def command(target: str, landing: Path | None, reason: str, files) -> None:
+        _decide(decision, target, landing, files, reason)
+
+    for option in (click.argument("files", nargs=-1, required=True), _REASON, LANDING_OPTION,
+                   TARGET_OPTION):  # fmt: skip
+        command = option(command)
+    return landing.command(decision, help=_DECISION_HELP[decision])(command)
+
+
+landing_accept, landing_skip = (_decision_command(d) for d in ("accept", "skip"))
 
 
 @app.command()

@@ -20,6 +20,13 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 SEGMENTS = tuple(segment_models(ensure_manifest()))
 
 
+def cdp(*args: str, timeout: float = 400, **env: str) -> subprocess.CompletedProcess:
+    """The `cdp` command in a child process, with `env` over this process's environment."""
+    return subprocess.run(
+        [CDP, *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout
+    )
+
+
 def cdp_run(
     landing: Path,
     home: Path,
@@ -31,14 +38,8 @@ def cdp_run(
 ) -> subprocess.CompletedProcess:
     """`cdp run` in a child process with its own Dagster home; fails the test when its exit
     status is not what `ok` says."""
-    env = {**os.environ, "DAGSTER_HOME": str(home / "dagster_home"), **env}
-    proc = subprocess.run(
-        [CDP, "run", "--target", target, "--landing", str(landing), *(extra or [])],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=400,
-    )
+    proc = cdp("run", "--target", target, "--landing", str(landing), *(extra or []),
+               DAGSTER_HOME=str(home / "dagster_home"), **env)  # fmt: skip
     assert (proc.returncode == 0) == ok, proc.stderr[-3000:]
     return proc
 

@@ -62,6 +62,17 @@ def still_running(tree: dict[tuple[int, int], str]) -> dict[tuple[int, int], str
     }
 
 
+def assert_tree_ends(tree: dict[tuple[int, int], str], seconds: float, what: str) -> None:
+    """Every process of `tree` has ended within `seconds` of `what` being killed."""
+    deadline = time.monotonic() + seconds
+    while still_running(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = still_running(tree)
+    assert not left, f"still running after {what} was killed:\n" + "\n".join(
+        f"{pid}: {cmd[:200]}" for (pid, _), cmd in left.items()
+    )
+
+
 def holds_open(pid: int, path: Path) -> bool:
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
@@ -114,13 +125,7 @@ def test_killing_cdp_run_ends_dbt_and_frees_the_warehouse(tmp_path):
         tree = descendants(cdp.pid)
         cdp.send_signal(signal.SIGKILL)
         cdp.wait()
-        deadline = time.monotonic() + 5
-        while still_running(tree) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        left = still_running(tree)
-        assert not left, "still running after cdp run was killed:\n" + "\n".join(
-            f"{pid}: {cmd[:200]}" for (pid, _), cmd in left.items()
-        )
+        assert_tree_ends(tree, 5, "cdp run")
         import duckdb
 
         con = duckdb.connect(str(warehouse))  # for writing: fails while another process holds it
@@ -166,13 +171,7 @@ def test_killing_cdp_ui_stops_the_dagster_ui(tmp_path):
         tree = descendants(ui.pid)
         ui.send_signal(signal.SIGKILL)
         ui.wait()
-        deadline = time.monotonic() + 30  # stopped as Ctrl-C stops it: SIGTERM, then SIGKILL
-        while still_running(tree) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = still_running(tree)
-        assert not left, "still running after cdp ui was killed:\n" + "\n".join(
-            f"{pid}: {cmd[:200]}" for (pid, _), cmd in left.items()
-        )
+        assert_tree_ends(tree, 30, "cdp ui")  # stopped as Ctrl-C stops it: TERM, then KILL
     finally:
         if ui.poll() is None:
             ui.kill()

@@ -4,12 +4,11 @@ mirror sync removes the person at the destination in the same `cdp run --syncs`.
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 
 import pytest
 from receiver import Receiver
-from support import CDP
+from support import cdp
 
 from orchestration.warehouse import fetch_all, resolve_target
 
@@ -19,18 +18,9 @@ SECRET = "consent-test-secret"
 
 def _run_with_syncs(landing, home, rx) -> subprocess.CompletedProcess:
     """`cdp run --syncs`; the syncs without credentials here fail, the webhook's runs."""
-    return subprocess.run(
-        [CDP, "run", "--syncs", "--landing", str(landing)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={
-            **os.environ,
-            "DAGSTER_HOME": str(home / "dagster_home"),
-            "CDP_WEBHOOK_URL": rx.url,
-            "CDP_WEBHOOK_SECRET": SECRET,
-        },
-    )
+    return cdp("run", "--syncs", "--landing", str(landing), timeout=600,
+               DAGSTER_HOME=str(home / "dagster_home"), CDP_WEBHOOK_URL=rx.url,
+               CDP_WEBHOOK_SECRET=SECRET)  # fmt: skip
 
 
 def test_a_one_row_withdrawal_loads_and_the_mirror_sync_removes_the_person(tmp_path, monkeypatch):

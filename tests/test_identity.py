@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import CDP, SEGMENTS, assert_incremental_equals_full_refresh, cdp_run
+from support import CDP, SEGMENTS, assert_incremental_equals_full_refresh, cdp, cdp_run
 
 from orchestration.generator.split import split_landing
 from orchestration.identity.metrics import compute
@@ -118,10 +118,8 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     refused = cdp_run(landing, tmp_path, ok=False, CDP_PREDICTIONS="0")
     assert "file refused: crm/contacts_empty.csv: no rows" in refused.stdout + refused.stderr
     assert _segment_members(target) == members_before
-    skip = subprocess.run(
-        [CDP, "landing", "skip", "crm/contacts_empty.csv", "--landing", str(landing),
-         "--reason", "an empty export"], capture_output=True, text=True,
-    )  # fmt: skip
+    skip = cdp("landing", "skip", "crm/contacts_empty.csv", "--landing", str(landing),
+               "--reason", "an empty export")  # fmt: skip
     assert skip.returncode == 0, skip.stderr
     second = cdp_run(landing, tmp_path, CDP_PREDICTIONS="0")
     assert "already loaded" in second.stdout + second.stderr

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 from receiver import Receiver
-from support import CDP, PROJECT, SEGMENTS, assert_incremental_build_repairs, cdp_run, run_dbt
+from support import (
+    CDP,
+    PROJECT,
+    SEGMENTS,
+    assert_incremental_build_repairs,
+    cdp,
+    cdp_run,
+    run_dbt,
+)
 
 from orchestration.generator.problems import plant_problems
 from orchestration.identity.metrics import compute
@@ -163,15 +171,12 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
         assert fetch_all(second_target, "select count(*) from segments.segment_runs") == builds
         customers = "select count(*) from marts.dim_customers"  # new contacts were loaded
         assert fetch_all(second_target, customers) == fetch_all(target, customers)
-        alone = subprocess.run([CDP, "sync", "high_value_to_webhook"], capture_output=True,
-                               text=True, env={**os.environ, **env})  # fmt: skip
+        alone = cdp("sync", "high_value_to_webhook", **env)
         assert alone.returncode == 1 and "a landing file was refused" in alone.stderr, alone.stderr
         assert rx.requests == 0
         for decision, file in (("skip", missing["file"]), ("accept", drop["file"])):
-            decided = subprocess.run(
-                [CDP, "landing", decision, file, "--landing", str(problem_landing),
-                 "--reason", "planted"], capture_output=True, text=True,
-            )  # fmt: skip
+            decided = cdp("landing", decision, file, "--landing", str(problem_landing),
+                          "--reason", "planted")  # fmt: skip
             assert decided.returncode == 0 and file in decided.stdout, decided.stderr
         second = cdp_run(problem_landing, second_db.parent, "duckdb", ok=False,
                          extra=["--syncs"], **env)  # fmt: skip

@@ -7,12 +7,11 @@ match: a reader that globs reads the decoy (or nothing) instead of the file."""
 from __future__ import annotations
 
 import csv
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
-from support import CDP, cdp_run
+from support import cdp, cdp_run
 
 from orchestration.identity.metrics import compute
 from orchestration.warehouse import (
@@ -149,12 +148,7 @@ def test_generate_into_an_awkward_folder(tmp_path, awkward_tmpdir):
     plain = tmp_path / "plain"
     generate(50, 3, plain)
     out = _awkward(tmp_path / "out")
-    proc = subprocess.run(
-        [CDP, "generate", "--customers", "50", "--seed", "3", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = cdp("generate", "--customers", "50", "--seed", "3", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     written = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     assert written == sorted(p.relative_to(plain) for p in plain.rglob("*") if p.is_file())
@@ -170,12 +164,7 @@ def test_cdp_run_on_an_awkward_landing_folder(tmp_path, monkeypatch, awkward_tmp
     metrics, into a DuckDB file in an awkward folder (about a minute). The file's own name is
     plain: dbt-duckdb names the database after it and writes that name into its SQL as is."""
     landing = _awkward(tmp_path / "landing")
-    proc = subprocess.run(
-        [CDP, "generate", "--customers", "50", "--seed", "5", "--out", str(landing)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = cdp("generate", "--customers", "50", "--seed", "5", "--out", str(landing))
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = _awkward(tmp_path / "wh", 'ware\'house "w" *[1]')
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(folder / "cdp.duckdb"))

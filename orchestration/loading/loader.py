@@ -39,9 +39,9 @@ from orchestration.loading.landing import (
 )
 from orchestration.loading.parse import (
     BatchError,
-    _reader_error,
     bounded,
     parse_file,
+    reader_error,
     sql_literal,
 )
 from orchestration.sources import Table, load_sources, settle_seconds
@@ -632,7 +632,7 @@ def load_tables(
     return results
 
 
-def _is_reader_error(exc: Exception) -> bool:
+def _isreader_error(exc: Exception) -> bool:
     import duckdb
 
     return isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException)
@@ -650,8 +650,9 @@ def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> N
         try:
             f = open_file(rel, path, landing_dir, settled)
         except Refused as exc:
-            if decisions.get((rel, signature(path))) == "skip":  # decided without reading it
-                result.files.append(FileLoad(rel, signature(path), 0, skipped=True,
+            known = signature(path)
+            if decisions.get((rel, known)) == "skip":  # decided without reading it
+                result.files.append(FileLoad(rel, known, 0, skipped=True,
                                              note="skipped (decision)"))  # fmt: skip
                 if progress:
                     progress(f"{_shown(rel)}: skipped by decision", 0)
@@ -671,8 +672,8 @@ def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> N
                 progress(f"{_shown(f.rel)}: changed while loading; loaded at the next run", 0)
         except Exception as exc:
             cause = machine_cause(exc)
-            if cause is None and _is_reader_error(exc):  # the file, not the warehouse
-                result.refuse(f.rel, _message(f.rel, _reader_error(exc)))
+            if cause is None and _isreader_error(exc):  # the file, not the warehouse
+                result.refuse(f.rel, _message(f.rel, reader_error(exc)))
                 continue
             if cause is None:
                 raise

@@ -536,7 +536,7 @@ def parse_file(con, table: Table, path: Path, *, row_offset: int = 0) -> ParseRe
         return _parse_file(con, table, path, row_offset=row_offset)
     except duckdb.Error as exc:
         if not _reader_failed(exc):
-            raise BatchError(_reader_error(exc)) from None
+            raise BatchError(reader_error(exc)) from None
     try:
         if table.format == "csv":
             return _parse_file(con, table, path, row_offset=row_offset, strict=False)
@@ -552,10 +552,10 @@ def parse_file(con, table: Table, path: Path, *, row_offset: int = 0) -> ParseRe
             raise
         return ParseResult(parsed.rows_bad, copy)
     except duckdb.Error as exc:
-        raise BatchError(_reader_error(exc)) from None
+        raise BatchError(reader_error(exc)) from None
 
 
-def _reader_error(exc: Exception) -> str:
+def reader_error(exc: Exception) -> str:
     """DuckDB's first line, without the reader's own path (a descriptor), bounded."""
     first = (str(exc).strip().splitlines() or ["unreadable"])[0]
     return "cannot be parsed: " + bounded(
