@@ -34,8 +34,8 @@ import sys
 from pathlib import Path
 from orchestration.loading.loader import load_tables
 from orchestration.sources import all_tables
-from orchestration.warehouse import resolve_target
-results = load_tables(resolve_target("duckdb"), all_tables(), Path(sys.argv[1]))
+from orchestration.warehouse import resolve_warehouse
+results = load_tables(resolve_warehouse("duckdb"), all_tables(), Path(sys.argv[1]))
 for r in results:
     secs = sum(f.seconds for f in r.files)
     print("@@bench", r.table.raw_name, r.rows_loaded, r.rows_quarantined, len(r.errors), secs)

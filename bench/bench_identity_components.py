@@ -63,8 +63,8 @@ import sys
 from pathlib import Path
 from orchestration.loading.loader import load_tables
 from orchestration.sources import all_tables
-from orchestration.warehouse import resolve_target
-results = load_tables(resolve_target("duckdb"), all_tables(), Path(sys.argv[1]))
+from orchestration.warehouse import resolve_warehouse
+results = load_tables(resolve_warehouse("duckdb"), all_tables(), Path(sys.argv[1]))
 print("@@bench", sum(r.rows_loaded for r in results), sum(len(r.errors) for r in results))
 """
 

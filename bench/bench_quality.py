@@ -84,12 +84,12 @@ VALIDATE = """
 import dataclasses, json, resource, sys, time
 from pathlib import Path
 from orchestration.quality.suites import discover, validate
-from orchestration.warehouse import resolve_target
+from orchestration.warehouse import resolve_warehouse
 start = time.perf_counter()
 target, chunk, folder = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 (suite,) = [s for s in discover(folder=folder) if s.table == "marts.dim_customers"]
 suite = dataclasses.replace(suite, chunk_rows=chunk or 10**9)
-(outcome,) = validate([suite], resolve_target(target), docs=None)
+(outcome,) = validate([suite], resolve_warehouse(target), docs=None)
 print(json.dumps({
     "seconds": time.perf_counter() - start,
     "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -163,17 +163,18 @@ def bench_duckdb(rows: int, chunks: list[int]) -> None:
 
 
 def bench_postgres(rows: int) -> None:
-    from orchestration.warehouse import pg_connect, pg_params
+    from orchestration.warehouse import resolve_warehouse
 
-    p = pg_params()
-    with pg_connect("postgres") as admin:
+    pg = resolve_warehouse("postgres")
+    p = pg.params()
+    with pg.connect("postgres") as admin:
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute(f"drop database if exists {PG_DATABASE} with (force)")
             cur.execute(f"create database {PG_DATABASE}")
         try:
             start = time.perf_counter()
-            with pg_connect(PG_DATABASE) as con:
+            with pg.connect(PG_DATABASE) as con:
                 con.autocommit = True
                 with con.cursor() as cur:
                     cur.execute("create schema marts")

@@ -68,10 +68,10 @@ import dataclasses, json, resource, sys
 from orchestration.activation.engine import run_sync
 from orchestration.activation.spec import find_sync
 from orchestration.dbt_project import MANIFEST
-from orchestration.warehouse import resolve_target
+from orchestration.warehouse import resolve_warehouse
 spec = find_sync(MANIFEST, sys.argv[1])
 spec = dataclasses.replace(spec, destination={**spec.destination, **json.loads(sys.argv[2])})
-report = run_sync(spec, resolve_target("duckdb"))
+report = run_sync(spec, resolve_warehouse("duckdb"))
 print(json.dumps({
     **{k: v for k, v in vars(report).items() if isinstance(v, int | float)},
     "delivered": report.added + report.changed + report.removed,

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from enum import StrEnum
 from pathlib import Path
 
 import click
@@ -25,18 +24,18 @@ DEMO_DIR = PROJECT_DIR / "demo"
 RUN_LOG_DIR = PROJECT_DIR / "logs" / "runs"
 
 
-class TargetName(StrEnum):
-    duckdb = "duckdb"
-    postgres = "postgres"
+def _target_choices() -> list[str]:
+    from orchestration.warehouse import TARGETS
+
+    return list(TARGETS)
 
 
 TARGET_OPTION = click.option(
     "--target",
     "-t",
-    type=click.Choice([t.value for t in TargetName]),
-    default="duckdb",
-    show_default=True,
-    help="Warehouse target.",
+    type=click.Choice(_target_choices()),
+    default=None,
+    help="Warehouse target (default: CDP_TARGET, else duckdb).",
 )
 LANDING_OPTION = click.option(
     "--landing",
@@ -133,23 +132,27 @@ def _generate(customers: int, seed: int, out: Path) -> None:
     )
 
 
-def _prepare(target: str, landing: Path | None):
-    from orchestration.settings import apply_defaults
-    from orchestration.warehouse import WarehouseError, duckdb_connect, pg_connect, resolve_target
+def _settings(target: str | None, landing: Path | None = None, environ=None):
+    """The settings of this command, resolved once (written out for dbt and Dagster)."""
+    from orchestration.settings import Settings
+    from orchestration.warehouse import WarehouseError
+
+    try:
+        return Settings.resolve(target, landing, environ).export()
+    except WarehouseError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _prepare(target: str | None, landing: Path | None, environ=None):
+    from orchestration.warehouse import WarehouseError
 
     if landing is not None and not landing.is_dir():
         raise CliError(
             f"landing folder {landing} does not exist (try `cdp generate --out {landing}`)"
         )
-    apply_defaults(target, landing)
-    resolved = resolve_target(target)
+    settings = _settings(target, landing, environ)
     try:  # fail early, in one line, when the warehouse cannot be reached
-        if resolved.name == "duckdb":
-            with duckdb_connect(resolved.duckdb_path):
-                pass
-        else:
-            with pg_connect():
-                pass
+        settings.warehouse.check_reachable()
     except WarehouseError as exc:
         raise CliError(str(exc)) from exc
     from orchestration.dbt_project import ensure_manifest
@@ -158,7 +161,7 @@ def _prepare(target: str, landing: Path | None):
         ensure_manifest()
     except RuntimeError as exc:
         raise CliError(str(exc)) from exc
-    return resolved
+    return settings
 
 
 @app.command()
@@ -169,9 +172,9 @@ def _prepare(target: str, landing: Path | None):
 )
 def run(target: str, landing: Path | None, with_syncs: bool) -> None:
     """Materialise everything: load landing files, build and test every dbt model."""
-    resolved = _prepare(target, landing)
-    summary = _execute(resolved, "cdp_all_and_syncs" if with_syncs else "cdp_all")
-    _print_summary(resolved, summary)
+    settings = _prepare(target, landing)
+    summary = _execute(settings, "cdp_all_and_syncs" if with_syncs else "cdp_all")
+    _print_summary(settings.warehouse, summary)
     if not summary["success"]:
         raise CliError(f"run {summary['run_id']} failed: {summary['failure']}")
 
@@ -189,33 +192,35 @@ def run(target: str, landing: Path | None, with_syncs: bool) -> None:
 def demo(customers: int, seed: int) -> None:
     """Generate a small data set, run the whole pipeline on DuckDB and print a summary."""
     landing = DEMO_DIR / "landing"
-    if not os.environ.get("CDP_DUCKDB_PATH"):
+    environ = dict(os.environ)
+    if not environ.get("CDP_DUCKDB_PATH"):
         warehouse = DEMO_DIR / "cdp.duckdb"
         for stale in (warehouse, warehouse.with_suffix(".duckdb.wal")):
             stale.unlink(missing_ok=True)
-        os.environ["CDP_DUCKDB_PATH"] = str(warehouse)
+        environ["CDP_DUCKDB_PATH"] = str(warehouse)
     if landing.exists():
         shutil.rmtree(landing)
     os.environ["CDP_LANDING_SETTLE_SECONDS"] = "0"  # written whole just below
     started = time.perf_counter()
     _generate(customers, seed, landing)
     generated = time.perf_counter() - started
-    resolved = _prepare("duckdb", landing)
-    summary = _execute(resolved)
+    settings = _prepare("duckdb", landing, environ)
+    summary = _execute(settings)
     summary["stages"].insert(0, ("generate", generated))
-    _print_summary(resolved, summary)
+    _print_summary(settings.warehouse, summary)
     if not summary["success"]:
         raise CliError(f"run {summary['run_id']} failed: {summary['failure']}")
 
 
-def _execute(target, job_name: str = "cdp_all") -> dict:
+def _execute(settings, job_name: str = "cdp_all") -> dict:
     """Run a job (`cdp_all` by default) in this process, recorded in the Dagster instance."""
     from dagster import DagsterInstance
 
     from orchestration.activation.spec import SyncSpecError
+    from orchestration.definitions import build_definitions
 
     try:
-        from orchestration.definitions import defs
+        defs = build_definitions(settings)
     except SyncSpecError as exc:  # a sync declared wrongly in the segments' YAML
         raise CliError(str(exc)) from None
 
@@ -299,8 +304,8 @@ def _machine_cause_first(message: str, run_log: Path) -> str:
 
 
 def _print_summary(target, summary: dict) -> None:
-    from orchestration.loading.loader import quarantine_by_reason
-    from orchestration.warehouse import WarehouseError, raw_row_counts
+    from orchestration.loading.loader import quarantine_by_reason, raw_row_counts
+    from orchestration.warehouse import WarehouseError
 
     console.print(f"\nrun {summary['run_id']} on {target.label}")
     try:
@@ -379,13 +384,11 @@ def quality(target: str, show_all: bool) -> None:
         docs_index,
         last_run_results,
     )
-    from orchestration.settings import apply_defaults
-    from orchestration.warehouse import WarehouseError, existing_tables, resolve_target
+    from orchestration.warehouse import WarehouseError
 
-    apply_defaults(target)
-    resolved = resolve_target(target)
+    resolved = _settings(target).warehouse
     try:
-        if RESULTS_TABLE not in existing_tables(resolved, RESULTS_SCHEMA):
+        if RESULTS_TABLE not in resolved.existing_tables(RESULTS_SCHEMA):
             raise CliError(f"no quality results on {resolved.label}: run `cdp run` first")
         rows = last_run_results(resolved)
     except WarehouseError as exc:
@@ -420,18 +423,15 @@ def quality(target: str, show_all: bool) -> None:
     console.print(table)
 
 
-def _sync_target(target: str):
-    from orchestration.settings import apply_defaults
-    from orchestration.warehouse import resolve_target
-
-    apply_defaults(target)
+def _sync_target(target: str | None):
+    settings = _settings(target)
     from orchestration.dbt_project import ensure_manifest
 
     try:
         manifest = ensure_manifest()
     except RuntimeError as exc:
         raise CliError(str(exc)) from exc
-    return resolve_target(target), manifest
+    return settings.warehouse, manifest
 
 
 @app.command()
@@ -440,15 +440,14 @@ def syncs(target: str) -> None:
     """List the syncs declared in the project with their last run."""
     from orchestration.activation.spec import SyncSpecError, load_syncs
     from orchestration.activation.state import SCHEMA
-    from orchestration.warehouse import WarehouseError, existing_tables, fetch_all
+    from orchestration.warehouse import WarehouseError
 
     resolved, manifest = _sync_target(target)
     try:
         specs = load_syncs(manifest)
         last: dict[str, tuple] = {}
-        if "sync_log" in existing_tables(resolved, SCHEMA):
-            for row in fetch_all(
-                resolved,
+        if "sync_log" in resolved.existing_tables(SCHEMA):
+            for row in resolved.fetch_all(
                 f"select sync_name, started_at, status, added, changed, removed, failed, seconds "
                 f"from {SCHEMA}.sync_log l where started_at = (select max(started_at) from "
                 f"{SCHEMA}.sync_log m where m.sync_name = l.sync_name)",
@@ -539,11 +538,9 @@ def sync(target: str, name: str, dry_run: bool, force: bool) -> None:
 @TARGET_OPTION
 def segments(target: str) -> None:
     """List the segments with their current size and the change at their last build."""
-    from orchestration.settings import apply_defaults
-    from orchestration.warehouse import WarehouseError, existing_tables, fetch_all, resolve_target
+    from orchestration.warehouse import WarehouseError
 
-    apply_defaults(target)
-    resolved = resolve_target(target)
+    resolved = _settings(target).warehouse
     sql = """
         select r.segment_name, r.run_at, r.size, r.entered, r.exited,
                (select count(*) from segments.segment_runs p where p.segment_name = r.segment_name)
@@ -553,8 +550,8 @@ def segments(target: str) -> None:
         order by r.segment_name
     """
     try:
-        built = "segment_runs" in existing_tables(resolved, "segments")
-        rows = fetch_all(resolved, sql) if built else []
+        built = "segment_runs" in resolved.existing_tables("segments")
+        rows = resolved.fetch_all(sql) if built else []
     except WarehouseError as exc:
         raise CliError(str(exc)) from None
     if not built:
@@ -606,12 +603,11 @@ def explain(target: str, query: str) -> None:
     """
     from orchestration.identity.explain import explain as build_explanation
     from orchestration.identity.explain import render
-    from orchestration.settings import apply_defaults
-    from orchestration.warehouse import WarehouseError, resolve_target
+    from orchestration.warehouse import WarehouseError
 
-    apply_defaults(target)
+    warehouse = _settings(target).warehouse
     try:
-        render(build_explanation(resolve_target(target), query), console)
+        render(build_explanation(warehouse, query), console)
     except (ValueError, WarehouseError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
 
@@ -623,14 +619,14 @@ def landing() -> None:
 
 def _decide(decision: str, target: str, landing_dir: Path | None, files, reason: str) -> None:
     from orchestration.loading.loader import LoadError, decide
-    from orchestration.settings import landing_dir as default_landing
-    from orchestration.warehouse import WarehouseError, resolve_target
+    from orchestration.warehouse import WarehouseError
 
-    folder = landing_dir or default_landing()
-    resolved = resolve_target(target)
+    settings = _settings(target, landing_dir)
     for file in files:
         try:
-            table, rel, digest = decide(resolved, folder, file, decision, reason)
+            table, rel, digest = decide(
+                settings.warehouse, settings.landing_dir, file, decision, reason
+            )
         except (LoadError, WarehouseError) as exc:
             raise CliError(str(exc)) from None
         what = (
@@ -683,7 +679,7 @@ def ui(target: str, landing: Path | None, port: int) -> None:
         str(Path(sys.executable).with_name("dagster")),
         "dev",
         "-m",
-        "orchestration.definitions",
+        "orchestration.code_location",
         "-h",
         "127.0.0.1",
         "-p",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,11 +24,8 @@ def __getattr__(name: str):
     if name == "dbt_project":
         from dagster_dbt import DbtProject
 
-        project = DbtProject(
-            project_dir=PROJECT_DIR,
-            profiles_dir=PROJECT_DIR,
-            target=os.environ.get("CDP_TARGET", "duckdb"),
-        )
+        # the target is the run's (DbtCliResource(target=...)); parsing needs none
+        project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
         globals()["dbt_project"] = project
         return project
     raise AttributeError(name)
@@ -44,6 +40,16 @@ def _newest_source_mtime() -> float:
             if f.is_file():
                 newest = max(newest, f.stat().st_mtime)
     return newest
+
+
+def _dbt_env() -> dict[str, str]:
+    """This process's environment with the profile's variables for its settings (the same
+    as at run time, or dbt parses everything again)."""
+    import os
+
+    from orchestration.settings import Settings
+
+    return {**os.environ, **Settings.resolve().warehouse.dbt_env()}
 
 
 def ensure_manifest(force: bool = False) -> Path:
@@ -62,6 +68,7 @@ def ensure_manifest(force: bool = False) -> Path:
             capture_output=True,
             text=True,
             cwd=PROJECT_DIR,
+            env=_dbt_env(),
         )
         if proc.returncode != 0:
             detail = (proc.stdout + proc.stderr).strip().splitlines()

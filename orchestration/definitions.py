@@ -1,12 +1,12 @@
-"""Dagster definitions: loaders, dbt models and checks, the job, schedule and sensor.
+"""Dagster definitions for one `Settings`: loaders, dbt models and checks, the jobs,
+schedules and sensor. `cdp` builds them for the settings it resolved; the Dagster code
+location (`orchestration.code_location`) for the settings of its environment.
 
-Importing this module opens no database connection; heavy libraries load inside assets.
+Building them opens no database connection; heavy libraries load inside assets.
 The dbt manifest must exist first (`cdp run`, `cdp ui` and `make` prepare it).
 """
 
 from __future__ import annotations
-
-import os
 
 from dagster import (
     AssetSelection,
@@ -26,84 +26,80 @@ from orchestration.assets.quality import quality_checks
 from orchestration.assets.raw import loader_assets
 from orchestration.assets.syncs import sync_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
-from orchestration.permissions import restrict
 from orchestration.progress import cdp_console_logger
 from orchestration.resources import CdpSettings
 from orchestration.sensors import build_landing_sensor
-from orchestration.settings import WAREHOUSE_TAG, apply_defaults, landing_dir
+from orchestration.settings import WAREHOUSE_TAG, Settings
 
-# This module is the entry point of the Dagster code location (`dagster dev`, run workers):
-# what they and their dbt children write is owner-only, as under `cdp`.
-restrict()
-apply_defaults()
-TARGET = os.environ["CDP_TARGET"]
-# The run queue starts one run per DuckDB file at a time (DAGSTER_HOME/dagster.yaml).
-TAGS = {WAREHOUSE_TAG: TARGET}
 
-landing_specs, loaders = loader_assets()
-syncs = sync_assets()
+def build_definitions(settings: Settings) -> Definitions:
+    # The run queue starts one run per DuckDB file at a time (DAGSTER_HOME/dagster.yaml).
+    tags = {WAREHOUSE_TAG: settings.target}
+    landing_specs, loaders = loader_assets()
+    syncs = sync_assets()
 
-# DuckDB allows one writer per file: run every step of a run in one process, in order.
-cdp_job = define_asset_job(
-    "cdp_all",
-    selection=AssetSelection.all() - AssetSelection.groups("landing", "syncs"),
-    executor_def=in_process_executor,
-    tags=TAGS,
-    description="Load every landing file into raw, then build and test every dbt model.",
-)
-cdp_sync_job = define_asset_job(
-    "cdp_all_and_syncs",
-    selection=AssetSelection.all() - AssetSelection.groups("landing"),
-    executor_def=in_process_executor,
-    tags=TAGS,
-    description="Everything cdp_all does, then every sync its checks let through.",
-)
-
-daily = ScheduleDefinition(
-    name="cdp_daily", job=cdp_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
-)
-# One job and schedule per sync that names a schedule: it sends what changed since its last
-# run, after checking that no blocking quality check is failing.
-sync_jobs, sync_schedules = [], []
-for spec, sync in syncs:
-    job = define_asset_job(
-        f"sync_{spec.name}",
-        selection=AssetSelection.assets(sync),
+    # DuckDB allows one writer per file: run every step of a run in one process, in order.
+    cdp_job = define_asset_job(
+        "cdp_all",
+        selection=AssetSelection.all() - AssetSelection.groups("landing", "syncs"),
         executor_def=in_process_executor,
-        tags=TAGS,
+        tags=tags,
+        description="Load every landing file into raw, then build and test every dbt model.",
     )
-    sync_jobs.append(job)
-    if spec.schedule:
-        try:
-            schedule = ScheduleDefinition(
-                name=f"sync_{spec.name}_schedule",
-                job=job,
-                cron_schedule=spec.schedule,
-                execution_timezone="UTC",
-            )
-        except DagsterInvalidDefinitionError as exc:
-            raise SyncSpecError(f"sync {spec.name}: schedule {spec.schedule!r} is invalid") from exc
-        sync_schedules.append(schedule)
+    cdp_sync_job = define_asset_job(
+        "cdp_all_and_syncs",
+        selection=AssetSelection.all() - AssetSelection.groups("landing"),
+        executor_def=in_process_executor,
+        tags=tags,
+        description="Everything cdp_all does, then every sync its checks let through.",
+    )
+    daily = ScheduleDefinition(
+        name="cdp_daily", job=cdp_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
+    )
+    # One job and schedule per sync that names a schedule: it sends what changed since its
+    # last run, after checking that no blocking quality check is failing.
+    sync_jobs, sync_schedules = [], []
+    for spec, sync in syncs:
+        job = define_asset_job(
+            f"sync_{spec.name}",
+            selection=AssetSelection.assets(sync),
+            executor_def=in_process_executor,
+            tags=tags,
+        )
+        sync_jobs.append(job)
+        if spec.schedule:
+            try:
+                schedule = ScheduleDefinition(
+                    name=f"sync_{spec.name}_schedule",
+                    job=job,
+                    cron_schedule=spec.schedule,
+                    execution_timezone="UTC",
+                )
+            except DagsterInvalidDefinitionError as exc:
+                raise SyncSpecError(
+                    f"sync {spec.name}: schedule {spec.schedule!r} is invalid"
+                ) from exc
+            sync_schedules.append(schedule)
 
-defs = Definitions(
-    asset_checks=quality_checks(),
-    assets=[
-        *landing_specs,
-        *loaders,
-        cdp_dbt_assets,
-        cdp_dbt_traits_and_segments,
-        identity_quality,
-        customer_predictions,
-        *(asset for _, asset in syncs),
-    ],
-    jobs=[cdp_job, cdp_sync_job, *sync_jobs],
-    schedules=[daily, *sync_schedules],
-    sensors=[build_landing_sensor(cdp_job, landing_dir())],
-    loggers={"console": cdp_console_logger},
-    resources={
-        "cdp": CdpSettings(target=TARGET, landing_dir=str(landing_dir())),
-        "dbt": DbtCliResource(
-            project_dir=dbt_project, target=TARGET, dbt_executable=DBT_EXECUTABLE
-        ),
-    },
-)
+    return Definitions(
+        asset_checks=quality_checks(),
+        assets=[
+            *landing_specs,
+            *loaders,
+            cdp_dbt_assets,
+            cdp_dbt_traits_and_segments,
+            identity_quality,
+            customer_predictions,
+            *(asset for _, asset in syncs),
+        ],
+        jobs=[cdp_job, cdp_sync_job, *sync_jobs],
+        schedules=[daily, *sync_schedules],
+        sensors=[build_landing_sensor(cdp_job, settings.landing_dir)],
+        loggers={"console": cdp_console_logger},
+        resources={
+            "cdp": CdpSettings.of(settings),
+            "dbt": DbtCliResource(
+                project_dir=dbt_project, target=settings.target, dbt_executable=DBT_EXECUTABLE
+            ),
+        },
+    )

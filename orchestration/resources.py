@@ -6,17 +6,28 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from orchestration.warehouse import Target, resolve_target
+from orchestration.settings import Settings
+from orchestration.warehouse import Warehouse, resolve_warehouse
 
 
 class CdpSettings(ConfigurableResource):
-    """Target warehouse (duckdb|postgres) and landing folder for loader assets."""
+    """The run's warehouse target and landing folder (from `Settings`, resolved once)."""
 
-    target: str = "duckdb"
+    target: str
     landing_dir: str
+    duckdb_path: str | None = None
 
-    def resolved_target(self) -> Target:
-        return resolve_target(self.target)
+    @classmethod
+    def of(cls, settings: Settings) -> CdpSettings:
+        path = getattr(settings.warehouse, "path", None)
+        return cls(
+            target=settings.target,
+            landing_dir=str(settings.landing_dir),
+            duckdb_path=str(path) if path else None,
+        )
+
+    def warehouse(self) -> Warehouse:
+        return resolve_warehouse(self.target, duckdb_path=self.duckdb_path)
 
     def landing_path(self) -> Path:
         return Path(self.landing_dir)

@@ -30,10 +30,9 @@ def pytest_collection_modifyitems(items):
 def _pg_admin():
     import psycopg2
 
-    from orchestration.warehouse import pg_params
+    from orchestration.warehouse import resolve_warehouse
 
-    params = pg_params()
-    params["dbname"] = os.environ.get("CDP_PG_ADMIN_DB", "postgres")
+    params = resolve_warehouse("postgres").params(os.environ.get("CDP_PG_ADMIN_DB", "postgres"))
     con = psycopg2.connect(connect_timeout=3, **params)
     con.autocommit = True
     return con
@@ -42,11 +41,11 @@ def _pg_admin():
 @pytest.fixture
 def duckdb_target(tmp_path, monkeypatch):
     """A DuckDB target on a fresh file under the test's tmp folder."""
-    from orchestration.warehouse import resolve_target
+    from orchestration.warehouse import resolve_warehouse
 
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("CDP_TARGET", "duckdb")
-    return resolve_target("duckdb")
+    return resolve_warehouse("duckdb")
 
 
 @pytest.fixture
@@ -77,10 +76,10 @@ def pg_database(monkeypatch):
 
 @pytest.fixture
 def pg_target(pg_database, monkeypatch):
-    from orchestration.warehouse import resolve_target
+    from orchestration.warehouse import resolve_warehouse
 
     monkeypatch.setenv("CDP_TARGET", "postgres")
-    return resolve_target("postgres")
+    return resolve_warehouse("postgres")
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -77,7 +77,6 @@ def run_dbt(*args: str, target: str = "duckdb", **env: str) -> subprocess.Comple
 def incremental_rows(target) -> dict[str, list[tuple]]:
     """Every row of every incremental model, in a stable order."""
     from orchestration.dbt_project import rebuildable_incremental_models
-    from orchestration.warehouse import fetch_all
 
     def hashable(row: tuple) -> tuple:  # Postgres returns json columns as dicts
         return tuple(
@@ -85,7 +84,7 @@ def incremental_rows(target) -> dict[str, list[tuple]]:
         )
 
     return {
-        table: sorted((hashable(r) for r in fetch_all(target, f"select * from {table}")), key=repr)
+        table: sorted((hashable(r) for r in target.fetch_all(f"select * from {table}")), key=repr)
         for table in rebuildable_incremental_models().values()
     }
 
@@ -106,17 +105,9 @@ def assert_incremental_equals_full_refresh(target, target_name: str) -> None:
 
 def execute(target, *statements: str) -> None:
     """Run write statements on the target and commit."""
-    from orchestration.warehouse import duckdb_connect, pg_connect
-
-    if target.name == "duckdb":
-        with duckdb_connect(target.duckdb_path) as con:
-            for sql in statements:
-                con.execute(sql)
-        return
-    with pg_connect() as con, con.cursor() as cur:
+    with target.session() as session, session.transaction():
         for sql in statements:
-            cur.execute(sql)
-        con.commit()
+            session.run(sql)
 
 
 def assert_incremental_build_repairs(target, target_name: str) -> None:
@@ -192,6 +183,4 @@ def write_segment(
     columns: list[tuple[str, str]] = SEGMENT_COLUMNS,
 ) -> None:
     """(Re)create segments.<table> with `rows`."""
-    from orchestration.warehouse import replace_table
-
-    replace_table(target, "segments", table, columns, rows)
+    target.replace_table("segments", table, columns, rows)

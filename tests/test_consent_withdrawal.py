@@ -10,7 +10,7 @@ import pytest
 from receiver import Receiver
 from support import cdp
 
-from orchestration.warehouse import fetch_all, resolve_target
+from orchestration.warehouse import resolve_warehouse
 
 pytestmark = pytest.mark.slow
 SECRET = "consent-test-secret"
@@ -38,7 +38,7 @@ def test_a_one_row_withdrawal_loads_and_the_mirror_sync_removes_the_person(tmp_p
         part_file.write_bytes(first + b"".join(lines[part::3]))
     header = next(csv.reader([first.decode()]))
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
-    target = resolve_target("duckdb")
+    target = resolve_warehouse("duckdb")
 
     with Receiver(SECRET) as rx:
         first = _run_with_syncs(landing, tmp_path, rx)
@@ -67,8 +67,7 @@ def test_a_one_row_withdrawal_loads_and_the_mirror_sync_removes_the_person(tmp_p
         assert "records_part-0004.csv" not in " ".join(
             line for line in log.splitlines() if "refused" in line
         ), log[-3000:]
-        assert fetch_all(
-            target,
+        assert target.fetch_all(
             "select rows_loaded from raw.load_manifest where file_path = ?",
             ["consent/records_part-0004.csv"],
         ) == [(1,)]

@@ -13,8 +13,11 @@ from orchestration.sources import all_tables
 
 ensure_manifest()
 
-from orchestration.definitions import defs  # noqa: E402
+from orchestration.definitions import build_definitions  # noqa: E402
 from orchestration.sensors import build_landing_sensor  # noqa: E402
+from orchestration.settings import Settings  # noqa: E402
+
+defs = build_definitions(Settings.resolve())
 
 
 def test_lineage_runs_from_landing_files_through_raw_to_staging():
@@ -44,11 +47,16 @@ def test_job_schedule_and_sensor_are_defined():
     assert defs.resolve_sensor_def("landing_files_sensor") is not None
 
 
-def test_definitions_import_opens_no_database(tmp_path):
+def test_code_location_import_opens_no_database(tmp_path):
     # A DuckDB path that cannot be created: importing must not touch it.
     env = {**os.environ, "CDP_DUCKDB_PATH": "/proc/forbidden/cdp.duckdb"}
+    env["DAGSTER_HOME"] = str(tmp_path / "home")
     proc = subprocess.run(
-        [sys.executable, "-c", "import orchestration.definitions as d; print(len(d.defs.assets))"],
+        [
+            sys.executable,
+            "-c",
+            "import orchestration.code_location as d; print(len(d.defs.assets))",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -96,18 +104,20 @@ def test_duckdb_runs_queue_one_at_a_time(tmp_path, monkeypatch):
     the DuckDB tag to one: a sync schedule that fires during the daily run waits for it."""
     from dagster import DagsterInstance
 
-    from orchestration.settings import EARLIER_INSTANCE_CONFIGS, WAREHOUSE_TAG, apply_defaults
+    from orchestration.settings import EARLIER_INSTANCE_CONFIGS, WAREHOUSE_TAG
 
-    for job in [defs.resolve_job_def(name) for name in ("cdp_all", "cdp_all_and_syncs")] + [
-        defs.resolve_job_def(s.job_name) for s in defs.schedules
-    ]:
-        assert job.tags.get(WAREHOUSE_TAG) == os.environ["CDP_TARGET"], job.name
+    for target in ("duckdb", "postgres"):
+        built = build_definitions(Settings.resolve(target))
+        for job in [built.resolve_job_def(n) for n in ("cdp_all", "cdp_all_and_syncs")] + [
+            built.resolve_job_def(s.job_name) for s in built.schedules
+        ]:
+            assert job.tags.get(WAREHOUSE_TAG) == target, job.name
 
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text(EARLIER_INSTANCE_CONFIGS[0])  # an earlier default
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    apply_defaults()
+    Settings.resolve().export()
     with DagsterInstance.from_config(str(home)) as instance:
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"

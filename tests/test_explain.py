@@ -16,7 +16,7 @@ from orchestration.identity.explain import (
     normalise_phone,
     render,
 )
-from orchestration.warehouse import resolve_target
+from orchestration.warehouse import resolve_warehouse
 
 T = datetime(2024, 1, 1)
 SHARED_PHONE = "+14155550100"
@@ -164,7 +164,7 @@ def target(tmp_path, monkeypatch):
     path = tmp_path / "identity.duckdb"
     _build(path)
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(path))
-    return resolve_target("duckdb")
+    return resolve_warehouse("duckdb")
 
 
 def _rendered(explanation) -> str:
@@ -331,13 +331,11 @@ PG_TYPES = {"VARCHAR": "text", "TIMESTAMP": "timestamp", "BIGINT": "bigint"}
 @pytest.mark.postgres
 def test_same_explanation_on_postgres(tmp_path, pg_target):
     """The SQL is portable: the hand-made warehouse copied to Postgres explains the same."""
-    from orchestration.warehouse import pg_connect
-
     path = tmp_path / "identity.duckdb"
     _build(path)
     src = duckdb.connect(str(path), read_only=True)
     try:
-        with pg_connect() as con, con.cursor() as cur:
+        with pg_target.connect() as con, con.cursor() as cur:
             cur.execute("create schema intermediate; create schema marts")
             for table in TABLES:
                 cols = src.execute(f"describe {table}").fetchall()

@@ -14,7 +14,6 @@ import pytest
 from orchestration.loading.loader import decide, load_tables
 from orchestration.loading.parse import TEXT_LIMIT
 from orchestration.sources import get_table
-from orchestration.warehouse import fetch_all
 
 CONTACTS = get_table("crm", "contacts")
 EVENTS = get_table("web", "events")
@@ -169,11 +168,11 @@ def _corpus(root: Path, outside: Path) -> tuple[dict[str, int], dict[str, str]]:
 def _per_file(target) -> dict[str, tuple[int, int]]:
     raw = {}
     for table in TABLES:
-        for f, n in fetch_all(
-            target, f"select _source_file, count(*) from raw.{table.raw_name} group by 1"
+        for f, n in target.fetch_all(
+            f"select _source_file, count(*) from raw.{table.raw_name} group by 1"
         ):
             raw[f] = n
-    bad = dict(fetch_all(target, "select source_file, count(*) from raw.quarantine group by 1"))
+    bad = dict(target.fetch_all("select source_file, count(*) from raw.quarantine group by 1"))
     return {f: (raw.get(f, 0), bad.get(f, 0)) for f in set(raw) | set(bad)}
 
 
@@ -207,14 +206,14 @@ def test_a_hostile_landing_folder_loads_what_it_can_and_loses_nothing(any_target
     assert loaded["crm/contacts 'q\" [x].csv"] == (2, 0)
     events = loaded["web/events_01.jsonl"]
     ok_on_both = {"e1", "e4", "e6", "e7", "e9", "e11", "e12"}
-    got = {m for (m,) in fetch_all(any_target, "select message_id from raw.web_events")}
+    got = {m for (m,) in any_target.fetch_all("select message_id from raw.web_events")}
     if any_target.name == "postgres":  # the number: quarantined with PostgreSQL's reason
         assert got == ok_on_both and events == (4, 9)
     else:
         assert got == ok_on_both | {"e10"} and events == (5, 8)
 
-    quarantine = fetch_all(
-        any_target, "select source_file, source_row, reason, raw_text from raw.quarantine"
+    quarantine = any_target.fetch_all(
+        "select source_file, source_row, reason, raw_text from raw.quarantine"
     )
     for _, _, reason, text in quarantine:
         assert len(reason) <= TEXT_LIMIT and len(text) <= TEXT_LIMIT
@@ -243,11 +242,11 @@ def test_a_hostile_landing_folder_loads_what_it_can_and_loses_nothing(any_target
         assert reason.startswith("rejected by PostgreSQL: ") and '"e10"' in text, reason
 
     # A second run adds nothing and refuses the same files again.
-    manifest = fetch_all(any_target, "select count(*) from raw.load_manifest")
+    manifest = any_target.fetch_all("select count(*) from raw.load_manifest")
     again = load_tables(any_target, TABLES, root)
     assert {e.split(": ", 1)[0] for r in again for e in r.errors} == set(refused)
     assert _per_file(any_target) == loaded
-    assert fetch_all(any_target, "select count(*) from raw.load_manifest") == manifest
+    assert any_target.fetch_all("select count(*) from raw.load_manifest") == manifest
 
 
 def test_a_changed_file_never_loads_twice(any_target, tmp_path):
@@ -267,10 +266,10 @@ def test_a_changed_file_never_loads_twice(any_target, tmp_path):
     assert "changed since it was loaded" in contacts_run.errors[0]
     assert "cdp landing accept crm/contacts_1.csv" in contacts_run.errors[0]
     assert (events_run.rows_loaded, events_run.rows_quarantined) == (1, 1)
-    assert fetch_all(any_target, "select message_id, _source_row from raw.web_events order by 2") == [
+    assert any_target.fetch_all("select message_id, _source_row from raw.web_events order by 2") == [
         ("e1", 1), ("e2", 2), ("e3", 3),
     ]  # fmt: skip
-    assert fetch_all(any_target, "select source_row from raw.quarantine") == [(4,)]
+    assert any_target.fetch_all("select source_row from raw.quarantine") == [(4,)]
     # A log rewritten rather than appended to is refused too.
     events.write_text(f"{_event(5)}\n{_event(2)}\n{_event(3)}\n{_event(4)}\n")
     assert "rewritten, not appended" in load_tables(any_target, [EVENTS], root)[0].errors[0]
@@ -279,7 +278,7 @@ def test_a_changed_file_never_loads_twice(any_target, tmp_path):
     decide(any_target, root, "crm/contacts_1.csv", "accept", "re-export with a new contact")
     assert load_tables(any_target, [CONTACTS], root)[0].rows_loaded == 3
     assert load_tables(any_target, [CONTACTS], root)[0].rows_loaded == 0
-    assert fetch_all(any_target, "select count(*) from raw.crm_contacts") == [(5,)]
+    assert any_target.fetch_all("select count(*) from raw.crm_contacts") == [(5,)]
 
 
 def test_a_file_still_being_uploaded_loads_once_complete(duckdb_target, tmp_path, monkeypatch):
@@ -312,7 +311,7 @@ def test_a_file_still_being_uploaded_loads_once_complete(duckdb_target, tmp_path
     assert len(runs) > 2 and runs[0].waiting == ["crm/contacts_1.csv"]
     assert all(r.rows_loaded in (0, total) and not r.errors for r in runs)
     assert sum(r.rows_loaded for r in runs) == total
-    assert fetch_all(duckdb_target, "select count(*) from raw.crm_contacts") == [(total,)]
+    assert duckdb_target.fetch_all("select count(*) from raw.crm_contacts") == [(total,)]
 
 
 def test_settle_period_is_a_clear_setting(monkeypatch):
@@ -348,10 +347,10 @@ def test_a_full_disk_says_so_first_and_keeps_nothing(small_disk, tmp_path, monke
     import string
 
     from orchestration.loading.loader import LoadError
-    from orchestration.warehouse import resolve_target
+    from orchestration.warehouse import resolve_warehouse
 
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(small_disk / "cdp.duckdb"))
-    target = resolve_target("duckdb")
+    target = resolve_warehouse("duckdb")
     root = tmp_path / "landing"
     (root / "crm").mkdir(parents=True)
     rnd = random.Random(1)  # text that does not compress: more than the disk holds
@@ -369,7 +368,7 @@ def test_a_full_disk_says_so_first_and_keeps_nothing(small_disk, tmp_path, monke
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
     # Nothing of the file was kept: the next run loads it whole.
     assert load_tables(target, [CONTACTS], root)[0].rows_loaded == 60_000
-    assert fetch_all(target, "select count(*) from raw.crm_contacts") == [(60_000,)]
+    assert target.fetch_all("select count(*) from raw.crm_contacts") == [(60_000,)]
 
 
 def test_the_landing_sensor_counts_a_file_once_it_has_settled(tmp_path, monkeypatch):
@@ -400,7 +399,7 @@ def test_a_link_can_be_skipped_by_decision_and_not_accepted(any_target, tmp_path
     decide(any_target, root, "crm/contacts_1.csv", "skip", "not ours")
     result = load_tables(any_target, [CONTACTS], root)[0]
     assert (result.errors, [f.note for f in result.files]) == ([], ["skipped (decision)"])
-    assert fetch_all(any_target, "select count(*) from raw.crm_contacts") == [(0,)]
+    assert any_target.fetch_all("select count(*) from raw.crm_contacts") == [(0,)]
 
 
 def test_decisions_say_what_is_wrong(duckdb_target, tmp_path):

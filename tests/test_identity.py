@@ -14,7 +14,7 @@ from support import CDP, SEGMENTS, assert_incremental_equals_full_refresh, cdp, 
 
 from orchestration.generator.split import split_landing
 from orchestration.identity.metrics import compute
-from orchestration.warehouse import fetch_all, resolve_target
+from orchestration.warehouse import resolve_warehouse
 
 pytestmark = pytest.mark.slow
 KIOSK_AGENT = "LarkspurKiosk"
@@ -23,9 +23,7 @@ KIOSK_AGENT = "LarkspurKiosk"
 def _segment_members(target) -> dict[str, set[str]]:
     members = {}
     for name in SEGMENTS:
-        members[name] = {
-            r[0] for r in fetch_all(target, f"select customer_id from segments.{name}")
-        }
+        members[name] = {r[0] for r in target.fetch_all(f"select customer_id from segments.{name}")}
     return members
 
 
@@ -36,16 +34,14 @@ def _assert_segment_history(target, before: dict, after: dict) -> None:
     for name in SEGMENTS:
         open_rows = {
             r[0]
-            for r in fetch_all(
-                target,
+            for r in target.fetch_all(
                 "select customer_id from segments.segment_memberships "
                 "where segment_name = ? and exited_at is null",
                 [name],
             )
         }
         assert open_rows == after[name], name
-        size, entered, exited = fetch_all(
-            target,
+        size, entered, exited = target.fetch_all(
             "select size, entered, exited from segments.segment_runs where segment_name = ? "
             "order by run_at desc limit 1",
             [name],
@@ -61,17 +57,15 @@ def _assert_facts_follow_merges(target, with_events_before: set[str]) -> None:
     """The incremental facts moved the history of merged customers to the survivor."""
     merged = {
         old
-        for (old,) in fetch_all(
-            target,
+        for (old,) in target.fetch_all(
             "select old_customer_id from marts.customer_id_history where change_type = 'merge'",
         )
     }
     assert merged & with_events_before, "the new day merged no customer that had events"
     for table in ("marts.fct_events", "marts.fct_sessions"):
-        stale = {c for (c,) in fetch_all(target, f"select distinct customer_id from {table}")}
+        stale = {c for (c,) in target.fetch_all(f"select distinct customer_id from {table}")}
         assert not stale & merged, (table, sorted(stale & merged)[:5])
-    mismatched = fetch_all(
-        target,
+    mismatched = target.fetch_all(
         "select count(*) from marts.fct_events as e "
         "left join marts.bdg_customer_source_records as b "
         "on e.source = b.source and e.source_record_id = b.source_record_id "
@@ -91,21 +85,19 @@ def generated(tmp_path_factory) -> Path:
 
 def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatch):
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
-    target = resolve_target("duckdb")
+    target = resolve_warehouse("duckdb")
     landing, later = tmp_path / "landing", tmp_path / "later"
     split_landing(generated, landing, later, share=0.8)
 
     cdp_run(landing, tmp_path, CDP_PREDICTIONS="0")  # fitted in test_pipeline
     before = dict(
-        fetch_all(
-            target, "select node_key, customer_id from intermediate.int_customer_ids_assigned"
-        )
+        target.fetch_all("select node_key, customer_id from intermediate.int_customer_ids_assigned")
     )
     assert len(set(before.values())) > 100
     members_before = _segment_members(target)
     assert any(members_before.values()), members_before
     with_events_before = {
-        c for (c,) in fetch_all(target, "select customer_id from marts.fct_events")
+        c for (c,) in target.fetch_all("select customer_id from marts.fct_events")
     }
 
     # a new day arrives: new files next to the loaded ones, plus the truth for scoring
@@ -123,8 +115,8 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     assert skip.returncode == 0, skip.stderr
     second = cdp_run(landing, tmp_path, CDP_PREDICTIONS="0")
     assert "already loaded" in second.stdout + second.stderr
-    assert fetch_all(
-        target, "select count(*) from raw.load_manifest where file_path like '%contacts_empty%'"
+    assert target.fetch_all(
+        "select count(*) from raw.load_manifest where file_path like '%contacts_empty%'"
     ) == [(0,)]
     assert "pairwise precision" in second.stdout
     members_after = _segment_members(target)
@@ -138,16 +130,14 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
         assert name in listed.stdout
 
     after = dict(
-        fetch_all(
-            target, "select node_key, customer_id from intermediate.int_customer_ids_assigned"
-        )
+        target.fetch_all("select node_key, customer_id from intermediate.int_customer_ids_assigned")
     )
     _assert_facts_follow_merges(target, with_events_before)
     assert_incremental_equals_full_refresh(target, "duckdb")
     history = {
         (old, new)
-        for old, new in fetch_all(
-            target, "select old_customer_id, new_customer_id from marts.customer_id_history"
+        for old, new in target.fetch_all(
+            "select old_customer_id, new_customer_id from marts.customer_id_history"
         )
     }
     changed = {(before[k], after[k]) for k in before if k in after and before[k] != after[k]}
@@ -163,15 +153,13 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
     # planted shared identifiers are kept out of the graph, with their rule
     audit = {
         (t, v): rule
-        for t, v, rule in fetch_all(
-            target,
+        for t, v, rule in target.fetch_all(
             "select identifier_type, identifier_value, guard_rule from marts.identity_guard_audit",
         )
     }
     assert audit[("email", "test@test.com")] == "blocklist"
     assert any(t == "phone" and rule == "invalid_format" for (t, _), rule in audit.items())
-    kiosk_devices = fetch_all(
-        target,
+    kiosk_devices = target.fetch_all(
         "select anonymous_id, count(distinct user_id) from staging.stg_web__events "
         f"where user_agent like '%{KIOSK_AGENT}%' group by 1 having count(distinct user_id) > 1",
     )
@@ -182,8 +170,7 @@ def test_identity_is_accurate_guarded_and_stable(generated, tmp_path, monkeypatc
         people_by_record = {
             (r["source"], r["source_record_id"]): r["person_id"] for r in csv.DictReader(fh)
         }
-    shared_by_people = fetch_all(
-        target,
+    shared_by_people = target.fetch_all(
         "select k.identifier_type, k.identifier_value, k.source, k.source_record_id "
         "from intermediate.int_identifiers_kept k where k.identifier_type = 'anonymous_id'",
     )

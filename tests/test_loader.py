@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.loading import loader
-from orchestration.loading.loader import LoadError, load_tables
+from orchestration.loading.loader import LoadError, load_tables, raw_row_counts
 from orchestration.sources import get_table
-from orchestration.warehouse import fetch_all, raw_row_counts
 
 CONTACTS = get_table("crm", "contacts")
 EVENTS = get_table("web", "events")
@@ -65,8 +64,8 @@ def test_bad_rows_go_to_quarantine_with_reason_row_and_raw_text(any_target, tmp_
 
     assert [r.rows_loaded for r in results] == [12 - 5, 7 - 4]
     assert [r.rows_quarantined for r in results] == [5, 4]
-    rows = fetch_all(
-        any_target, "select source_file, source_row, reason, raw_text from raw.quarantine"
+    rows = any_target.fetch_all(
+        "select source_file, source_row, reason, raw_text from raw.quarantine"
     )
     got = {(f, r): (reason, text) for f, r, reason, text in rows}
     assert set(got) == set(expected)
@@ -77,31 +76,31 @@ def test_bad_rows_go_to_quarantine_with_reason_row_and_raw_text(any_target, tmp_
     assert got[("web/events_1.jsonl", 3)][1] == '{"messageId":"c","type":"page","timest'
 
     # Good rows keep their physical line number, file and load time.
-    good = fetch_all(
-        any_target, "select contact_id, _source_row, _source_file from raw.crm_contacts"
+    good = any_target.fetch_all(
+        "select contact_id, _source_row, _source_file from raw.crm_contacts"
     )
     assert {c: (row, f) for c, row, f in good} == {
         f"c{i}": (i + 1, "crm/contacts_1.csv") for i in (1, 2, 4, 6, 8, 10, 12)
     }
-    events = fetch_all(any_target, "select message_id, _source_row from raw.web_events")
+    events = any_target.fetch_all("select message_id, _source_row from raw.web_events")
     assert dict(events) == {"a": 1, "b": 2, "g": 7}
-    assert fetch_all(
-        any_target, "select count(*) from raw.web_events where _loaded_at is null"
-    ) == [(0,)]
+    assert any_target.fetch_all("select count(*) from raw.web_events where _loaded_at is null") == [
+        (0,)
+    ]
 
 
 def test_loading_the_same_files_twice_adds_nothing(any_target, tmp_path):
     _write_messy_landing(tmp_path / "landing")
     load_tables(any_target, [CONTACTS, EVENTS], tmp_path / "landing")
     before = raw_row_counts(any_target)
-    quarantined = fetch_all(any_target, "select count(*) from raw.quarantine")
+    quarantined = any_target.fetch_all("select count(*) from raw.quarantine")
     second = load_tables(any_target, [CONTACTS, EVENTS], tmp_path / "landing")
 
     assert all(f.skipped for r in second for f in r.files)
     assert raw_row_counts(any_target) == before
-    assert fetch_all(any_target, "select count(*) from raw.quarantine") == quarantined
-    manifest = fetch_all(
-        any_target, "select table_name, file_path, rows_loaded from raw.load_manifest order by 1"
+    assert any_target.fetch_all("select count(*) from raw.quarantine") == quarantined
+    manifest = any_target.fetch_all(
+        "select table_name, file_path, rows_loaded from raw.load_manifest order by 1"
     )
     assert manifest == [
         ("crm_contacts", "crm/contacts_1.csv", 7),
@@ -136,7 +135,7 @@ def test_a_crash_while_committing_leaves_nothing_half_written(any_target, tmp_pa
         load_tables(any_target, [CONTACTS], root)
     monkeypatch.setattr(loader, "_manifest_values", real)
     assert raw_row_counts(any_target)["crm_contacts"] == 0
-    assert fetch_all(any_target, "select count(*) from raw.quarantine") == [(0,)]
+    assert any_target.fetch_all("select count(*) from raw.quarantine") == [(0,)]
     # ...and the file loads completely on the next attempt.
     assert load_tables(any_target, [CONTACTS], root)[0].rows_loaded == 7
 
@@ -154,8 +153,8 @@ def test_parquet_rows_with_missing_required_values_are_quarantined(duckdb_target
     )
     result = load_tables(duckdb_target, [ITEMS], tmp_path / "landing")[0]
     assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
-    [(row, reason, text)] = fetch_all(
-        duckdb_target, "select source_row, reason, raw_text from raw.quarantine"
+    [(row, reason, text)] = duckdb_target.fetch_all(
+        "select source_row, reason, raw_text from raw.quarantine"
     )
     assert row == 2 and reason == "missing required value in order_id"
     assert '"line_number":2' in text
@@ -193,7 +192,7 @@ def test_an_empty_file_is_refused_and_the_others_load(any_target, tmp_path):
     result = load_tables(any_target, [CONTACTS], root)[0]
     assert result.errors == ["crm/contacts_1.csv: no rows (empty file); nothing loaded from it"]
     assert raw_row_counts(any_target)["crm_contacts"] == 3
-    files = fetch_all(any_target, "select file_path from raw.load_manifest")
+    files = any_target.fetch_all("select file_path from raw.load_manifest")
     assert files == [("crm/contacts_2.csv",)]  # the refused file is tried again next time
 
 
@@ -216,7 +215,7 @@ def test_a_tenfold_volume_drop_is_refused_until_accepted(any_target, tmp_path):
     result = load_tables(any_target, [CONTACTS], root)[0]
     assert [e.split(":")[0] for e in result.errors] == ["crm/contacts_5.csv"]
     assert raw_row_counts(any_target)["crm_contacts"] == 320
-    [(who, why)] = fetch_all(any_target, "select decided_by, reason from raw.load_decisions")
+    [(who, why)] = any_target.fetch_all("select decided_by, reason from raw.load_decisions")
     assert who and why == "a short day"
 
 
@@ -239,18 +238,17 @@ def test_rows_failing_a_quarantine_expectation_are_quarantined_with_its_name(any
     [result] = load_tables(any_target, [CONSENT], tmp_path)
 
     assert (result.rows_loaded, result.rows_quarantined) == (8, 2)
-    got = dict(fetch_all(any_target, "select source_row, reason from raw.quarantine order by 1"))
+    got = dict(any_target.fetch_all("select source_row, reason from raw.quarantine order by 1"))
     assert got == {
         4: "failed expectation status_allowed (raw.consent_records)",
         7: "failed expectation channel_allowed (raw.consent_records); "
         "failed expectation status_allowed (raw.consent_records)",
     }
-    [(text,)] = fetch_all(any_target, "select raw_text from raw.quarantine where source_row = 4")
+    [(text,)] = any_target.fetch_all("select raw_text from raw.quarantine where source_row = 4")
     assert '"status":"maybe"' in text and '"consent_id":"k3"' in text
-    loaded = fetch_all(any_target, "select consent_id from raw.consent_records order by 1")
+    loaded = any_target.fetch_all("select consent_id from raw.consent_records order by 1")
     assert {c for (c,) in loaded} == {f"k{i}" for i in (1, 2, 4, 5, 7, 8, 9, 10)}
-    [(quarantined,)] = fetch_all(
-        any_target,
+    [(quarantined,)] = any_target.fetch_all(
         "select rows_quarantined from raw.load_manifest where table_name = 'consent_records'",
     )
     assert quarantined == 2

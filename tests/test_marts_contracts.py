@@ -16,7 +16,7 @@ import pytest
 from support import run_dbt
 
 from orchestration.dbt_project import ensure_manifest
-from orchestration.warehouse import duckdb_path
+from orchestration.warehouse import resolve_warehouse
 
 MARTS_DIR = "models/marts/"
 
@@ -77,7 +77,7 @@ def marts() -> dict[str, dict]:
     with pytest.MonkeyPatch.context() as mp:
         # The profile reads CDP_DUCKDB_PATH; the Python side sets it for dbt the same way.
         if not os.environ.get("CDP_DUCKDB_PATH"):
-            mp.setenv("CDP_DUCKDB_PATH", str(duckdb_path()))
+            mp.setenv("CDP_DUCKDB_PATH", str(resolve_warehouse("duckdb").path))
         manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     found = {
         node["name"]: node

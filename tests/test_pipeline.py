@@ -31,7 +31,7 @@ from support import (
 from orchestration.generator.problems import plant_problems
 from orchestration.identity.metrics import compute
 from orchestration.quality.suites import last_run_results
-from orchestration.warehouse import fetch_all, resolve_target
+from orchestration.warehouse import resolve_warehouse
 
 pytestmark = pytest.mark.slow
 WEBHOOK_SECRET = "pipeline-test-secret"
@@ -62,13 +62,13 @@ def _raw_counts(target) -> dict[str, int]:
     from orchestration.sources import all_tables
 
     return {
-        t.raw_name: fetch_all(target, f"select count(*) from raw.{t.raw_name}")[0][0]
+        t.raw_name: target.fetch_all(f"select count(*) from raw.{t.raw_name}")[0][0]
         for t in all_tables()
     }
 
 
 def _staging_counts(target) -> dict[str, int]:
-    return {m: fetch_all(target, f"select count(*) from staging.{m}")[0][0] for m in STAGING_MODELS}
+    return {m: target.fetch_all(f"select count(*) from staging.{m}")[0][0] for m in STAGING_MODELS}
 
 
 def _truth(landing: Path, name: str) -> list[dict[str, str]]:
@@ -81,7 +81,7 @@ def _assert_nothing_lost(target, landing: Path) -> None:
     for row in _truth(landing, "files.csv"):
         written[row["table"]] += int(row["rows_written"])
     quarantined = Counter(
-        dict(fetch_all(target, "select table_name, count(*) from raw.quarantine group by 1"))
+        dict(target.fetch_all("select table_name, count(*) from raw.quarantine group by 1"))
     )
     raw = _raw_counts(target)
     assert set(raw) == set(written)
@@ -90,7 +90,7 @@ def _assert_nothing_lost(target, landing: Path) -> None:
 
     planted = {(d["file"], int(d["line"])) for d in _truth(landing, "planted_defects.csv")}
     assert planted, "the generator planted no defects"
-    found = fetch_all(target, "select source_file, source_row, reason from raw.quarantine")
+    found = target.fetch_all("select source_file, source_row, reason from raw.quarantine")
     assert {(f, r) for f, r, _ in found} == planted
     assert all(reason and reason.strip() for _, _, reason in found)
 
@@ -109,19 +109,19 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
 ):
     db, first = duckdb_run
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(db))
-    target = resolve_target("duckdb")
+    target = resolve_warehouse("duckdb")
 
     assert "rows loaded per source" in first.stdout
     raw_after_first = _raw_counts(target)
-    manifest_after_first = fetch_all(target, "select count(*) from raw.load_manifest")
+    manifest_after_first = target.fetch_all("select count(*) from raw.load_manifest")
     _assert_nothing_lost(target, landing)
     staged = _staging_counts(target)
     assert all(staged.values()), staged
     _assert_predictions(target, first.stdout + first.stderr)
 
-    checks = fetch_all(target, "select count(*) from quality.validation_results")[0][0]
+    checks = target.fetch_all("select count(*) from quality.validation_results")[0][0]
     assert checks > 100 and _quality_failures(target) == []
-    builds = fetch_all(target, "select count(*) from segments.segment_runs")
+    builds = target.fetch_all("select count(*) from segments.segment_runs")
 
     # The second run, on a copy of the warehouse (the Postgres test compares with the first),
     # gets the generator's planted problems as new deliveries, and a failing critical check
@@ -130,7 +130,7 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     second_db.parent.mkdir()
     shutil.copy(db, second_db)
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(second_db))
-    second_target = resolve_target("duckdb")
+    second_target = resolve_warehouse("duckdb")
     problem_landing = tmp_path / "landing"
     shutil.copytree(landing, problem_landing)
     problems = {p["problem"]: p for p in plant_problems(problem_landing, seed=3)}
@@ -168,9 +168,9 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
         assert re.search(rf"file refused: {drop['file']}: {drop['rows']} rows against a median",
                          refused_log)  # fmt: skip
         assert rx.requests == 0  # and dbt did not build (staging views show the new raw rows)
-        assert fetch_all(second_target, "select count(*) from segments.segment_runs") == builds
+        assert second_target.fetch_all("select count(*) from segments.segment_runs") == builds
         customers = "select count(*) from marts.dim_customers"  # new contacts were loaded
-        assert fetch_all(second_target, customers) == fetch_all(target, customers)
+        assert second_target.fetch_all(customers) == target.fetch_all(customers)
         alone = cdp("sync", "high_value_to_webhook", **env)
         assert alone.returncode == 1 and "a landing file was refused" in alone.stderr, alone.stderr
         assert rx.requests == 0
@@ -230,8 +230,7 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     assert {t: n for t, n in counts.items() if t != "support_tickets"} == {
         t: n + added.get(t, 0) for t, n in raw_after_first.items() if t != "support_tickets"
     }
-    tickets = fetch_all(
-        second_target,
+    tickets = second_target.fetch_all(
         "select count(*), sum(rows_read), sum(rows_loaded) from raw.load_manifest "
         "where file_path in (?, ?, ?)",
         drop["usual_files"],
@@ -240,7 +239,7 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     assert counts["support_tickets"] == (
         raw_after_first["support_tickets"] + tickets[0][2] + drop["rows"]
     )
-    [(manifest,)] = fetch_all(second_target, "select count(*) from raw.load_manifest")
+    [(manifest,)] = second_target.fetch_all("select count(*) from raw.load_manifest")
     assert manifest == manifest_after_first[0][0] + 6
     # The invalid emails trip the raw contract, the gate fails, and nothing else does.
     assert set(_quality_failures(second_target)) == {
@@ -250,8 +249,7 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     }
     # The junk phone is kept out of the graph by the shared-value guard, and reported.
     junk = problems["junk identifier shared by thousands"]
-    [(shared, largest)] = fetch_all(
-        second_target,
+    [(shared, largest)] = second_target.fetch_all(
         "select largest_shared_value_records, largest_customer_records from quality.identity_health "
         "order by measured_at desc limit 1",
     )
@@ -261,7 +259,7 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     restaged = _staging_counts(second_target)
     assert restaged["stg_crm__contacts"] > staged["stg_crm__contacts"] + junk["rows"]
     assert "planted_volume" in log
-    assert fetch_all(second_target, "select count(*) from segments.segment_runs") == builds
+    assert second_target.fetch_all("select count(*) from segments.segment_runs") == builds
 
 
 def _quality_failures(target) -> list[tuple]:
@@ -273,20 +271,17 @@ def _assert_predictions(target, output: str) -> None:
     """Every customer with a kept order is scored, the traits carry it, the run reports the
     holdout error."""
     assert re.search(r"predictions: holdout 180 days, [\d,]+ customers: orders MAE", output)
-    buyers = fetch_all(
-        target,
+    buyers = target.fetch_all(
         "select count(distinct customer_id) from marts.fct_orders where customer_id is not null "
         "and order_status not in ('cancelled', 'refunded')",
     )[0][0]
     assert buyers > 50
-    scored = fetch_all(
-        target,
+    scored = target.fetch_all(
         "select count(*), min(churn_probability), max(churn_probability), "
         "min(predicted_value_12m) from marts.customer_predictions",
     )[0]
     assert scored[0] == buyers and 0 <= scored[1] <= scored[2] <= 1 and scored[3] >= 0, scored
-    in_traits = fetch_all(
-        target,
+    in_traits = target.fetch_all(
         "select count(churn_probability), count(predicted_value_12m) from marts.customer_traits",
     )
     assert in_traits == [(buyers, buyers)]
@@ -295,8 +290,7 @@ def _assert_predictions(target, output: str) -> None:
 def _record_groups(target) -> set[frozenset[str]]:
     """The partition of source records into customers, independent of the ids."""
     groups: dict[str, set[str]] = {}
-    for source, record_id, customer_id in fetch_all(
-        target,
+    for source, record_id, customer_id in target.fetch_all(
         "select source, source_record_id, customer_id from marts.bdg_customer_source_records",
     ):
         groups.setdefault(customer_id, set()).add(f"{source}:{record_id}")
@@ -318,19 +312,19 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
 ):
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(duckdb_run[0]))
     cdp_run(landing, tmp_path, "postgres")
-    duck, pg = resolve_target("duckdb"), resolve_target("postgres")
+    duck, pg = resolve_warehouse("duckdb"), resolve_warehouse("postgres")
 
     _assert_nothing_lost(pg, landing)
     assert _raw_counts(pg) == _raw_counts(duck)
     assert _staging_counts(pg) == _staging_counts(duck)
     quarantine_sql = "select table_name, source_file, source_row, reason from raw.quarantine"
-    assert sorted(fetch_all(pg, quarantine_sql)) == sorted(fetch_all(duck, quarantine_sql))
+    assert sorted(pg.fetch_all(quarantine_sql)) == sorted(duck.fetch_all(quarantine_sql))
 
     duck_groups = _record_groups(duck)
     assert len(duck_groups) > 100
     assert _record_groups(pg) == duck_groups
     count_sql = "select count(*) from marts.dim_customers"
-    assert fetch_all(pg, count_sql) == fetch_all(duck, count_sql) == [(len(duck_groups),)]
+    assert pg.fetch_all(count_sql) == duck.fetch_all(count_sql) == [(len(duck_groups),)]
     for model in [
         "marts.customer_traits",
         "marts.fct_orders",
@@ -340,9 +334,8 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
         *(f"segments.{name}" for name in SEGMENTS),
     ]:
         count_sql = f"select count(*) from {model}"
-        assert fetch_all(pg, count_sql) == fetch_all(duck, count_sql), model
-    indexed = fetch_all(
-        pg,
+        assert pg.fetch_all(count_sql) == duck.fetch_all(count_sql), model
+    indexed = pg.fetch_all(
         "select tablename from pg_indexes where schemaname = 'marts' and indexname like ?",
         ["%__customer_id"],
     )
@@ -350,12 +343,12 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
         t for (t,) in indexed
     }
     revenue_sql = "select sum(revenue) from marts.fct_orders"
-    assert fetch_all(pg, revenue_sql) == fetch_all(duck, revenue_sql)
+    assert pg.fetch_all(revenue_sql) == duck.fetch_all(revenue_sql)
     value_sql = "select round(sum(predicted_value_12m), 0) from marts.customer_traits"
-    assert fetch_all(pg, value_sql) == fetch_all(duck, value_sql)
+    assert pg.fetch_all(value_sql) == duck.fetch_all(value_sql)
     truth = landing / "truth" / "record_person.csv"
     assert compute(pg, truth) == compute(duck, truth)
     assert _dbt_unit_tests("duckdb") == _dbt_unit_tests("postgres") >= 5
     assert_incremental_build_repairs(pg, "postgres")
-    checks = fetch_all(pg, "select count(*) from quality.validation_results")[0][0]
+    checks = pg.fetch_all("select count(*) from quality.validation_results")[0][0]
     assert checks > 100 and _quality_failures(pg) == []

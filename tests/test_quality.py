@@ -10,7 +10,6 @@ import pytest
 from support import execute
 
 from orchestration.quality.suites import discover, validate
-from orchestration.warehouse import fetch_all
 
 COLUMNS = [
     "contact_id", "first_name", "last_name", "email", "phone", "street", "city", "region",
@@ -65,8 +64,7 @@ def test_invalid_email_batch_fails_the_raw_contract_in_chunks(duckdb_target):
     sample = next(r["sample"] for r in whole.rows if r["check"] == "email_format")
     assert sample and all(v.startswith("not an email") for v in sample)
 
-    stored = fetch_all(
-        duckdb_target,
+    stored = duckdb_target.fetch_all(
         "select run_id, check_name, severity, unexpected_count from quality.validation_results "
         "where success = false order by run_id",
     )

@@ -14,13 +14,8 @@ import pytest
 from support import cdp, cdp_run
 
 from orchestration.identity.metrics import compute
-from orchestration.warehouse import (
-    append_rows,
-    fetch_all,
-    raw_row_counts,
-    replace_table,
-    resolve_target,
-)
+from orchestration.loading.loader import raw_row_counts
+from orchestration.warehouse import resolve_warehouse
 
 AWKWARD = 'land\'ing "x" *[1]'
 DECOY = 'land\'ing "x" decoy1'  # what AWKWARD matches as a glob pattern
@@ -54,7 +49,7 @@ def awkward_target(request, tmp_path, monkeypatch, awkward_tmpdir):
         folder = _awkward(tmp_path / "wh", 'ware\'house "w" *[1]')
         monkeypatch.setenv("CDP_DUCKDB_PATH", str(folder / "cdp'.duckdb"))
         monkeypatch.setenv("CDP_TARGET", "duckdb")
-        return resolve_target("duckdb")
+        return resolve_warehouse("duckdb")
     return request.getfixturevalue("pg_target")
 
 
@@ -72,22 +67,19 @@ def _truth(folder: Path, rows: list[tuple[str, str, str]]) -> Path:
 def test_identity_metrics_read_truth_from_an_awkward_landing_folder(awkward_target, tmp_path):
     target = awkward_target
     records = [("crm", "c1"), ("crm", "c2"), ("shop", "o'1"), ("shop", 'o"2')]
-    replace_table(
-        target,
+    target.replace_table(
         "marts",
         "bdg_customer_source_records",
         [("source", "varchar"), ("source_record_id", "varchar"), ("customer_id", "varchar")],
         [(s, r, c) for (s, r), c in zip(records, ["A", "A", "B", "B"], strict=True)],
     )
-    replace_table(
-        target,
+    target.replace_table(
         "marts",
         "bdg_customer_identifiers",
         [("customer_id", "varchar"), ("identifier_value", "varchar")],
         [("A", "a@x.com"), ("A", "+14155550100"), ("B", "b@x.com")],
     )
-    replace_table(
-        target,
+    target.replace_table(
         "intermediate",
         "int_identifiers_normalised",
         [
@@ -126,17 +118,17 @@ def test_warehouse_helpers_write_through_an_awkward_tmpdir(awkward_target):
     values = ["it's", 'say "hi"', "a,b", "line\nbreak", "'); drop table x; --", None,
               "carriage\rreturn", "crlf\r\nend"]  # fmt: skip
     rows = list(enumerate(values))
-    assert replace_table(target, "quoted", "values_kept", columns, rows, primary_key="id") == 8
-    assert append_rows(target, "quoted", "values_kept", columns, [(8, "*[1]?")]) == 1
-    assert sorted(fetch_all(target, "select id, text from quoted.values_kept")) == [
+    assert target.replace_table("quoted", "values_kept", columns, rows, primary_key="id") == 8
+    assert target.append_rows("quoted", "values_kept", columns, [(8, "*[1]?")]) == 1
+    assert sorted(target.fetch_all("select id, text from quoted.values_kept")) == [
         *rows,
         (8, "*[1]?"),
     ]
     # a second replace (the Postgres primary key index is renamed each time)
-    replace_table(target, "quoted", "values_kept", columns, rows[:2], primary_key="id")
-    assert fetch_all(target, "select count(*) from quoted.values_kept") == [(2,)]
+    target.replace_table("quoted", "values_kept", columns, rows[:2], primary_key="id")
+    assert target.fetch_all("select count(*) from quoted.values_kept") == [(2,)]
 
-    append_rows(target, "raw", "crm_contacts", [("contact_id", "varchar")], [("c'1",), ("c2",)])
+    target.append_rows("raw", "crm_contacts", [("contact_id", "varchar")], [("c'1",), ("c2",)])
     counts = raw_row_counts(target)
     assert counts["crm_contacts"] == 2
     assert set(counts.values()) == {0, 2}
@@ -168,7 +160,7 @@ def test_cdp_run_on_an_awkward_landing_folder(tmp_path, monkeypatch, awkward_tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = _awkward(tmp_path / "wh", 'ware\'house "w" *[1]')
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(folder / "cdp.duckdb"))
-    target = resolve_target("duckdb")
+    target = resolve_warehouse("duckdb")
 
     cdp_run(landing, tmp_path)
 

@@ -28,7 +28,6 @@ from orchestration.activation.destinations.meta_audience import KEYS
 from orchestration.activation.engine import preview, run_sync
 from orchestration.activation.spec import find_sync
 from orchestration.dbt_project import MANIFEST, ensure_manifest
-from orchestration.warehouse import fetch_all
 
 FAST = {"timeout": 0.5, "attempts": 4, "retry_initial": 0.01}
 EMAIL, PHONE, FIRST, LAST, CONSENT_EMAIL, CONSENT_ADS = 1, 2, 3, 4, 5, 6
@@ -108,7 +107,7 @@ def test_mailchimp_members_follow_email_changes_merges_and_swaps(any_target, ser
     assert third.sent == third.identities_kept == third.forgotten == 0
     assert len(server.requests) == requests
     logged = "select removed, identities_removed from syncs.sync_log order by started_at"
-    assert fetch_all(any_target, logged) == [(0, 0), (2, 4), (0, 0)]
+    assert any_target.fetch_all(logged) == [(0, 0), (2, 4), (0, 0)]
 
 
 def test_a_removal_never_takes_an_address_another_record_holds(any_target, serve):
@@ -208,8 +207,8 @@ def test_meta_audience_drops_old_hashes_and_holds_a_change_it_could_not_undo(any
     assert (second.changed, second.identities_removed, second.failed) == (2, 1, 1)
     expected = (_audience(rows) - _audience([rows[7]])) | _audience([before[2], before[7]])
     assert fake.users == expected
-    [(operation, reason)] = fetch_all(
-        any_target, "select operation, reason from syncs.sync_dead_letter"
+    [(operation, reason)] = any_target.fetch_all(
+        "select operation, reason from syncs.sync_dead_letter"
     )
     assert operation == "delete" and reason.startswith("the old identity was not removed")
 
@@ -217,7 +216,7 @@ def test_meta_audience_drops_old_hashes_and_holds_a_change_it_could_not_undo(any
     third = run_sync(spec, any_target)
     assert (third.changed, third.identities_removed, third.failed) == (1, 1, 0)
     assert fake.users == _audience(rows) | _audience([before[2]])
-    assert fetch_all(any_target, "select count(*) from syncs.sync_dead_letter") == [(0,)]
+    assert any_target.fetch_all("select count(*) from syncs.sync_dead_letter") == [(0,)]
     assert server.problems == []
 
 

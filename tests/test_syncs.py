@@ -21,7 +21,6 @@ from support import CDP, SEGMENT_COLUMNS, segment_members, write_segment
 from orchestration.activation.engine import preview, run_sync
 from orchestration.activation.spec import find_sync
 from orchestration.dbt_project import MANIFEST, ensure_manifest
-from orchestration.warehouse import fetch_all
 
 SECRET = "s3cr3t-signing-key"
 
@@ -79,8 +78,7 @@ def test_first_sync_sends_members_then_nothing_then_only_what_changed(
         assert len(rx.by_idempotency) == len(members) + 12
         assert rx.latest()[gone]["operation"] == "delete"
         assert rx.latest()[gone]["fields"]["email"] == f"person{int(gone[1:])}@example.com"
-        log = fetch_all(
-            any_target,
+        log = any_target.fetch_all(
             "select status, added, changed, removed, failed from syncs.sync_log order by started_at",
         )
         assert log == [
@@ -109,15 +107,15 @@ def test_faults_deliver_every_change_exactly_once(any_target, webhook_sync, monk
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
         first = run_sync(webhook_sync, any_target)
         assert first.failed == len(rejected) and first.status == "partial"
-        dead = fetch_all(
-            any_target, "select record_key, reason from syncs.sync_dead_letter order by 1"
+        dead = any_target.fetch_all(
+            "select record_key, reason from syncs.sync_dead_letter order by 1"
         )
         assert dead == [(k, "invalid email for this list") for k in sorted(rejected)]
         assert first.retries > 0
 
         second = run_sync(webhook_sync, any_target)  # the dead letters, again
         assert (second.added, second.failed) == (len(rejected), 0)
-        assert fetch_all(any_target, "select count(*) from syncs.sync_dead_letter") == [(0,)]
+        assert any_target.fetch_all("select count(*) from syncs.sync_dead_letter") == [(0,)]
 
     assert set(rx.latest()) == set(members)
     assert len(rx.by_idempotency) == len(members)  # one change per member
@@ -158,9 +156,9 @@ def test_a_crash_halfway_resumes_without_losing_or_repeating(any_target, monkeyp
         assert proc[0].returncode == -signal.SIGKILL
         time.sleep(0.5)  # requests the receiver was still answering (0.1 s each) finish
         before = len(rx.by_idempotency)
-        confirmed = fetch_all(any_target, "select count(*) from syncs.sync_state")[0][0]
+        confirmed = any_target.fetch_all("select count(*) from syncs.sync_state")[0][0]
         assert 0 < confirmed < len(members) and confirmed <= before
-        status = fetch_all(any_target, "select status from syncs.sync_log")
+        status = any_target.fetch_all("select status from syncs.sync_log")
         assert status == [("running",)]
 
         done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -170,7 +168,7 @@ def test_a_crash_halfway_resumes_without_losing_or_repeating(any_target, monkeyp
     # Only what was in flight at the kill (at most 2 x 4 batches of 500) came twice.
     assert rx.repeats <= 8 * 500
     assert rx.repeats <= before - confirmed
-    statuses = fetch_all(any_target, "select status from syncs.sync_log order by started_at")
+    statuses = any_target.fetch_all("select status from syncs.sync_log order by started_at")
     assert statuses == [("interrupted",), ("succeeded",)]
 
 
@@ -188,8 +186,7 @@ def test_a_revoked_consent_is_removed_from_the_mirror(any_target, webhook_sync, 
         assert (report.added, report.changed, report.removed) == (0, 0, 1)
         assert rx.latest()["C0000005"]["operation"] == "delete"
         assert rx.latest()["C0000005"]["fields"]["email"] == "person5@example.com"
-        assert fetch_all(
-            any_target,
+        assert any_target.fetch_all(
             "select removed, checksum from syncs.sync_state where record_key = 'C0000005'",
         ) == [(True, None)]
 
@@ -210,7 +207,7 @@ def test_dry_run_counts_and_samples_without_sending(duckdb_target, webhook_sync,
         assert "would send 27 added, 0 changed, 0 removed" in " ".join(proc.stdout.split())
         assert "person1@example.com" in proc.stdout
         assert rx.requests == 0
-    assert fetch_all(duckdb_target, "select count(*) from syncs.sync_state") == [(0,)]
+    assert duckdb_target.fetch_all("select count(*) from syncs.sync_state") == [(0,)]
 
     listing = subprocess.run(
         [CDP, "syncs"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}
@@ -222,7 +219,6 @@ def test_dry_run_counts_and_samples_without_sending(duckdb_target, webhook_sync,
 
 def test_a_failing_blocking_check_stops_the_sync(duckdb_target, webhook_sync, monkeypatch):
     from orchestration.quality.suites import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE
-    from orchestration.warehouse import append_rows
 
     write_segment(duckdb_target, segment_members(20))
     row = {c: None for c, _ in RESULT_COLUMNS} | {
@@ -236,8 +232,7 @@ def test_a_failing_blocking_check_stops_the_sync(duckdb_target, webhook_sync, mo
     from datetime import datetime
 
     row["validated_at"] = datetime(2026, 1, 1)
-    append_rows(
-        duckdb_target,
+    duckdb_target.append_rows(
         RESULTS_SCHEMA,
         RESULTS_TABLE,
         RESULT_COLUMNS,
@@ -276,9 +271,9 @@ def test_credentials_never_reach_the_log(duckdb_target, webhook_sync, monkeypatc
         assert rx.requests == 2 and rx.bad_requests == []  # reached, with the auth header
     assert report.failed == 18 and report.status == "partial"
     assert "retry" in caplog.text  # the client did log its attempts
-    [(reason,)] = fetch_all(duckdb_target, "select distinct reason from syncs.sync_dead_letter")
+    [(reason,)] = duckdb_target.fetch_all("select distinct reason from syncs.sync_dead_letter")
     assert "after 2 attempts" in reason
-    logged = fetch_all(duckdb_target, "select * from syncs.sync_log")
+    logged = duckdb_target.fetch_all("select * from syncs.sync_log")
     for secret in (SECRET, "header-token-456", "path-token-123"):
         assert secret not in caplog.text and secret not in reason and secret not in str(logged)
 
@@ -357,7 +352,7 @@ def test_file_exports_are_written_whole(duckdb_target, tmp_path, fmt):
 
 @pytest.mark.postgres
 def test_postgres_table_destination_upserts_and_deletes(duckdb_target, pg_database, monkeypatch):
-    from orchestration.warehouse import pg_connect
+    from orchestration.warehouse import resolve_warehouse
 
     ensure_manifest()
     spec = find_sync(MANIFEST, "support_contacts_to_ops_db")
@@ -376,12 +371,10 @@ def test_postgres_table_destination_upserts_and_deletes(duckdb_target, pg_databa
     write_segment(duckdb_target, [tuple(r) for r in changed])
     report = run_sync(spec, duckdb_target)
     assert (report.changed, report.removed) == (1, 1)
-    with pg_connect() as con, con.cursor() as cur:
-        cur.execute(
-            "select count(*), min(cdp_key), count(*) filter (where last_name = 'Jones') "
-            "from cdp_sync.frequent_support_contacts"
-        )
-        assert cur.fetchone() == (49, "C0000001", 1)
+    assert resolve_warehouse("postgres").fetch_all(
+        "select count(*), min(cdp_key), count(*) filter (where last_name = 'Jones') "
+        "from cdp_sync.frequent_support_contacts"
+    ) == [(49, "C0000001", 1)]
 
 
 def test_sync_specs_are_checked(tmp_path):
@@ -435,10 +428,10 @@ import dataclasses
 from orchestration.activation.engine import run_sync
 from orchestration.activation.spec import find_sync
 from orchestration.dbt_project import MANIFEST
-from orchestration.warehouse import resolve_target
+from orchestration.warehouse import resolve_warehouse
 spec = find_sync(MANIFEST, "high_value_to_webhook")
 spec = dataclasses.replace(spec, fields={{"email": "email", "last_seen_at": "last_seen_at"}})
-print(run_sync(spec, resolve_target("{any_target.name}")).added)
+print(run_sync(spec, resolve_warehouse("{any_target.name}")).added)
 """
     with Receiver(SECRET) as rx:
         zone = {"TZ": "America/New_York", "PGTZ": "America/New_York"}
@@ -454,18 +447,17 @@ print(run_sync(spec, resolve_target("{any_target.name}")).added)
 
 def test_a_sync_log_from_before_a_new_column_gets_it(duckdb_target, webhook_sync, monkeypatch):
     from orchestration.activation.state import LATER_LOG_COLUMNS, LOG_COLUMNS
-    from orchestration.warehouse import column_ddl, duckdb_connect
 
     earlier = [c for c in LOG_COLUMNS if c not in LATER_LOG_COLUMNS]
-    with duckdb_connect(duckdb_target.duckdb_path) as con:
-        con.execute("create schema syncs")
-        con.execute(f"create table syncs.sync_log ({column_ddl('duckdb', earlier)})")
+    with duckdb_target.session() as session:
+        session.run("create schema syncs")
+        session.run(f"create table syncs.sync_log ({duckdb_target.column_ddl(earlier)})")
     write_segment(duckdb_target, segment_members(3))
     with Receiver(SECRET) as rx:
         monkeypatch.setenv("CDP_WEBHOOK_URL", rx.url)
         assert run_sync(webhook_sync, duckdb_target).added == 2
     logged = "select status, added, identities_removed, identities_kept from syncs.sync_log"
-    assert fetch_all(duckdb_target, logged) == [("succeeded", 2, 0, 0)]
+    assert duckdb_target.fetch_all(logged) == [("succeeded", 2, 0, 0)]
 
 
 FORMULAS = {  # first_name as the segment holds it -> as a spreadsheet must get it
@@ -617,7 +609,7 @@ def test_a_webhook_url_that_cannot_work_is_refused_before_sending(
     assert "`url_env` (CDP_WEBHOOK_URL)" in message
     for secret in ("query-secret", "password-secret", "user:", "hooks"):
         assert secret not in message
-    [(status, error)] = fetch_all(duckdb_target, "select status, error from syncs.sync_log")
+    [(status, error)] = duckdb_target.fetch_all("select status, error from syncs.sync_log")
     assert (status, error) == ("failed", message)
 
 
@@ -649,7 +641,7 @@ def test_a_webhook_answering_4xx_is_not_retried(any_target, webhook_sync, monkey
         assert time.monotonic() - started < 5
         assert len(rx.server.requests) == 1  # 18 records, one batch of 50: one request
     assert (report.failed, report.retries, report.status) == (18, 0, "partial")
-    [(reason,)] = fetch_all(any_target, "select distinct reason from syncs.sync_dead_letter")
+    [(reason,)] = any_target.fetch_all("select distinct reason from syncs.sync_dead_letter")
     assert reason == f"webhook answered HTTP {status}"
 
 

@@ -37,7 +37,7 @@ from orchestration.activation.state import (
     now,
     payload_fields,
 )
-from orchestration.warehouse import Target
+from orchestration.warehouse import Warehouse
 
 log = logging.getLogger("cdp.sync")
 
@@ -272,7 +272,7 @@ BUCKETS = {
 }
 
 
-def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
+def preview(spec: SyncSpec, target: Warehouse, sample: int = SAMPLE) -> SyncReport:
     """Counts and a sample of what a run would send; nothing is sent or written."""
     report = SyncReport(spec.name, "dry-run", dry_run=True)
     started = time.perf_counter()
@@ -300,7 +300,7 @@ def preview(spec: SyncSpec, target: Target, sample: int = SAMPLE) -> SyncReport:
 
 def run_sync(
     spec: SyncSpec,
-    target: Target,
+    target: Warehouse,
     *,
     run_id: str | None = None,
     progress: Callable[[int], None] | None = None,

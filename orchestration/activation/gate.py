@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestration.warehouse import Target, existing_tables
+from orchestration.warehouse import Warehouse
 
 
 class SyncBlocked(RuntimeError):
     """A blocking check failed at the last validation; one line naming it."""
 
 
-def blocking_failures(target: Target, manifest: Path) -> list[tuple[str, str]]:
+def blocking_failures(target: Warehouse, manifest: Path) -> list[tuple[str, str]]:
     from orchestration.quality.suites import (
         RESULTS_SCHEMA,
         RESULTS_TABLE,
@@ -27,7 +27,7 @@ def blocking_failures(target: Target, manifest: Path) -> list[tuple[str, str]]:
         last_run_results,
     )
 
-    if RESULTS_TABLE not in existing_tables(target, RESULTS_SCHEMA):
+    if RESULTS_TABLE not in target.existing_tables(RESULTS_SCHEMA):
         return []
     gates = {s.name for s in discover(manifest) if s.gate} | {"identity_health"}
     return [
@@ -37,7 +37,7 @@ def blocking_failures(target: Target, manifest: Path) -> list[tuple[str, str]]:
     ]
 
 
-def ensure_open(target: Target, manifest: Path) -> None:
+def ensure_open(target: Warehouse, manifest: Path) -> None:
     from orchestration.loading.loader import blocking_refusals
 
     refused = blocking_refusals(target)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.activation.spec import SyncSpec
-from orchestration.warehouse import Target, column_ddl, duckdb_connect, pg_connect
+from orchestration.warehouse import Warehouse
 
 SCHEMA = "syncs"
 STATE_COLUMNS = [
@@ -66,9 +66,8 @@ DEAD_COLUMNS = [
 
 
 # Times with a time zone are sent (and checksummed) as text in UTC, whatever the session's
-# default (PGTZ, the server's timezone setting, the machine's zone for DuckDB). On DuckDB a
-# cursor is a connection with its own settings: the stream sets it too.
-UTC_SESSION = {"duckdb": "set TimeZone = 'UTC'", "postgres": "set time zone 'UTC'"}
+# default (PGTZ, the server's timezone setting, the machine's zone for DuckDB): the Store's
+# session and its streams are set to UTC.
 
 
 def now() -> datetime:
@@ -197,9 +196,8 @@ class Store:
     (DuckDB) or a server-side cursor on a second connection (PostgreSQL), confirmations are
     written as batches come back, each batch in its own transaction."""
 
-    def __init__(self, target: Target):
-        self.target = target
-        self.engine = target.name
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
         self.dead_letters = True  # whether the sync may have dead letters to settle
 
     def count_dead_letters(self, sync: str) -> int:
@@ -211,43 +209,26 @@ class Store:
 
     @contextmanager
     def open(self, sync: str | None = None) -> Iterator[Store]:
-        """With `sync`, one run of that sync at a time: DuckDB's file lock already allows one
-        writing process; on PostgreSQL a session advisory lock on the sync's name."""
-        if self.engine == "duckdb":
-            import pandas  # noqa: F401 - confirmations go in as data frames: import it before
-            # the first batch is out, so the first commit is not late by an import
+        """With `sync`, one run of that sync at a time (a lock on the sync's name: on DuckDB
+        the file's one writing process already is one)."""
+        import pandas  # noqa: F401 - confirmations may go in as data frames: import it before
+        # the first batch is out, so the first commit is not late by an import
 
-            with duckdb_connect(self.target.duckdb_path) as con:
-                self.con = con
-                self.execute(UTC_SESSION[self.engine])
+        with self.warehouse.session() as session:
+            self.session = session
+            session.set_utc()
+            if not sync:
                 yield self
-        else:
-            with pg_connect() as con, pg_connect() as reader:
-                self.con, self.reader = con, reader
-                for session in (con, reader):
-                    with session, session.cursor() as cur:
-                        cur.execute(UTC_SESSION[self.engine])
-                lock = [f"cdp-sync:{sync}"]
-                if sync:
-                    [(got,)] = self.execute("select pg_try_advisory_lock(hashtext(?))", lock)
-                    if not got:
-                        raise SyncBusy(f"sync {sync} is already running")
-                try:
-                    yield self
-                finally:
-                    if sync:  # at once: a closed session's locks go only when the server
-                        # gets round to it, and the next run may already be asking
-                        con.rollback()
-                        self.execute("select pg_advisory_unlock(hashtext(?))", lock)
+                return
+            with session.lock(f"cdp-sync:{sync}", wait=False) as got:
+                if not got:
+                    raise SyncBusy(f"sync {sync} is already running")
+                yield self
 
     # ------------------------------------------------------------------ plumbing
 
     def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
-        if self.engine == "duckdb":
-            return self.con.execute(sql, list(params)).fetchall()
-        with self.con, self.con.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), tuple(params))
-            return cur.fetchall() if cur.description else []
+        return self.session.run(sql, params)
 
     def columns_of(self, relation: str) -> dict[str, str]:
         """Column name -> data type."""
@@ -261,16 +242,16 @@ class Store:
         )
 
     def ensure(self) -> None:
+        ddl = self.warehouse.column_ddl
+        key = self.warehouse.primary_key_ddl(["sync_name", "record_key"])
         stmts = [
             f"create schema if not exists {SCHEMA}",
-            # DuckDB: no primary key (keeping its index costs more than the inserts); the
-            # engine deletes a record's row before inserting its new one, in one transaction.
-            f"create table if not exists {SCHEMA}.sync_state "
-            f"({column_ddl(self.engine, STATE_COLUMNS)}"
-            + (")" if self.engine == "duckdb" else ", primary key (sync_name, record_key))"),
-            f"create table if not exists {SCHEMA}.sync_log ({column_ddl(self.engine, LOG_COLUMNS)})",
-            f"create table if not exists {SCHEMA}.sync_dead_letter "
-            f"({column_ddl(self.engine, DEAD_COLUMNS)})",
+            # Where keeping a primary key costs more than the inserts (DuckDB) there is none:
+            # the engine deletes a record's row before inserting its new one, in one
+            # transaction.
+            f"create table if not exists {SCHEMA}.sync_state ({ddl(STATE_COLUMNS)}{key})",
+            f"create table if not exists {SCHEMA}.sync_log ({ddl(LOG_COLUMNS)})",
+            f"create table if not exists {SCHEMA}.sync_dead_letter ({ddl(DEAD_COLUMNS)})",
         ]
         for stmt in stmts:
             self.execute(stmt)
@@ -283,22 +264,7 @@ class Store:
 
     def stream(self, sql: str, rows: int) -> Iterator[list[tuple]]:
         """The query's rows in lists of at most `rows`, never all at once."""
-        if self.engine == "duckdb":
-            cur = self.con.cursor()
-            try:
-                cur.execute(UTC_SESSION[self.engine])
-                cur.execute(sql)
-                while chunk := cur.fetchmany(rows):
-                    yield chunk
-            finally:
-                cur.close()
-        else:
-            with self.reader.cursor(name="cdp_sync_diff") as cur:
-                cur.itersize = rows
-                cur.execute(sql)
-                while chunk := cur.fetchmany(rows):
-                    yield chunk
-            self.reader.rollback()
+        return self.session.stream(sql, rows)
 
     # ------------------------------------------------------------------ state
 
@@ -359,39 +325,12 @@ class Store:
     def _transaction(self) -> Iterator[tuple[Any, Any]]:
         """One transaction; yields run(sql, params) (? placeholders) and
         insert(table, columns, rows) for a table of the sync schema."""
-        if self.engine == "duckdb":
-            con = self.con
+        with self.session.transaction() as tx:
 
             def insert(table: str, columns: list, rows: list[tuple]) -> None:
-                # A data frame is the fastest way in (twice as fast as unnested lists).
-                import pandas as pd
+                tx.insert_rows(f"{SCHEMA}.{table}", [n for n, _ in columns], rows)
 
-                con.register("_cdp_rows", pd.DataFrame(rows, columns=[n for n, _ in columns]))
-                try:
-                    con.execute(f"insert into {SCHEMA}.{table} select * from _cdp_rows")
-                finally:
-                    con.unregister("_cdp_rows")
-
-            con.execute("begin transaction")
-            try:
-                yield con.execute, insert
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
-        else:
-            from psycopg2.extras import execute_values
-
-            with self.con, self.con.cursor() as cur:
-
-                def run(sql: str, params: list) -> None:
-                    cur.execute(sql.replace("?", "%s"), tuple(params))
-
-                def insert(table: str, columns: list, rows: list[tuple]) -> None:
-                    sql = f"insert into {SCHEMA}.{table} values %s"
-                    execute_values(cur, sql, rows, page_size=1000)
-
-                yield run, insert
+            yield tx.run, insert
 
     def clear_stale_dead_letters(self, sync: str, run_id: str) -> None:
         """After a complete run every outstanding change was tried again: dead letters of

@@ -27,7 +27,7 @@ def identity_quality(context: AssetExecutionContext, cdp: CdpSettings) -> Materi
     from orchestration.identity.metrics import compute
 
     truth = cdp.landing_path() / TRUTH_FILE
-    metrics = compute(cdp.resolved_target(), truth if truth.exists() else None)
+    metrics = compute(cdp.warehouse(), truth if truth.exists() else None)
     values = metrics.as_dict()
     buckets = values.pop("records_per_customer")
     metadata: dict = {name: value for name, value in values.items()}

@@ -27,7 +27,7 @@ def customer_predictions(context: AssetExecutionContext, cdp: CdpSettings) -> Ma
         context.log.info("predictions not refreshed: CDP_PREDICTIONS=0")
         return MaterializeResult(metadata={"skipped": "CDP_PREDICTIONS=0"})
     try:
-        fit = fit_and_store(cdp.resolved_target())
+        fit = fit_and_store(cdp.warehouse())
     except NotEnoughData as exc:
         context.log.warning(f"predictions not refreshed: {exc}")
         return MaterializeResult(metadata={"skipped": str(exc)})

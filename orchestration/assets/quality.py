@@ -61,7 +61,7 @@ def _stage_check(name: str, suites: list[Suite]):
         from orchestration.quality.suites import docs_dir, docs_index, validate
 
         docs = docs_dir()
-        outcomes = validate(suites, cdp.resolved_target(), context.run.run_id, docs)
+        outcomes = validate(suites, cdp.warehouse(), context.run.run_id, docs)
         for outcome in outcomes:
             suite = outcome.suite
             asset = AssetKey(list(suite.asset))
@@ -119,7 +119,7 @@ def _identity_health_check():
     def _check(context: AssetCheckExecutionContext, cdp: CdpSettings):
         from orchestration.quality.identity_health import measure
 
-        for result in measure(cdp.resolved_target(), context.run.run_id):
+        for result in measure(cdp.warehouse(), context.run.run_id):
             if not result.passed:
                 context.log.warning(
                     f"identity health: {result.name} = {result.observed} (limit {result.limit})"

@@ -80,7 +80,7 @@ def build_loader_asset(source: Source):
         from orchestration.loading.loader import LoadError, load_source
         from orchestration.warehouse import WarehouseError
 
-        target = cdp.resolved_target()
+        target = cdp.warehouse()
         try:
             results = load_source(
                 target,

@@ -45,7 +45,7 @@ def _sync_asset(spec: SyncSpec) -> AssetsDefinition:
         from orchestration.activation.spec import SyncSpecError
         from orchestration.activation.state import SyncBusy
 
-        target = cdp.resolved_target()
+        target = cdp.warehouse()
         try:
             ensure_open(target, MANIFEST)
             report = run_sync(spec, target, run_id=context.run_id[:8] + "-" + spec.name)

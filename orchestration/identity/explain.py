@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from orchestration.warehouse import Target, WarehouseError, read_session
+from orchestration.warehouse import Warehouse, WarehouseError
 
 INTERMEDIATE = "intermediate"
 MARTS = "marts"
@@ -337,24 +337,17 @@ Query = Callable[[str, Sequence], list[tuple]]
 
 
 @contextmanager
-def _reader(target: Target) -> Iterator[Query]:
+def _reader(target: Warehouse) -> Iterator[Query]:
     """The warehouse's read session; a missing identity table becomes a one-line error."""
-    missing: tuple[type[Exception], ...]
-    if target.name == "duckdb":
-        import duckdb
-
-        missing = (duckdb.CatalogException,)
-    else:
-        import psycopg2
-
-        missing = (psycopg2.errors.UndefinedTable,)
-    with read_session(target) as run:
+    with target.read_session() as run:
 
         def guarded(sql: str, params: Sequence = ()) -> list[tuple]:
             try:
                 return run(sql, params)
-            except missing as exc:
-                raise _missing(exc) from exc
+            except Exception as exc:
+                if target.missing_relation(exc):
+                    raise _missing(exc) from exc
+                raise
 
         yield guarded
 
@@ -367,7 +360,9 @@ def _missing(exc: Exception) -> WarehouseError:
 # --- explain ---------------------------------------------------------------------------
 
 
-def explain(target: Target, query: str, *, max_identifiers: int = MAX_IDENTIFIERS) -> Explanation:
+def explain(
+    target: Warehouse, query: str, *, max_identifiers: int = MAX_IDENTIFIERS
+) -> Explanation:
     """Explain a customer_id or an identifier value; ValueError when nothing matches."""
     if query is None or not query.strip():
         raise ValueError("nothing to explain: give a customer_id or an identifier value")

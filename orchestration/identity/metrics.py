@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from orchestration.warehouse import Target, duckdb_connect, literal_path, pg_connect
+from orchestration.warehouse import Warehouse, literal_path
 
 BRIDGE = "marts.bdg_customer_source_records"
 IDENTIFIERS = "marts.bdg_customer_identifiers"
@@ -57,18 +57,10 @@ class _Export:
     reader: str
 
 
-def _export(target: Target, sql: str, dest: Path) -> _Export:
-    """Write a query's rows to dest (.parquet from DuckDB, .csv from PostgreSQL)."""
-    if target.name == "duckdb":
-        path = dest.with_suffix(".parquet")
-        with duckdb_connect(target.duckdb_path, read_only=True) as con:
-            con.execute(f"copy ({sql}) to ? (format parquet)", [str(path)])
-        return _Export(path, "read_parquet(?)")
-    path = dest.with_suffix(".csv")
-    with pg_connect() as con, con.cursor() as cur, open(path, "w", encoding="utf-8") as fh:
-        cur.copy_expert(f"copy ({sql}) to stdout with (format csv, header true)", fh)
-        con.rollback()
-    return _Export(path, "read_csv(?, header = true, all_varchar = true)")
+def _export(target: Warehouse, sql: str, dest: Path) -> _Export:
+    """Write a query's rows to a file next to dest (the engine picks the format)."""
+    with target.session(read_only=True) as session:
+        return _Export(*session.export(sql, dest))
 
 
 def _load(con, table: str, columns: str, export: _Export) -> None:
@@ -77,8 +69,8 @@ def _load(con, table: str, columns: str, export: _Export) -> None:
         con.execute(f"create table {table} as select {columns} from {export.reader}", [name])
 
 
-def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
-    import duckdb
+def compute(target: Warehouse, truth_csv: Path | None) -> IdentityMetrics:
+    from orchestration.warehouse.duckdb import connect_scratch
 
     with tempfile.TemporaryDirectory(prefix="cdp-identity-") as tmp:
         bridge = _export(
@@ -91,8 +83,7 @@ def compute(target: Target, truth_csv: Path | None) -> IdentityMetrics:
             f"select customer_id, count(*) as n from {IDENTIFIERS} group by customer_id",
             Path(tmp) / "identifiers",
         )
-        con = duckdb.connect()
-        con.execute("set enable_progress_bar = false")
+        con = connect_scratch()
         try:
             _load(con, "bridge", "*", bridge)
             _load(con, "idents", "customer_id, n::bigint as n", idents)

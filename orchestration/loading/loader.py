@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,12 +46,11 @@ from orchestration.loading.parse import (
 )
 from orchestration.sources import Table, load_sources, settle_seconds
 from orchestration.warehouse import (
+    DEFAULT_TARGET,
     RAW_SCHEMA,
-    Target,
-    column_ddl,
+    Warehouse,
     descriptor_path,
-    duckdb_connect,
-    pg_connect,
+    placeholders,
 )
 
 MANIFEST_TABLE = "load_manifest"
@@ -188,27 +187,20 @@ def _manifest_values(manifest: dict) -> list:
     return [manifest[name] for name, _ in MANIFEST_COLUMNS]
 
 
-def _ddl(engine: str, table: Table) -> list[str]:
+def _ddl(warehouse: Warehouse, table: Table) -> list[str]:
     return [
         f"create schema if not exists {RAW_SCHEMA}",
         f"create table if not exists {RAW_SCHEMA}.{table.raw_name} "
-        f"({column_ddl(engine, table.raw_columns())})",
+        f"({warehouse.column_ddl(table.raw_columns())})",
         f"create table if not exists {RAW_SCHEMA}.{MANIFEST_TABLE} "
-        f"({column_ddl(engine, MANIFEST_COLUMNS)})",
+        f"({warehouse.column_ddl(MANIFEST_COLUMNS)})",
         f"create table if not exists {RAW_SCHEMA}.{QUARANTINE_TABLE} "
-        f"({column_ddl(engine, QUARANTINE_COLUMNS)})",
+        f"({warehouse.column_ddl(QUARANTINE_COLUMNS)})",
         f"create table if not exists {RAW_SCHEMA}.{DECISIONS_TABLE} "
-        f"({column_ddl(engine, DECISION_COLUMNS)})",
+        f"({warehouse.column_ddl(DECISION_COLUMNS)})",
         f"create table if not exists {RAW_SCHEMA}.{REFUSALS_TABLE} "
-        f"({column_ddl(engine, REFUSAL_COLUMNS)})",
+        f"({warehouse.column_ddl(REFUSAL_COLUMNS)})",
     ]
-
-
-def _quiet(con) -> None:
-    """No progress bar: DuckDB would draw it on stdout, which callers parse or show.
-    (Insertion order stays preserved, as duckdb_config() sets for every connection:
-    row_number() over () must be the reader's order.)"""
-    con.execute("set enable_progress_bar = false")
 
 
 def _fast_storage(con) -> None:
@@ -246,12 +238,29 @@ _BAD_SELECT = (
 
 
 class _Sink:
-    """What both sinks share: the reads, in one dialect (`?` placeholders)."""
+    """A warehouse session for loading, with the reads every kind answers (`?` placeholders).
+
+    Two kinds: where the warehouse reads landing files itself (`reads_files`), the file is
+    parsed in the warehouse and good rows never leave it; elsewhere it is parsed in an
+    in-memory DuckDB and the rows stream into the warehouse as CSV (COPY), each file in one
+    transaction, a row the warehouse refuses moving to quarantine with its reason."""
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+
+    def __enter__(self):
+        self._stack = ExitStack()
+        self.session = self._stack.enter_context(self.warehouse.session())
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
 
     def _query(self, sql: str, params: list) -> list[tuple]:
-        raise NotImplementedError
+        return self.session.run(sql, params)
 
     def seen(self, table: Table, digest: str) -> bool:
+        """A file of this content was loaded into the table before."""
         return self._query(_SEEN_SQL, [table.raw_name, digest])[0][0] > 0
 
     def previous(self, table: Table, rel: str, landing_dir: Path) -> tuple[str, int] | None:
@@ -270,159 +279,79 @@ class _Sink:
         """{(landing path, checksum): decision}, the newest decision per file and content."""
         return {(f, c): d for f, c, d in self._query(_DECISIONS_SQL, [table.raw_name])}
 
-
-class _DuckDBSink(_Sink):
-    """Parses in the warehouse file itself, so good rows never leave DuckDB."""
-
-    engine = "duckdb"
-
-    def __init__(self, target: Target):
-        self.target = target
-
-    def __enter__(self):
-        self._cm = duckdb_connect(self.target.duckdb_path)
-        self.con = self._cm.__enter__()
-        _quiet(self.con)
-        _fast_storage(self.con)
-        self.parser = self.con
-        return self
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
-
-    def _query(self, sql: str, params: list) -> list[tuple]:
-        return self.con.execute(sql, params).fetchall()
-
     def prepare(self, table: Table) -> None:
-        for stmt in _ddl("duckdb", table):
-            self.con.execute(stmt)
+        with self.session.transaction() as tx:
+            tx.xact_lock("cdp-load-ddl")  # one loader at a time creates the tables
+            for stmt in _ddl(self.warehouse, table):
+                tx.run(stmt)
 
     def record(self, decision: list) -> None:
-        self.con.execute(
+        self.session.run(
             f"insert into {RAW_SCHEMA}.{DECISIONS_TABLE} values "
-            f"({', '.join('?' for _ in DECISION_COLUMNS)})",
+            f"({placeholders(len(DECISION_COLUMNS))})",
             decision,
         )
 
     def refusals(self, table: Table, rows: list[list]) -> None:
         """Replace the table's refused files with this load's."""
-        con = self.con
-        con.execute("begin transaction")
-        try:
-            con.execute(
+        with self.session.transaction() as tx:
+            tx.run(
                 f"delete from {RAW_SCHEMA}.{REFUSALS_TABLE} where table_name = ?", [table.raw_name]
             )
             for row in rows:
-                con.execute(
-                    f"insert into {RAW_SCHEMA}.{REFUSALS_TABLE} values (?, ?, ?, ?, ?)", row
+                tx.run(
+                    f"insert into {RAW_SCHEMA}.{REFUSALS_TABLE} values "
+                    f"({placeholders(len(REFUSAL_COLUMNS))})",
+                    row,
                 )
-            con.execute("commit")
-        except BaseException:
-            _rollback_quietly(con)
-            raise
+
+
+class _InWarehouseSink(_Sink):
+    """Parses in the warehouse itself, so good rows never leave it."""
+
+    def __enter__(self):
+        super().__enter__()
+        self.parser = self.session.raw
+        self.parser.execute("set enable_progress_bar = false")
+        _fast_storage(self.parser)
+        return self
 
     def commit(self, table: Table, manifest: dict, loaded_at: datetime, verify) -> int:
-        con = self.con
         load_id, rel = manifest["load_id"], manifest["file_path"]
-        con.execute("begin transaction")
-        try:
+        with self.session.transaction() as tx:
             # The second (and last) pass over the file: straight into the raw table.
-            good = con.execute(
+            good = tx.run(
                 f"insert into {RAW_SCHEMA}.{table.raw_name} "
                 f"select {_lineage_select(table)}, ?, ?, _source_row, ? from _cdp_good",
                 [load_id, rel, loaded_at],
-            ).fetchone()[0]
+            )[0][0]
             _count_rows(manifest, good)
             check_batch(table, manifest, self.recent_volumes(table))
-            con.execute(
+            tx.run(
                 f"insert into {RAW_SCHEMA}.{QUARANTINE_TABLE} {_BAD_SELECT}",
                 [load_id, table.source, table.raw_name, rel, loaded_at],
             )
-            con.execute(
+            tx.run(
                 f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values "
-                f"({', '.join('?' for _ in MANIFEST_COLUMNS)})",
+                f"({placeholders(len(MANIFEST_COLUMNS))})",
                 _manifest_values(manifest),
             )
             verify()
-            con.execute("commit")
-        except BaseException:
-            _rollback_quietly(con)
-            raise
         return good
 
 
-def _rollback_quietly(con) -> None:
-    """Roll back without hiding the error that got here: after some failures (a full disk)
-    DuckDB has ended the transaction itself, and the rollback's own error says nothing."""
-    try:
-        con.execute("rollback")
-    except Exception:  # noqa: BLE001 - the original error is the one to report
-        pass
-
-
-# PostgreSQL error classes a row's content can cause (22: data exception, e.g. a NUL byte
-# or an unsupported Unicode escape; 54: program limit, e.g. nesting too deep to parse).
-_ROW_ERROR_CLASSES = ("22", "54")
-
-
-class _PostgresSink(_Sink):
-    """Parses in an in-memory DuckDB, then streams rows to PostgreSQL with COPY."""
-
-    engine = "postgres"
-
-    def __init__(self, target: Target):
-        self.target = target
+class _StreamingSink(_Sink):
+    """Parses in an in-memory DuckDB, then streams rows into the warehouse with COPY."""
 
     def __enter__(self):
-        import duckdb
+        from orchestration.warehouse.duckdb import connect_scratch
 
-        from orchestration.warehouse import duckdb_config
-
-        self.parser = duckdb.connect(":memory:", config=duckdb_config())
-        _quiet(self.parser)
-        self._cm = pg_connect()
-        self.con = self._cm.__enter__()
+        self.parser = connect_scratch(getattr(self.warehouse, "memory_limit", None))
+        super().__enter__()
+        self._stack.callback(self.parser.close)
         return self
 
-    def __exit__(self, *exc):
-        self.parser.close()
-        return self._cm.__exit__(*exc)
-
-    def _query(self, sql: str, params: list) -> list[tuple]:
-        try:
-            with self.con.cursor() as cur:
-                cur.execute(sql.replace("?", "%s"), params)
-                return cur.fetchall()
-        finally:
-            self.con.rollback()
-
-    def prepare(self, table: Table) -> None:
-        with self.con, self.con.cursor() as cur:  # one loader at a time creates the tables
-            cur.execute("select pg_advisory_xact_lock(hashtext('cdp-load-ddl'))")
-            for stmt in _ddl("postgres", table):
-                cur.execute(stmt)
-
-    def record(self, decision: list) -> None:
-        with self.con, self.con.cursor() as cur:
-            cur.execute(
-                f"insert into {RAW_SCHEMA}.{DECISIONS_TABLE} values "
-                f"({', '.join('%s' for _ in DECISION_COLUMNS)})",
-                decision,
-            )
-
-    def refusals(self, table: Table, rows: list[list]) -> None:
-        """Replace the table's refused files with this load's."""
-        with self.con, self.con.cursor() as cur:
-            cur.execute(
-                f"delete from {RAW_SCHEMA}.{REFUSALS_TABLE} where table_name = %s",
-                [table.raw_name],
-            )
-            for row in rows:
-                cur.execute(
-                    f"insert into {RAW_SCHEMA}.{REFUSALS_TABLE} values (%s, %s, %s, %s, %s)", row
-                )
-
-    def _copy(self, cur, query: str, params: list, dest: str, columns: list[str]) -> int:
+    def _copy(self, query: str, params: list, dest: str, columns: list[str]) -> int:
         """COPY the rows of `query` into `dest`; returns how many. The rows travel through a
         private temporary file, which DuckDB writes through its descriptor."""
         with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
@@ -431,28 +360,21 @@ class _PostgresSink(_Sink):
                 f"copy ({query}) to {out} (format csv, header false, use_tmp_file false)", params
             ).fetchone()[0]
             with open(tmp.name, encoding="utf-8") as fh:
-                cols = ", ".join(f'"{c}"' for c in columns)
-                cur.copy_expert(f"copy {dest} ({cols}) from stdin with (format csv)", fh)
+                self.session.copy_in(dest, columns, fh)
         return rows
 
-    def _copy_good(self, cur, table: Table, params: list) -> tuple[int, int]:
-        """COPY the good rows; rows PostgreSQL refuses (found by halving the batch) move to
+    def _copy_good(self, table: Table, params: list) -> tuple[int, int]:
+        """COPY the good rows; rows the warehouse refuses (found by halving the batch) move to
         _cdp_bad with the database's reason. Returns (rows written, rows refused)."""
-        import psycopg2
-
         dest = f"{RAW_SCHEMA}.{table.raw_name}"
         columns = [name for name, _ in table.raw_columns()]
         select = f"select {_lineage_select(table)}, ?, ?, _source_row, ? from"
-        cur.execute("savepoint cdp_rows")
         try:
-            good = self._copy(cur, f"{select} _cdp_good", params, dest, columns)
-            cur.execute("release savepoint cdp_rows")
-            return good, 0
-        except psycopg2.Error as exc:
-            if (exc.pgcode or "")[:2] not in _ROW_ERROR_CLASSES:
+            with self.session.savepoint():
+                return self._copy(f"{select} _cdp_good", params, dest, columns), 0
+        except Exception as exc:
+            if not self.warehouse.row_refused(exc):
                 raise
-            cur.execute("rollback to savepoint cdp_rows")
-            cur.execute("release savepoint cdp_rows")
         parser = self.parser
         parser.execute(
             "create or replace temp table _cdp_held as "
@@ -464,22 +386,23 @@ class _PostgresSink(_Sink):
         spans = [(1, total)]
         while spans:
             lo, hi = spans.pop()
-            cur.execute("savepoint cdp_rows")
             try:
-                written += self._copy(
-                    cur, f"{select} _cdp_held where _i between ? and ?", [*params, lo, hi],
-                    dest, columns,
-                )  # fmt: skip
-                cur.execute("release savepoint cdp_rows")
-            except psycopg2.Error as exc:
-                if (exc.pgcode or "")[:2] not in _ROW_ERROR_CLASSES:
+                with self.session.savepoint():
+                    written += self._copy(
+                        f"{select} _cdp_held where _i between ? and ?", [*params, lo, hi],
+                        dest, columns,
+                    )  # fmt: skip
+            except Exception as exc:
+                if not self.warehouse.row_refused(exc):
                     raise
-                cur.execute("rollback to savepoint cdp_rows")
-                cur.execute("release savepoint cdp_rows")  # else each holds a lock to the end
                 if lo == hi:
-                    first = (exc.pgerror or str(exc)).strip().splitlines()[0]
+                    first = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines()[0]
                     refused.append(
-                        (lo, "rejected by PostgreSQL: " + first.removeprefix("ERROR:  "))
+                        (
+                            lo,
+                            f"rejected by {self.warehouse.title}: "
+                            + first.removeprefix("ERROR:  "),
+                        )
                     )
                 else:
                     mid = (lo + hi) // 2
@@ -496,19 +419,14 @@ class _PostgresSink(_Sink):
 
     def commit(self, table: Table, manifest: dict, loaded_at: datetime, verify) -> int:
         load_id, rel = manifest["load_id"], manifest["file_path"]
-        with self.con, self.con.cursor() as cur:  # one transaction: commit or roll back
+        with self.session.transaction() as tx:  # one transaction: commit or roll back
             # Loads of one table take turns; what another load wrote meanwhile is seen.
-            cur.execute(
-                "select pg_advisory_xact_lock(hashtext(%s))", [f"cdp-load:{table.raw_name}"]
-            )
-            _still_new(table, manifest, lambda sql, params: _pg_rows(cur, sql, params))
-            recent = [
-                r[0] for r in _pg_rows(cur, _VOLUMES_SQL, [table.raw_name, table.delivery.history])
-            ]
-            good, refused = self._copy_good(cur, table, [load_id, rel, loaded_at])
+            tx.xact_lock(f"cdp-load:{table.raw_name}")
+            _still_new(table, manifest, tx.run)
+            recent = [r[0] for r in tx.run(_VOLUMES_SQL, [table.raw_name, table.delivery.history])]
+            good, refused = self._copy_good(table, [load_id, rel, loaded_at])
             manifest["rows_quarantined"] += refused
             self._copy(
-                cur,
                 _BAD_SELECT,
                 [load_id, table.source, table.raw_name, rel, loaded_at],
                 f"{RAW_SCHEMA}.{QUARANTINE_TABLE}",
@@ -516,18 +434,13 @@ class _PostgresSink(_Sink):
             )
             _count_rows(manifest, good)
             check_batch(table, manifest, recent)
-            cur.execute(
+            tx.run(
                 f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values "
-                f"({', '.join('%s' for _ in MANIFEST_COLUMNS)})",
+                f"({placeholders(len(MANIFEST_COLUMNS))})",
                 _manifest_values(manifest),
             )
             verify()
         return good
-
-
-def _pg_rows(cur, sql: str, params: list) -> list[tuple]:
-    cur.execute(sql.replace("?", "%s"), params)
-    return cur.fetchall()
 
 
 def _still_new(table: Table, manifest: dict, query) -> None:
@@ -571,8 +484,8 @@ def _count_rows(manifest: dict, good: int) -> None:
     manifest["rows_read"] = good + manifest["rows_quarantined"]
 
 
-def _sink(target: Target):
-    return _DuckDBSink(target) if target.name == "duckdb" else _PostgresSink(target)
+def _sink(warehouse: Warehouse) -> _Sink:
+    return (_InWarehouseSink if warehouse.reads_files else _StreamingSink)(warehouse)
 
 
 # What a failed write says first when the cause is the machine's, not the data's.
@@ -603,7 +516,7 @@ def machine_cause(exc: BaseException) -> str | None:
 
 
 def load_tables(
-    target: Target,
+    warehouse: Warehouse,
     tables: list[Table],
     landing_dir: Path,
     *,
@@ -614,7 +527,7 @@ def load_tables(
     if not landing_dir.is_dir():
         raise LoadError(f"landing folder {landing_dir} does not exist")
     results = []
-    with _sink(target) as sink:
+    with _sink(warehouse) as sink:
         for table in tables:
             result = TableLoad(table)
             results.append(result)
@@ -678,22 +591,19 @@ def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> N
             if cause is None:
                 raise
             raise LoadError(
-                f"cannot write {_shown(f.rel)} to {sink.target.label}: {cause} (nothing of the file "
+                f"cannot write {_shown(f.rel)} to {sink.warehouse.label}: {cause} (nothing of the file "
                 "was kept; fix that and run again)"
             ) from exc
         finally:
             f.close()
 
 
-def blocking_refusals(target: Target) -> list[tuple[str, str]]:
+def blocking_refusals(warehouse: Warehouse) -> list[tuple[str, str]]:
     """(landing path, message) of the files the last loads refused that stop what depends
     on their table: a sync started on its own refuses to send while there are any."""
-    from orchestration.warehouse import existing_tables, fetch_all
-
-    if REFUSALS_TABLE not in existing_tables(target, RAW_SCHEMA):
+    if REFUSALS_TABLE not in warehouse.existing_tables(RAW_SCHEMA):
         return []
-    return fetch_all(
-        target,
+    return warehouse.fetch_all(
         f"select file_path, reason from {RAW_SCHEMA}.{REFUSALS_TABLE} where blocking "
         "order by file_path",
     )
@@ -755,7 +665,7 @@ def landing_command(verb: str, rel: str, where: dict) -> str:
     from orchestration.settings import DEFAULT_LANDING_DIR
 
     words = ["cdp", "landing", verb, _arg(rel)]
-    if where.get("target", "duckdb") != "duckdb":
+    if where.get("target", DEFAULT_TARGET) != DEFAULT_TARGET:
         words += ["--target", where["target"]]
     if where.get("landing_dir") and Path(where["landing_dir"]) != DEFAULT_LANDING_DIR.resolve():
         words += ["--landing", shlex.quote(where["landing_dir"])]
@@ -785,7 +695,7 @@ def _load_file(
             progress(f"{_shown(rel)}: skipped by decision", f.size)
         return done
     previous = sink.previous(table, rel, landing_dir)
-    where = {"target": sink.target.name, "landing_dir": str(landing_dir)}
+    where = {"target": sink.warehouse.name, "landing_dir": str(landing_dir)}
     appending = previous is not None and decision != "accept"
     if appending and table.delivery.changed_file != "append":
         raise BatchError(_changed(rel, "other content under the same name", where))
@@ -810,7 +720,7 @@ def _load_file(
             "started_at": started_at,
             "loaded_at": loaded_at,
             "appended": appending,
-            "target": sink.target.name,
+            "target": sink.warehouse.name,
             "previous": previous,
             "accepted": decision == "accept",
         }
@@ -846,7 +756,7 @@ def _part_to_parse(table: Table, f: OpenFile, appended: tuple | None):
 
 
 def decide(
-    target: Target, landing_dir: Path, file: str, decision: str, reason: str
+    warehouse: Warehouse, landing_dir: Path, file: str, decision: str, reason: str
 ) -> tuple[Table, str, str]:
     """Record a decision on one landing file as it is now (its content, by checksum):
     `accept` loads it at the next run despite the volume or changed-file rule, `skip`
@@ -897,7 +807,7 @@ def decide(
         table.raw_name, rel, digest, decision, bounded(reason, MESSAGE_LIMIT),
         getpass.getuser(), _now(),
     ]  # fmt: skip
-    with _sink(target) as sink:
+    with _sink(warehouse) as sink:
         sink.prepare(table)
         if sink.seen(table, digest):
             raise LoadError(
@@ -908,19 +818,24 @@ def decide(
     return table, rel, digest
 
 
-def load_source(target: Target, source: str, landing_dir: Path, **kw) -> list[TableLoad]:
+def load_source(warehouse: Warehouse, source: str, landing_dir: Path, **kw) -> list[TableLoad]:
     sources = load_sources()
     if source not in sources:
         raise LoadError(f"unknown source {source!r}: declared are {', '.join(sources)}")
-    return load_tables(target, list(sources[source].tables), landing_dir, **kw)
+    return load_tables(warehouse, list(sources[source].tables), landing_dir, **kw)
 
 
-def quarantine_by_reason(target: Target) -> list[tuple[str, str, int]]:
+def quarantine_by_reason(warehouse: Warehouse) -> list[tuple[str, str, int]]:
     """(table, reason kind, rows) over the whole quarantine; reasons cut at the first ':'."""
     sql = (
         f"select table_name, split_part(split_part(reason, ';', 1), ':', 1) as kind, count(*) "
         f"from {RAW_SCHEMA}.{QUARANTINE_TABLE} group by 1, 2 order by 1, 2"
     )
-    from orchestration.warehouse import fetch_all
+    return [(t, k, int(n)) for t, k, n in warehouse.fetch_all(sql)]
 
-    return [(t, k, int(n)) for t, k, n in fetch_all(target, sql)]
+
+def raw_row_counts(warehouse: Warehouse) -> dict[str, int]:
+    """Rows per raw table, keyed by raw table name (tables not created yet count 0)."""
+    from orchestration.sources import all_tables
+
+    return warehouse.row_counts(RAW_SCHEMA, [t.raw_name for t in all_tables()])

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.sources import Table
-from orchestration.warehouse import TYPE_MAP
+from orchestration.warehouse.duckdb import DuckDBWarehouse
 
-DUCK_TYPES = TYPE_MAP["duckdb"]
+DUCK_TYPES = DuckDBWarehouse.types  # the parser is DuckDB, whatever the warehouse
 # A byte that never appears unescaped in a valid JSON line, used as "no delimiter".
 _JSONL_DELIM = "\x1f"
 

@@ -28,7 +28,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from orchestration.warehouse import Target, read_session, replace_table
+from orchestration.warehouse import Warehouse
 
 HOLDOUT_DAYS = 180
 HORIZON_DAYS = 365
@@ -95,12 +95,12 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
 
 
-def load_orders(target: Target):
+def load_orders(target: Warehouse):
     """(orders frame: customer_id, ordered_at, revenue; as_of) from the marts."""
     import pandas as pd
 
     excluded = ", ".join("?" for _ in EXCLUDED_STATUSES)
-    with read_session(target) as run:  # one connection for both reads
+    with target.read_session() as run:  # one connection for both reads
         rows = run(
             "select customer_id, ordered_at, cast(revenue as double precision) "
             "from marts.fct_orders where customer_id is not null and revenue is not null "
@@ -247,7 +247,7 @@ def predict(orders, as_of: datetime):
     return out[[name for name, _ in COLUMNS]], parameters
 
 
-def fit_and_store(target: Target) -> Fit:
+def fit_and_store(target: Warehouse) -> Fit:
     """Evaluate on the time holdout, refit on everything, replace marts.customer_predictions."""
     orders, as_of = load_orders(target)
     if as_of is None or orders.empty:
@@ -257,8 +257,7 @@ def fit_and_store(target: Target) -> Fit:
     except NotEnoughData:
         holdout = None  # too little history before the holdout window
     predictions, parameters = predict(orders, as_of)
-    replace_table(
-        target,
+    target.replace_table(
         SCHEMA,
         TABLE,
         COLUMNS,

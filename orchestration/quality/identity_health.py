@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from orchestration.quality.suites import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE, SUITES_DIR
-from orchestration.warehouse import Target, append_rows, read_session
+from orchestration.warehouse import Warehouse
 
 HEALTH_FILE = SUITES_DIR / "identity" / "health.json"
 HISTORY_TABLE = "identity_health"
@@ -45,12 +45,12 @@ def load_spec() -> dict:
     return json.loads(HEALTH_FILE.read_text())
 
 
-def measure(target: Target, run_id: str) -> list[HealthCheck]:
+def measure(target: Warehouse, run_id: str) -> list[HealthCheck]:
     """Measure, compare with the previous run, record this run; one result per check."""
     from orchestration.identity.metrics import compute
 
     metrics = compute(target, None)
-    with read_session(target) as run:  # one connection for the three reads
+    with target.read_session() as run:  # one connection for the three reads
         with_identifiers = run(
             "select count(*) from (select distinct source, source_record_id "
             "from intermediate.int_identifiers_unioned) as records"
@@ -89,8 +89,7 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
             metrics.largest_customer_records / previous[1] if previous and previous[1] else None
         ),
     }
-    append_rows(
-        target,
+    target.append_rows(
         RESULTS_SCHEMA,
         HISTORY_TABLE,
         HISTORY_COLUMNS,
@@ -135,8 +134,7 @@ def measure(target: Target, run_id: str) -> list[HealthCheck]:
             )
         )
     now = datetime.now(UTC).replace(tzinfo=None)
-    append_rows(
-        target,
+    target.append_rows(
         RESULTS_SCHEMA,
         RESULTS_TABLE,
         RESULT_COLUMNS,

@@ -25,15 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.warehouse import (
-    PROJECT_DIR,
-    Target,
-    append_rows,
-    duckdb_connect,
-    pg_params,
-    qualified,
-    quote_ident,
-)
+from orchestration.warehouse import PROJECT_DIR, Warehouse, qualified, quote_ident
 
 SUITES_DIR = PROJECT_DIR / "expectations"  # CDP_EXPECTATIONS_DIR overrides it
 RESULTS_SCHEMA, RESULTS_TABLE = "quality", "validation_results"
@@ -155,40 +147,23 @@ def docs_index(docs: Path) -> Path:
     return docs / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
-def _validate_duckdb(ctx, suite: Suite, gx_suite, target: Target):
+def _validate_frames(ctx, suite: Suite, gx_suite, target: Warehouse):
+    """With GX's pandas engine, on data frames of at most `chunk_rows` rows."""
     from orchestration.quality.gx_engine import validate_chunks
 
-    vectors = max(1, suite.chunk_rows // 2048)  # DuckDB hands out 2,048-row vectors
     table = qualified(*suite.table.split("."))
-    with duckdb_connect(target.duckdb_path, read_only=True) as con:
-
-        def chunks():
-            result = con.execute(f"select * from {table}")
-            chunk = result.fetch_df_chunk(vectors)
-            yield chunk  # the first even when empty: an empty table is validated too
-            while len(chunk):
-                if len(chunk := result.fetch_df_chunk(vectors)):
-                    yield chunk
+    with target.session(read_only=True) as session:
 
         def load_columns(columns: list[str], rows: int):
             quoted = ", ".join(quote_ident(c) for c in columns)
-            return con.execute(f"select {quoted} from {table}").df()
+            return session.frame(f"select {quoted} from {table}")
 
-        return validate_chunks(ctx, gx_suite, chunks(), load_columns, asset_name="chunks")
+        chunks = session.frames(f"select * from {table}", suite.chunk_rows)
+        return validate_chunks(ctx, gx_suite, chunks, load_columns, asset_name="chunks")
 
 
-def _validate_postgres(ctx, suite: Suite, gx_suite, target: Target):
-    p = pg_params()
-    from sqlalchemy.engine import URL
-
-    url = URL.create(  # each part escaped: a password with '@' or ':' stays a password
-        "postgresql+psycopg2",
-        username=p["user"],
-        password=p.get("password") or None,
-        host=p["host"],
-        port=int(p["port"]),
-        database=p["dbname"],
-    ).render_as_string(hide_password=False)
+def _validate_in_database(ctx, suite: Suite, gx_suite, url: str):
+    """With GX's SQL engine, in the warehouse (SQLAlchemy URL `url`)."""
     schema, table = suite.table.split(".")
     name = f"pg_{uuid.uuid4().hex[:8]}"
     source = ctx.data_sources.add_postgres(name, connection_string=url)
@@ -207,7 +182,7 @@ def _validate_postgres(ctx, suite: Suite, gx_suite, target: Target):
 
 
 def validate(
-    suites: list[Suite], target: Target, run_id: str | None = None, docs: Path | None = None
+    suites: list[Suite], target: Warehouse, run_id: str | None = None, docs: Path | None = None
 ) -> list[Outcome]:
     """Validate each suite on the target and append the results to quality.validation_results
     (and, with `docs`, build GX Data Docs there). A suite whose table cannot be read fails as
@@ -221,12 +196,13 @@ def validate(
         start = time.perf_counter()
         outcome = Outcome(suite)
         try:
-            backend = "pandas" if target.name == "duckdb" else "postgres"
+            url = target.sqlalchemy_url()
+            backend = target.name if url else "pandas"
             gx_suite = build_suite(suite.expectations, backend, suite.name)
-            if target.name == "duckdb":
-                result = _validate_duckdb(ctx, suite, gx_suite, target)
+            if url:
+                result = _validate_in_database(ctx, suite, gx_suite, url)
             else:
-                result = _validate_postgres(ctx, suite, gx_suite, target)
+                result = _validate_frames(ctx, suite, gx_suite, target)
             outcome.rows = summary_rows(result, n=5)
             if docs:
                 ctx.suites.add_or_update(gx_suite)
@@ -260,7 +236,7 @@ def _sample(row: dict) -> str | None:
     return json.dumps(value, default=str)[:1000] if value else None
 
 
-def store(outcomes: list[Outcome], target: Target, run_id: str) -> None:
+def store(outcomes: list[Outcome], target: Warehouse, run_id: str) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         (
@@ -280,17 +256,14 @@ def store(outcomes: list[Outcome], target: Target, run_id: str) -> None:
         for o in outcomes
         for r in o.rows
     ]
-    append_rows(target, RESULTS_SCHEMA, RESULTS_TABLE, RESULT_COLUMNS, rows)
+    target.append_rows(RESULTS_SCHEMA, RESULTS_TABLE, RESULT_COLUMNS, rows)
 
 
-def last_run_results(target: Target, failed_only: bool = False) -> list[tuple]:
+def last_run_results(target: Warehouse, failed_only: bool = False) -> list[tuple]:
     """(suite, check, severity, success, rows, unexpected, sample, validated_at) of the
     newest run in quality.validation_results, failures first."""
-    from orchestration.warehouse import fetch_all
-
     results = qualified(RESULTS_SCHEMA, RESULTS_TABLE)
-    return fetch_all(
-        target,
+    return target.fetch_all(
         f"select suite, check_name, severity, success, element_count, unexpected_count, "
         f"sample, validated_at from {results} where run_id = (select run_id from {results} "
         f"order by validated_at desc limit 1)"
