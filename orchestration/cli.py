@@ -132,25 +132,25 @@ def _generate(customers: int, seed: int, out: Path) -> None:
     )
 
 
-def _settings(target: str | None, landing: Path | None = None, environ=None):
+def _settings(target: str | None, landing: Path | None = None, **defaults):
     """The settings of this command, resolved once (written out for dbt and Dagster)."""
     from orchestration.settings import Settings
     from orchestration.warehouse import WarehouseError
 
     try:
-        return Settings.resolve(target, landing, environ).export()
+        return Settings.resolve(target, landing, **defaults).export()
     except WarehouseError as exc:
         raise CliError(str(exc)) from None
 
 
-def _prepare(target: str | None, landing: Path | None, environ=None):
+def _prepare(target: str | None, landing: Path | None, **defaults):
     from orchestration.warehouse import WarehouseError
 
     if landing is not None and not landing.is_dir():
         raise CliError(
             f"landing folder {landing} does not exist (try `cdp generate --out {landing}`)"
         )
-    settings = _settings(target, landing, environ)
+    settings = _settings(target, landing, **defaults)
     try:  # fail early, in one line, when the warehouse cannot be reached
         settings.warehouse.check_reachable()
     except WarehouseError as exc:
@@ -192,19 +192,18 @@ def run(target: str, landing: Path | None, with_syncs: bool) -> None:
 def demo(customers: int, seed: int) -> None:
     """Generate a small data set, run the whole pipeline on DuckDB and print a summary."""
     landing = DEMO_DIR / "landing"
-    environ = dict(os.environ)
-    if not environ.get("CDP_DUCKDB_PATH"):
-        warehouse = DEMO_DIR / "cdp.duckdb"
-        for stale in (warehouse, warehouse.with_suffix(".duckdb.wal")):
+    demo_warehouse = DEMO_DIR / "cdp.duckdb"  # unless the user names one
+    settings = _settings("duckdb", landing, duckdb_default=demo_warehouse)
+    if settings.warehouse.path == demo_warehouse:  # the demo's own: built afresh
+        for stale in (demo_warehouse, demo_warehouse.with_suffix(".duckdb.wal")):
             stale.unlink(missing_ok=True)
-        environ["CDP_DUCKDB_PATH"] = str(warehouse)
     if landing.exists():
         shutil.rmtree(landing)
     os.environ["CDP_LANDING_SETTLE_SECONDS"] = "0"  # written whole just below
     started = time.perf_counter()
     _generate(customers, seed, landing)
     generated = time.perf_counter() - started
-    settings = _prepare("duckdb", landing, environ)
+    settings = _prepare("duckdb", landing, duckdb_default=demo_warehouse)
     summary = _execute(settings)
     summary["stages"].insert(0, ("generate", generated))
     _print_summary(settings.warehouse, summary)

@@ -50,14 +50,17 @@ class Settings:
         target: str | None = None,
         landing: Path | str | None = None,
         environ: Mapping[str, str] | None = None,
+        *,
+        duckdb_default: Path | None = None,
     ) -> Settings:
-        """Command-line values first, then the environment, then the project's defaults."""
+        """Command-line values first, then the environment, then the defaults (the
+        project's, or `duckdb_default` for the DuckDB file of a command with its own)."""
         environ = os.environ if environ is None else environ
         raw_landing = landing or environ.get("CDP_LANDING_DIR")
         landing_dir = Path(raw_landing).expanduser() if raw_landing else DEFAULT_LANDING_DIR
         home = environ.get("DAGSTER_HOME")
         return cls(
-            warehouse=resolve_warehouse(target, environ),
+            warehouse=resolve_warehouse(target, environ, duckdb_default=duckdb_default),
             landing_dir=landing_dir.resolve(),
             dagster_home=Path(home) if home else DAGSTER_HOME_DEFAULT,
         )

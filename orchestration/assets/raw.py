@@ -19,6 +19,7 @@ from dagster import (
 
 from orchestration.resources import CdpSettings
 from orchestration.sources import Source, load_sources
+from orchestration.warehouse import TARGETS
 
 LANDING_GROUP = "landing"
 RAW_GROUP = "raw"
@@ -42,7 +43,7 @@ def _table_specs(source: Source) -> list[AssetSpec]:
             deps=[["landing", source.name]],
             description=f"raw.{t.raw_name}: {t.format} files {t.pattern}, append-only.",
             group_name=RAW_GROUP,
-            kinds={"python", "duckdb", "postgres"},
+            kinds={"python", *TARGETS},
             metadata={"raw_table": f"raw.{t.raw_name}", "record_id": ", ".join(t.record_id)},
         )
         for t in source.tables

@@ -40,6 +40,7 @@ from orchestration.loading.landing import (
 from orchestration.loading.parse import (
     BatchError,
     bounded,
+    is_reader_error,
     parse_file,
     reader_error,
     sql_literal,
@@ -545,12 +546,6 @@ def load_tables(
     return results
 
 
-def _isreader_error(exc: Exception) -> bool:
-    import duckdb
-
-    return isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException)
-
-
 def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> None:
     """Load the table's landing files one at a time: each is opened, checked, loaded and
     closed before the next (a folder of many deliveries holds one descriptor)."""
@@ -585,7 +580,7 @@ def _load_candidates(sink, table, result, landing_dir, decisions, progress) -> N
                 progress(f"{_shown(f.rel)}: changed while loading; loaded at the next run", 0)
         except Exception as exc:
             cause = machine_cause(exc)
-            if cause is None and _isreader_error(exc):  # the file, not the warehouse
+            if cause is None and is_reader_error(exc):  # the file, not the warehouse
                 result.refuse(f.rel, _message(f.rel, reader_error(exc)))
                 continue
             if cause is None:

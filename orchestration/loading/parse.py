@@ -555,6 +555,13 @@ def parse_file(con, table: Table, path: Path, *, row_offset: int = 0) -> ParseRe
         raise BatchError(reader_error(exc)) from None
 
 
+def is_reader_error(exc: Exception) -> bool:
+    """The error is DuckDB's reader's about the file (not the warehouse's)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException)
+
+
 def reader_error(exc: Exception) -> str:
     """DuckDB's first line, without the reader's own path (a descriptor), bounded."""
     first = (str(exc).strip().splitlines() or ["unreadable"])[0]

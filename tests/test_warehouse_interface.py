@@ -1,0 +1,141 @@
+"""One warehouse interface: no module outside orchestration/warehouse/ branches on the
+engine, opens a driver connection to the warehouse or reads the target from the
+environment. Checked on the source itself (its syntax tree), so a new branch fails here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from orchestration.settings import Settings
+from orchestration.warehouse import PROJECT_DIR, TARGETS, resolve_warehouse
+
+PACKAGE = PROJECT_DIR / "orchestration"
+INTERFACE = PACKAGE / "warehouse"
+# DuckDB as a tool, not as the warehouse: the landing-file parser and the sample generator
+# run in an in-memory DuckDB on every target; destinations are the vendors' own systems.
+DRIVER_USERS = {
+    PACKAGE / "loading" / "parse.py": {"duckdb"},
+    PACKAGE / "generator" / "engine.py": {"duckdb"},
+    PACKAGE / "activation" / "destinations" / "files.py": {"duckdb"},
+    PACKAGE / "activation" / "destinations" / "postgres_table.py": {"psycopg2"},
+}
+DRIVERS = {"duckdb", "psycopg2", "sqlalchemy"}
+TARGET_VARIABLES = {"CDP_TARGET", "CDP_DUCKDB_PATH", "CDP_DUCKDB_MEMORY_LIMIT"} | {
+    f"PG{name}" for name in ("HOST", "PORT", "USER", "PASSWORD", "DATABASE")
+}
+
+
+def modules() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if INTERFACE not in p.parents]
+
+
+def findings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    allowed = DRIVER_USERS.get(path, set())
+    found = []
+    for node in ast.walk(tree):
+        where = f"{path.name if PROJECT_DIR not in path.parents else path.relative_to(PROJECT_DIR)}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            for name in names:
+                root = (name or "").split(".")[0]
+                if root in DRIVERS and root not in allowed:
+                    found.append(f"{where} imports {name}")
+        if isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                if isinstance(side, ast.Constant) and side.value in TARGETS:
+                    found.append(f"{where} compares with the engine name {side.value!r}")
+        if isinstance(node, ast.Constant) and node.value in TARGET_VARIABLES:
+            found.append(f"{where} names the variable {node.value}")
+    return found
+
+
+def test_no_module_outside_the_interface_branches_on_the_engine():
+    found = [f for path in modules() for f in findings(path)]
+    assert not found, "\n".join(found)
+
+
+def test_the_check_finds_a_branch(tmp_path):
+    """The check above can fail: a module that branches the old way is caught."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import os\nimport psycopg2\nif os.environ.get('CDP_TARGET') == 'duckdb':\n    pass\n",
+        encoding="utf-8",
+    )
+    assert len(findings(bad)) == 3
+
+
+def test_settings_resolve_once_from_arguments_then_environment(tmp_path):
+    environ = {"CDP_TARGET": "postgres", "PGDATABASE": "elsewhere", "PGPORT": "6543"}
+    settings = Settings.resolve(None, tmp_path, environ)
+    assert settings.warehouse.name == "postgres"
+    assert settings.warehouse.label == "postgres (postgres@127.0.0.1:6543/elsewhere)"
+    assert settings.landing_dir == tmp_path.resolve()
+    chosen = Settings.resolve("duckdb", None, {**environ, "CDP_DUCKDB_PATH": "w.duckdb"})
+    assert chosen.warehouse.path == Path("w.duckdb").resolve()
+    assert chosen.child_env()["CDP_TARGET"] == "duckdb"
+    demo = Settings.resolve("duckdb", None, {}, duckdb_default=tmp_path / "demo.duckdb")
+    assert demo.warehouse.path == tmp_path / "demo.duckdb"
+
+
+def test_an_unknown_target_names_the_choices():
+    from orchestration.warehouse import WarehouseError
+
+    with pytest.raises(WarehouseError, match="choose one of duckdb, postgres"):
+        resolve_warehouse("oracle", {})
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_every_portable_type_has_an_engine_type(engine):
+    from orchestration.warehouse import PORTABLE_TYPES, engine_class
+
+    assert set(engine_class(engine).types) == set(PORTABLE_TYPES)
+
+
+def test_sessions_behave_alike(any_target, tmp_path):
+    """The interface's promises, on each engine: a transaction is all or nothing, a savepoint
+    keeps what came before it, COPY and bulk inserts append, streams come in chunks, a
+    missing table is known as such, and exports read back in DuckDB."""
+    columns = [("id", "integer"), ("text", "varchar")]
+    with any_target.session() as s:
+        s.run("create schema if not exists t")
+        s.run(f"create table t.rows ({any_target.column_ddl(columns)})")
+        with pytest.raises(ZeroDivisionError), s.transaction():
+            s.run("insert into t.rows values (?, ?)", [1, "one"])
+            raise ZeroDivisionError
+        assert s.run("select count(*) from t.rows") == [(0,)]
+        with s.transaction():
+            s.copy_in('"t"."rows"', ["id", "text"], '1,one\r\n2,"a, b"\r\n3,\r\n')
+            s.insert_rows('"t"."rows"', ["id", "text"], [(4, "four"), (5, None)])
+        assert s.run("select count(*), count(text) from t.rows") == [(5, 3)]
+        chunks = list(s.stream("select id from t.rows order by id", 2))
+        assert [len(c) for c in chunks] == [2, 2, 1]
+        try:
+            s.run("select * from t.no_such_table")
+        except Exception as exc:  # noqa: BLE001 - the engine's own kind
+            assert any_target.missing_relation(exc)
+        else:
+            raise AssertionError("no error for a missing table")
+        with s.lock("cdp-test") as got:
+            assert got
+        path, reader = s.export("select id, text from t.rows", tmp_path / "rows")
+    import duckdb
+
+    with duckdb.connect() as con:
+        assert con.execute(f"select count(*) from {reader}", [str(path)]).fetchone() == (5,)
+    assert any_target.replace_table("t", "kept", columns, [(1, "x")], primary_key="id") == 1
+    assert any_target.replace_table("t", "kept", columns, [(2, "y")], primary_key="id") == 1
+    assert any_target.fetch_all("select id, text from t.kept") == [(2, "y")]
+    assert any_target.columns("t", "kept") == {
+        "id": any_target.fetch_all(
+            "select data_type from information_schema.columns where table_name = 'kept' "
+            "and column_name = 'id'"
+        )[0][0],
+        "text": any_target.fetch_all(
+            "select data_type from information_schema.columns where table_name = 'kept' "
+            "and column_name = 'text'"
+        )[0][0],
+    }
