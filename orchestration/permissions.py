@@ -1,7 +1,7 @@
 """The files cdp writes hold personal data: they are for their owner only.
 
 `restrict()` runs first in every cdp process: the `cdp` command and the Dagster code location
-(orchestration/definitions.py, which `dagster dev` and run workers import). It sets the
+(orchestration/code_location.py, which `dagster dev` and run workers import). It sets the
 umask, which dbt, Dagster and every other child inherit, so new files are 0600 and new
 folders 0700. A umask does not change what already exists, so it also closes the project's
 own folders (below) when they allow more, with everything in them: once, for folders made

@@ -48,3 +48,26 @@ def test_over_merging_signs_trip_their_checks(duckdb_target):
     assert second["customers_change"] == (False, round((301 - 501) / 501, 4))
     assert second["largest_customer_growth"] == (False, 300.0)
     assert second["records_matched_share"] == (True, 1.0)
+
+
+def test_the_run_measures_identity_once_and_keeps_the_metrics(duckdb_target):
+    """The health check keeps every metric of its run; the identity_quality asset reads them
+    instead of measuring again. A history kept before the metrics column gets it."""
+    from orchestration.identity.metrics import compute
+    from orchestration.quality.identity_health import stored_metrics
+
+    _identity_tables(duckdb_target, customers=40, glued=5, shared_value_records=2)
+    execute(
+        duckdb_target,
+        "create schema if not exists quality",
+        "create table quality.identity_health (run_id varchar, measured_at timestamp, "
+        "customers bigint, records_matched bigint, records_with_identifiers bigint, "
+        "largest_customer_records bigint, largest_customer_identifiers bigint, "
+        "identifiers_per_customer_p99 double, largest_shared_value_records bigint)",
+    )
+    assert stored_metrics(duckdb_target, "run-1") is None
+    measure(duckdb_target, "run-1")
+    kept = stored_metrics(duckdb_target, "run-1")
+    assert kept == compute(duckdb_target, None)
+    assert kept.customers == 41 and kept.largest_customer_records == 5
+    assert stored_metrics(duckdb_target, "another run") is None

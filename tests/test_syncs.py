@@ -405,8 +405,10 @@ def test_sync_specs_are_checked(tmp_path):
 def test_every_sync_is_an_asset_downstream_of_its_segment():
     from dagster import AssetKey
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import Settings
 
+    defs = build_definitions(Settings.resolve())
     key = AssetKey(["syncs", "high_value_to_webhook"])
     node = defs.resolve_asset_graph().get(key)
     assert AssetKey(["segments", "high_value_customers"]) in node.parent_keys

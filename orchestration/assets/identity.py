@@ -1,13 +1,10 @@
 """Identity accuracy and graph health after each build, as Dagster metadata."""
 
-from pathlib import Path
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from orchestration.resources import CdpSettings
 
 IDENTITY_QUALITY_KEY = AssetKey(["marts", "identity_quality"])
-TRUTH_FILE = Path("truth") / "record_person.csv"
 
 
 @asset(
@@ -24,15 +21,17 @@ TRUTH_FILE = Path("truth") / "record_person.csv"
     ),
 )
 def identity_quality(context: AssetExecutionContext, cdp: CdpSettings) -> MaterializeResult:
-    from orchestration.identity.metrics import compute
+    from orchestration.identity.metrics import compute, truth_file
+    from orchestration.quality.identity_health import stored_metrics
 
-    truth = cdp.landing_path() / TRUTH_FILE
-    metrics = compute(cdp.warehouse(), truth if truth.exists() else None)
+    truth = truth_file(cdp.landing_path())
+    # measured once per run, by the identity health check that runs before (else here)
+    metrics = stored_metrics(cdp.warehouse(), context.run.run_id) or compute(cdp.warehouse(), truth)
     values = metrics.as_dict()
     buckets = values.pop("records_per_customer")
     metadata: dict = {name: value for name, value in values.items()}
     metadata["records_per_customer"] = MetadataValue.json(buckets)
-    metadata["truth_file"] = MetadataValue.path(str(truth)) if truth.exists() else "none"
+    metadata["truth_file"] = MetadataValue.path(str(truth)) if truth else "none"
     if metrics.precision is not None:
         context.log.info(
             f"identity: precision {metrics.precision:.4f}, recall {metrics.recall:.4f}, "

@@ -117,9 +117,11 @@ def _identity_health_check():
         description="Signs of over-merging in identity resolution (expectations/identity/health.json).",
     )
     def _check(context: AssetCheckExecutionContext, cdp: CdpSettings):
+        from orchestration.identity.metrics import truth_file
         from orchestration.quality.identity_health import measure
 
-        for result in measure(cdp.warehouse(), context.run.run_id):
+        truth = truth_file(cdp.landing_path())
+        for result in measure(cdp.warehouse(), context.run.run_id, truth):
             if not result.passed:
                 context.log.warning(
                     f"identity health: {result.name} = {result.observed} (limit {result.limit})"

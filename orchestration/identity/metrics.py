@@ -19,6 +19,7 @@ from pathlib import Path
 
 from orchestration.warehouse import Warehouse, literal_path
 
+TRUTH_FILE = Path("truth") / "record_person.csv"  # in the landing folder, from `cdp generate`
 BRIDGE = "marts.bdg_customer_source_records"
 IDENTIFIERS = "marts.bdg_customer_identifiers"
 NORMALISED = "intermediate.int_identifiers_normalised"
@@ -67,6 +68,12 @@ def _load(con, table: str, columns: str, export: _Export) -> None:
     """create table `table` as the export's rows (columns: a select list)."""
     with literal_path(export.path) as name:
         con.execute(f"create table {table} as select {columns} from {export.reader}", [name])
+
+
+def truth_file(landing: Path) -> Path | None:
+    """The generator's ground truth in a landing folder, when there is one."""
+    path = landing / TRUTH_FILE
+    return path if path.exists() else None
 
 
 def compute(target: Warehouse, truth_csv: Path | None) -> IdentityMetrics:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from orchestration.quality.suites import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE, SUITES_DIR
 from orchestration.warehouse import Warehouse
@@ -28,7 +29,9 @@ HISTORY_COLUMNS = [
     ("largest_customer_identifiers", "bigint"),
     ("identifiers_per_customer_p99", "double"),
     ("largest_shared_value_records", "bigint"),
+    ("metrics", "varchar"),  # every identity metric of the run (JSON), truth scores included
 ]
+LATER_HISTORY_COLUMNS = HISTORY_COLUMNS[-1:]  # added to histories kept before them
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,13 @@ def load_spec() -> dict:
     return json.loads(HEALTH_FILE.read_text())
 
 
-def measure(target: Warehouse, run_id: str) -> list[HealthCheck]:
-    """Measure, compare with the previous run, record this run; one result per check."""
+def measure(target: Warehouse, run_id: str, truth: Path | None = None) -> list[HealthCheck]:
+    """Measure (scoring against `truth` when there is one), compare with the previous run,
+    record this run (its metrics too, for the identity_quality asset); one result per
+    check."""
     from orchestration.identity.metrics import compute
 
-    metrics = compute(target, None)
+    metrics = compute(target, truth)
     with target.read_session() as run:  # one connection for the three reads
         with_identifiers = run(
             "select count(*) from (select distinct source, source_record_id "
@@ -89,6 +94,7 @@ def measure(target: Warehouse, run_id: str) -> list[HealthCheck]:
             metrics.largest_customer_records / previous[1] if previous and previous[1] else None
         ),
     }
+    _add_later_columns(target)
     target.append_rows(
         RESULTS_SCHEMA,
         HISTORY_TABLE,
@@ -104,6 +110,7 @@ def measure(target: Warehouse, run_id: str) -> list[HealthCheck]:
                 metrics.largest_customer_identifiers,
                 metrics.identifiers_per_customer_p99,
                 shared,
+                json.dumps(metrics.as_dict()),
             )
         ],
     )
@@ -146,3 +153,30 @@ def measure(target: Warehouse, run_id: str) -> list[HealthCheck]:
         ],
     )  # fmt: skip
     return results
+
+
+def _add_later_columns(target: Warehouse) -> None:
+    have = target.columns(RESULTS_SCHEMA, HISTORY_TABLE)
+    if not have:
+        return  # created with every column by the first append
+    missing = [c for c in LATER_HISTORY_COLUMNS if c[0] not in have]
+    with target.session() as session:
+        for name, ctype in missing:
+            session.run(
+                f"alter table {RESULTS_SCHEMA}.{HISTORY_TABLE} "
+                f"add column {target.column_ddl([(name, ctype)])}"
+            )
+
+
+def stored_metrics(target: Warehouse, run_id: str):
+    """The identity metrics the health check measured in run `run_id`, or None."""
+    from orchestration.identity.metrics import IdentityMetrics
+
+    if "metrics" not in target.columns(RESULTS_SCHEMA, HISTORY_TABLE):
+        return None
+    rows = target.fetch_all(
+        f"select metrics from {RESULTS_SCHEMA}.{HISTORY_TABLE} where run_id = ? "
+        "order by measured_at desc limit 1",
+        [run_id],
+    )
+    return IdentityMetrics(**json.loads(rows[0][0])) if rows and rows[0][0] else None
