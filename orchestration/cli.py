@@ -576,19 +576,10 @@ def segments(target: str) -> None:
 
 def _segment_owners() -> dict[str, str]:
     """Owner of each segment model, from the dbt manifest (empty when there is none)."""
-    import json
+    from orchestration import manifest
+    from orchestration.dbt_project import MANIFEST
 
-    from orchestration.dbt_project import dbt_project
-
-    path = Path(dbt_project.manifest_path)
-    if not path.exists():
-        return {}
-    nodes = json.loads(path.read_text(encoding="utf-8")).get("nodes", {})
-    return {
-        n["name"]: str(n.get("config", {}).get("meta", {}).get("owner", ""))
-        for n in nodes.values()
-        if n.get("resource_type") == "model" and "segment" in n.get("tags", [])
-    }
+    return manifest.read(MANIFEST).segment_owners() if MANIFEST.exists() else {}
 
 
 @app.command()

@@ -79,11 +79,6 @@ def ensure_manifest(force: bool = False) -> Path:
 def rebuildable_incremental_models() -> dict[str, str]:
     """The incremental models a full refresh rebuilds to the same rows (tag `incremental`;
     append-only logs such as customer_id_history are not tagged): model name -> schema.table."""
-    import json
+    from orchestration import manifest
 
-    nodes = json.loads(ensure_manifest().read_text())["nodes"].values()
-    return {
-        node["name"]: f"{node['schema']}.{node['alias']}"
-        for node in nodes
-        if node["resource_type"] == "model" and "incremental" in node["tags"]
-    }
+    return manifest.read(ensure_manifest()).rebuildable_incremental_models()

@@ -26,7 +26,6 @@ A record leaves the model when it is no longer selected or loses the consent the
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,17 +133,15 @@ def _parse(node: dict, item: dict, where: str) -> SyncSpec:
 
 def load_syncs(manifest_path: Path) -> list[SyncSpec]:
     """Every sync declared in the project, in name order; SyncSpecError on a bad one."""
-    nodes = json.loads(Path(manifest_path).read_text())["nodes"].values()
+    from orchestration import manifest
+
     specs: dict[str, SyncSpec] = {}
-    for node in nodes:
-        if node["resource_type"] != "model":
-            continue
-        meta = node.get("config", {}).get("meta") or node.get("meta") or {}
-        for i, item in enumerate(meta.get("syncs") or []):
-            where = f"{node['original_file_path']}, model {node['name']}, syncs[{i}]"
+    for model in manifest.read(manifest_path).models_declaring("syncs"):
+        node = model.node()
+        for i, item in enumerate(model.meta["syncs"]):
+            where = f"{model.original_file_path}, model {model.name}, syncs[{i}]"
             if not isinstance(item, dict):
                 raise SyncSpecError(f"{where}: each sync is a mapping")
-            node = {**node, "meta": meta}
             spec = _parse(node, item, where)
             if spec.name in specs:
                 raise SyncSpecError(f"{where}: a sync named {spec.name} is declared twice")

@@ -83,12 +83,9 @@ class Outcome:
 
 
 def segment_models(manifest_path: Path) -> list[str]:
-    nodes = json.loads(manifest_path.read_text())["nodes"].values()
-    return sorted(
-        n["name"]
-        for n in nodes
-        if n["resource_type"] == "model" and n["fqn"][1:2] == ["segments"] and len(n["fqn"]) > 2
-    )
+    from orchestration import manifest
+
+    return [m.name for m in manifest.read(manifest_path).segments()]
 
 
 def discover(manifest_path: Path | None = None, folder: Path | None = None) -> list[Suite]:
