@@ -94,7 +94,8 @@ class DbtError:
         out = wrap(f"{head} ({self.path})" if self.path else head, "  ")
         message = list(self.message)
         if message and (match := _HEADLINE.match(message[0].strip())):
-            message[0] = match["kind"]  # the node and file are named just above
+            # the node and file are named just above; dbt indents the body under this line
+            message = [match["kind"], *textwrap.dedent("\n".join(message[1:])).splitlines()]
             if len(message) > 1 and message[1].strip():
                 message[:2] = [f"{message[0]}: {message[1].strip()}"]
         if not message:
