@@ -30,6 +30,7 @@ REPORT_KEY = "cdp_report"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # "Compilation Error in model fct_orders (models/marts/core/fct_orders.sql)"
 _HEADLINE = re.compile(r"^(?P<kind>[A-Z][\w ]*?(?:Error|Failure|Exception)) in \w+ \S+ \(.*\)$")
+_KIND = re.compile(r"^[A-Z][\w ]*(?:Error|Failure|Exception)$")
 # the macro call stack dbt appends to a compilation error
 _MACRO_STACK = re.compile(r"^>\s+(in macro|called by)\b")
 _TRACEBACK = "Traceback (most recent call last):"
@@ -59,6 +60,15 @@ def bounded(lines: list[str], limit: int = MAX_LINES) -> list[str]:
     if len(lines) <= limit:
         return lines
     return [*lines[: limit - 1], f"... ({len(lines) - limit + 1} more lines in dbt's log)"]
+
+
+def _body(message: list[str]) -> list[str]:
+    """A message under its header: 'Compilation Error' and the line after it joined (dbt
+    indents the rest under that line), bounded, wrapped, indented."""
+    if len(message) > 1 and _KIND.match(message[0].strip()) and message[1].strip():
+        rest = textwrap.dedent("\n".join(message[1:])).splitlines()
+        message = [f"{message[0].strip()}: {rest[0].strip()}", *rest[1:]]
+    return [line for text in bounded(message) for line in wrap(text, "    ")]
 
 
 def wrap(text: str, indent: str = "", width: int = WIDTH) -> list[str]:
@@ -94,15 +104,8 @@ class DbtError:
         out = wrap(f"{head} ({self.path})" if self.path else head, "  ")
         message = list(self.message)
         if message and (match := _HEADLINE.match(message[0].strip())):
-            # the node and file are named just above; dbt indents the body under this line
-            message = [match["kind"], *textwrap.dedent("\n".join(message[1:])).splitlines()]
-            if len(message) > 1 and message[1].strip():
-                message[:2] = [f"{message[0]}: {message[1].strip()}"]
-        if not message:
-            message = [f"failed ({self.status or 'no message'})"]
-        for line in bounded(message):
-            out += wrap(line, "    ")
-        return out
+            message[0] = match["kind"]  # the node and file are named just above
+        return out + _body(message or [f"failed ({self.status or 'no message'})"])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -158,9 +161,7 @@ class DbtErrors:
         n = self.count()
         lines = [f"dbt {command}: {n} error{'s' if n != 1 else ''}"]
         for message in self.general[:MAX_ERRORS]:
-            lines += wrap("dbt", "  ")
-            for line in bounded(message):
-                lines += wrap(line, "    ")
+            lines += ["  dbt, before or outside any model:", *_body(message)]
         nodes = list(self.nodes.values())
         shown = nodes[: max(MAX_ERRORS - len(self.general), 0)]
         for node in shown:
