@@ -90,9 +90,10 @@ def test_a_failed_dbt_build_names_every_model_file_and_message(tmp_path):
                    DAGSTER_HOME=str(tmp_path / "dagster_home"))  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]
     error = proc.stderr[proc.stderr.index("cdp: error: run") :]
-    print(error)
     assert "Traceback" not in error
-    assert all(len(line) <= 80 for line in error.splitlines()[1:]), error
+    # 80 columns, but a file path is never cut: a longer one stands alone on its line
+    long = [line for line in error.splitlines()[1:] if len(line) > 80]
+    assert all(len(line.split()) == 1 and "/" in line for line in long), error
     expected = [
         ("model fct_support_tickets (models/marts/core/fct_support_tickets.sql)",
          "Compilation Error: 'dict object' has no attribute 'no_such_macro'"),
