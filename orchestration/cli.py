@@ -241,22 +241,10 @@ def _execute(settings, job_name: str = "cdp_all") -> dict:
         (s.step_key, (s.end_time or s.start_time or 0) - (s.start_time or 0))
         for s in sorted(stats, key=lambda s: s.start_time or 0)
     ]
-    failure = ""
-    failed = [e.step_key for e in result.all_events if e.is_step_failure]
-    for event in result.all_events:
-        if event.is_step_failure:
-            err_info = event.step_failure_data.error
-            while err_info is not None and err_info.cause is not None:
-                err_info = err_info.cause  # the user's exception, not Dagster's wrapper
-            message = err_info.message.strip().splitlines()[0] if err_info else ""
-            if err_info is not None and err_info.cls_name == "Failure":
-                message = message.split(": ", 1)[-1]  # a Failure's text is the message
-            elif err_info is not None and err_info.cls_name == "DagsterDbtCliRuntimeError":
-                message = f"dbt failed (its output: {run_log})"
-            failure = f"{event.step_key}: {_machine_cause_first(message, run_log)}"
-            if len(failed) > 1:  # each said why in its own line above
-                failure += f" (also failed: {', '.join(failed[1:])})"
-            break
+    from orchestration.run_report import run_failure
+
+    # every failed step and why; a dbt step names each failed model, its file and dbt's message
+    failure = run_failure(result.all_events, run_log)
     loaded: dict[str, tuple[int, int]] = {}
     identity: dict = {}
     records = [e.step_materialization_data.materialization for e in result.all_events
@@ -283,23 +271,6 @@ def _execute(settings, job_name: str = "cdp_all") -> dict:
         "identity": identity,
         "log": run_log,
     }
-
-
-def _machine_cause_first(message: str, run_log: Path) -> str:
-    """A failure whose cause is the machine's (a full disk, a permission) says so first: a
-    dbt step's own message only points at its output, which the run log holds."""
-    from orchestration.loading.loader import machine_cause_in
-
-    cause = machine_cause_in(message)
-    if cause is None and "dbt" in message:
-        try:
-            with run_log.open(encoding="utf-8", errors="replace") as fh:
-                cause = next(filter(None, map(machine_cause_in, fh)), None)
-        except OSError:
-            cause = None
-    if cause and cause not in message.lower():
-        return f"{cause}; {message}" if len(message) < 300 else f"{cause}; {message[:300]}…"
-    return message
 
 
 def _print_summary(target, summary: dict) -> None:

@@ -98,7 +98,7 @@ def test_locked_duckdb_file_is_one_line(tmp_path):
 def test_a_failure_says_the_machines_cause_first(tmp_path):
     """A dbt step's own message only points at its output: a full disk found there comes
     first; a message that already names its cause is left as it is."""
-    from orchestration.cli import _machine_cause_first
+    from orchestration.run_report import machine_cause_first as _machine_cause_first
 
     log = tmp_path / "run.log"
     log.write_text("12:00:01 Running 42 models\nIO Error: No space left on device\n")

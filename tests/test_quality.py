@@ -104,3 +104,36 @@ def test_data_docs_index_every_suite_validated(duckdb_target, tmp_path):
     pages = sorted(p.name for p in index.parent.rglob("*.html") if "validations" in p.parts)
     assert pages == ["first.html", "second.html"]
     assert "raw.crm_contacts" in index.read_text()
+
+
+def test_a_failed_blocking_check_names_its_suite_file_check_and_finding(duckdb_target, tmp_path):
+    """The check step fails with the suite file, the check and what it found, and `cdp run`
+    prints that (Dagster alone would say only the asset and check names)."""
+    from dagster import AssetSelection, materialize
+
+    from orchestration.assets.quality import _stage_check
+    from orchestration.resources import CdpSettings
+    from orchestration.run_report import run_failure
+
+    _plant(duckdb_target)
+    suite = _crm_suite()
+    gated = dataclasses.replace(
+        suite,
+        gate=True,  # as a gate, with email_format critical: it blocks
+        expectations=[
+            {**item, "severity": "critical"} if item["check"] == "email_format" else item
+            for item in suite.expectations
+        ],
+    )
+    result = materialize(
+        [_stage_check("raw", [gated])],
+        resources={"cdp": CdpSettings(target="duckdb", landing_dir=str(tmp_path))},
+        selection=AssetSelection.all_asset_checks(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = run_failure(result.all_events, tmp_path / "run.log")
+    assert failure == (
+        "gx_raw:\n1 blocking check failed; what is downstream does not run\n"
+        f"  expectations/raw/crm_contacts.json: email_format ({INVALID} of {ROWS:,} rows)"
+    )

@@ -3,7 +3,14 @@
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Output
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    Failure,
+    MetadataValue,
+    Output,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -12,6 +19,7 @@ from dagster_dbt import (
 )
 
 from orchestration.dbt_project import dbt_project
+from orchestration.run_report import REPORT_KEY, DbtErrors
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
@@ -43,19 +51,53 @@ AFTER_PREDICTIONS = "source:predictions+"
 
 
 def _build(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Run `dbt build` on the selected models; tests report as asset checks."""
+    """Run `dbt build` on the selected models; tests report as asset checks. When dbt fails,
+    the step fails with every error dbt reported: the node, its file and dbt's message."""
     total_models = len(context.selected_asset_keys)
     built = 0
-    for event in dbt.cli(["build"], context=context).stream():
-        if isinstance(event, Output | AssetMaterialization):
-            built += 1
-            key = (
-                context.asset_key_for_output(event.output_name)
-                if isinstance(event, Output)
-                else event.asset_key
-            )
-            context.log.info(f"built {'/'.join(key.path)} ({built} of {total_models})")
-        yield event
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    errors = DbtErrors()
+    # The raw events, turned into Dagster events as `invocation.stream()` does, so that the
+    # errors among them are kept too.
+    for raw in invocation.stream_raw_events():
+        errors.observe(raw.raw_event)
+        for event in raw.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        ):
+            if isinstance(event, Output | AssetMaterialization):
+                built += 1
+                key = (
+                    context.asset_key_for_output(event.output_name)
+                    if isinstance(event, Output)
+                    else event.asset_key
+                )
+                context.log.info(f"built {'/'.join(key.path)} ({built} of {total_models})")
+            yield event
+    if invocation.is_successful():
+        return
+    log = invocation.target_path / "dbt.log"
+    if not errors:
+        code = invocation.process.returncode
+        raise Failure(
+            description=f"dbt build: exited with code {code} and reported no error; "
+            f"dbt's log: {log}",
+            metadata={REPORT_KEY: True, "dbt_log": MetadataValue.path(str(log))},
+        )
+    raise Failure(
+        description=errors.report("build", log),
+        metadata={
+            REPORT_KEY: True,
+            "dbt_errors": MetadataValue.json(
+                [e.as_dict() for e in errors.nodes.values()]
+                + [{"message": "\n".join(m)} for m in errors.general]
+            ),
+            "dbt_log": MetadataValue.path(str(log)),
+        },
+    )
 
 
 @dbt_assets(

@@ -13,6 +13,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    Failure,
     MetadataValue,
     multi_asset_check,
 )
@@ -20,6 +21,7 @@ from dagster import (
 from orchestration.dbt_project import dbt_project
 from orchestration.quality.suites import Suite, discover
 from orchestration.resources import CdpSettings
+from orchestration.run_report import REPORT_KEY, blocking_report, check_finding, suite_file
 
 SEVERITY = {
     "critical": AssetCheckSeverity.ERROR,
@@ -62,8 +64,10 @@ def _stage_check(name: str, suites: list[Suite]):
 
         docs = docs_dir()
         outcomes = validate(suites, cdp.warehouse(), context.run.run_id, docs)
+        blocked = []  # (suite file, check, finding) of each failed blocking check
         for outcome in outcomes:
             suite = outcome.suite
+            where = suite_file(suite.path)
             asset = AssetKey(list(suite.asset))
             rows = {row["check"]: row for row in outcome.rows}
             failed = [name for name, row in rows.items() if not row["success"]]
@@ -74,7 +78,11 @@ def _stage_check(name: str, suites: list[Suite]):
             )
             for check in suite.checks():
                 row = rows.get(check["name"], {})
+                blocking = suite.gate and check["severity"] == "critical"
+                if blocking and not row.get("success"):
+                    blocked.append((where, check["name"], check_finding(row)))
                 metadata = {
+                    "suite_file": where,
                     "expectation": row.get("type", ""),
                     "severity": check["severity"],
                     "element_count": row.get("element_count"),
@@ -92,14 +100,23 @@ def _stage_check(name: str, suites: list[Suite]):
                     severity=SEVERITY[check["severity"]],
                     metadata={k: v for k, v in metadata.items() if v is not None},
                 )
+        if blocked:  # Dagster would say only the asset and check names
+            raise Failure(
+                description=blocking_report(blocked),
+                metadata={
+                    REPORT_KEY: True,
+                    "blocking_checks": MetadataValue.json([f"{s}: {c}" for s, c, _ in blocked]),
+                },
+            )
 
     return _check
 
 
 def _identity_health_check():
-    from orchestration.quality.identity_health import load_spec
+    from orchestration.quality.identity_health import HEALTH_FILE, load_spec
 
     spec = load_spec()
+    health_file = suite_file(HEALTH_FILE)
     asset = AssetKey(spec["asset"])
     checks = spec["checks"]
 
@@ -121,7 +138,12 @@ def _identity_health_check():
         from orchestration.quality.identity_health import measure
 
         truth = truth_file(cdp.landing_path())
+        blocked = []
         for result in measure(cdp.warehouse(), context.run.run_id, truth):
+            if not result.passed and result.severity == "critical":
+                blocked.append(
+                    (health_file, result.name, f"observed {result.observed}, limit {result.limit}")
+                )
             if not result.passed:
                 context.log.warning(
                     f"identity health: {result.name} = {result.observed} (limit {result.limit})"
@@ -136,6 +158,15 @@ def _identity_health_check():
                     if result.observed is not None
                     else "no previous run",
                     "limit": result.limit,
+                    "suite_file": health_file,
+                },
+            )
+        if blocked:
+            raise Failure(
+                description=blocking_report(blocked),
+                metadata={
+                    REPORT_KEY: True,
+                    "blocking_checks": MetadataValue.json([f"{s}: {c}" for s, c, _ in blocked]),
                 },
             )
 
