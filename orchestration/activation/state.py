@@ -375,3 +375,16 @@ class Store:
                 run_id,
             ],
         )
+
+
+def last_runs(warehouse: Warehouse) -> dict[str, tuple]:
+    """sync name -> (started_at, status, added, changed, removed, failed, seconds) of its
+    newest run (none before the first sync)."""
+    if "sync_log" not in warehouse.existing_tables(SCHEMA):
+        return {}
+    rows = warehouse.fetch_all(
+        f"select sync_name, started_at, status, added, changed, removed, failed, seconds "
+        f"from {SCHEMA}.sync_log l where started_at = (select max(started_at) from "
+        f"{SCHEMA}.sync_log m where m.sync_name = l.sync_name)"
+    )
+    return {row[0]: row[1:] for row in rows}
