@@ -7,7 +7,8 @@
 
     DuckDB has no SQL functions but macros, which it expands where they are called (its
     macros are untyped); PostgreSQL gets a STABLE function in SQL (it may read tables).
-    Argument names must differ from the columns the body reads: a column wins in both.
+    Name the arguments unlike any column the body reads: the engines would not agree on
+    which of the two such a name means.
 -#}
 {% macro create_scalar_function(name, arguments, returns, body) -%}
     {{ return(adapter.dispatch('create_scalar_function', 'cdp')(name, arguments, returns, body)) }}

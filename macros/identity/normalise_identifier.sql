@@ -12,7 +12,7 @@
     function <intermediate>.normalise_identifier(identifier_type, raw_value, country) that
     on-run-end creates from it (create_normalise_identifier_function: what `cdp explain`
     asks to normalise what a user typed), and by the generic test is_normalised_identifier.
-    Changing a rule here changes all three; its cases are in tests/test_normalise.py.
+    Changing a rule here changes all three; its cases are in tests/normalise_cases.py.
 -#}
 {% macro normalise_identifier(type_expr, value_expr, calling_code_expr, trunk_prefix_expr) -%}
     case {{ type_expr }}

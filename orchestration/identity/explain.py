@@ -2,7 +2,8 @@
 
 `explain(target, query)` resolves the query (a customer_id, else an identifier value as
 typed or in its normalised forms, else a value a guard kept out) and collects, for each
-customer it leads to:
+customer it leads to (the normalised forms come from the warehouse, by the models' own rule:
+orchestration/identity/normalise.py):
 
 - the golden record (marts.dim_customers);
 - the chain of source records and identifiers that joined them: a breadth-first walk of
