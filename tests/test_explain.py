@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import io
+import shutil
 from datetime import datetime
 
 import duckdb
 import pytest
+from normalise_cases import CASES
 from rich.console import Console
+from support import run_dbt
 
-from orchestration.identity.explain import (
-    candidates,
-    explain,
-    normalise_email,
-    normalise_phone,
-    render,
-)
-from orchestration.warehouse import resolve_warehouse
+from orchestration.identity.explain import candidates, explain, render
+from orchestration.warehouse import WarehouseError, resolve_warehouse
 
 T = datetime(2024, 1, 1)
 SHARED_PHONE = "+14155550100"
@@ -64,11 +61,18 @@ HISTORY = [
 ]
 
 
-def _build(path) -> None:
+def _build(
+    path,
+    normalised=NORMALISED,
+    customer_of=CUSTOMER_OF,
+    guarded=GUARDED,
+    audit=AUDIT,
+    history=HISTORY,
+) -> None:
     con = duckdb.connect(str(path))
     try:
-        con.execute("create schema intermediate")
-        con.execute("create schema marts")
+        con.execute("create schema if not exists intermediate")
+        con.execute("create schema if not exists marts")
         con.execute(
             "create table intermediate.int_identifiers_normalised (source varchar, "
             "source_record_id varchar, identifier_type varchar, raw_value varchar, "
@@ -76,17 +80,20 @@ def _build(path) -> None:
         )
         con.executemany(
             "insert into intermediate.int_identifiers_normalised values (?, ?, ?, ?, ?, ?, ?)",
-            [(*row, T) for row in NORMALISED],
+            [(*row, T) for row in normalised],
         )
         con.execute(
             "create table intermediate.int_identifiers_kept as "
             "select source, source_record_id, identifier_type, identifier_value, "
             "concat(identifier_type, ':', identifier_value) as node_key, seen_at, loaded_at "
-            "from intermediate.int_identifiers_normalised where identifier_value is not null "
-            "and (identifier_type, identifier_value) not in "
-            "(('phone', ?), ('email', 'test@test.com'))",
-            [SHARED_PHONE],
+            "from intermediate.int_identifiers_normalised where identifier_value is not null"
         )
+        for kind, value in guarded:
+            con.execute(
+                "delete from intermediate.int_identifiers_kept "
+                "where identifier_type = ? and identifier_value = ?",
+                [kind, value],
+            )
         con.execute(
             "create table intermediate.int_customer_ids_assigned (node_key varchar, "
             "component_id bigint, customer_id varchar, customer_id_created_at timestamp, "
@@ -95,8 +102,8 @@ def _build(path) -> None:
         con.executemany(
             "insert into intermediate.int_customer_ids_assigned values (?, ?, ?, ?, ?, ?)",
             [
-                (key, 1 if cid == "cus_ann" else 2, cid, T, None, T)
-                for key, cid in CUSTOMER_OF.items()
+                (key, sorted(set(customer_of.values())).index(cid), cid, T, None, T)
+                for key, cid in customer_of.items()
             ],
         )
         con.execute(
@@ -145,23 +152,38 @@ def _build(path) -> None:
             "guard_reason varchar, record_count bigint, source_count bigint, "
             "first_seen_at timestamp, last_seen_at timestamp)"
         )
-        con.executemany(
-            "insert into marts.identity_guard_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*row, T, T) for row in AUDIT],
-        )
+        if audit:
+            con.executemany(
+                "insert into marts.identity_guard_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, T, T) for row in audit],
+            )
         con.execute(
             "create table marts.customer_id_history (old_customer_id varchar, "
             "new_customer_id varchar, changed_at timestamp, change_type varchar, "
             "reason varchar, identifiers_moved bigint)"
         )
-        con.executemany("insert into marts.customer_id_history values (?, ?, ?, ?, ?, ?)", HISTORY)
+        if history:
+            con.executemany(
+                "insert into marts.customer_id_history values (?, ?, ?, ?, ?, ?)", history
+            )
     finally:
         con.close()
 
 
+@pytest.fixture(scope="module")
+def with_rule(tmp_path_factory):
+    """A DuckDB file with what a dbt run leaves for `cdp explain` besides the tables: the
+    calling codes seed and, from the on-run-end hook, the function normalise_identifier."""
+    path = tmp_path_factory.mktemp("rule") / "identity.duckdb"
+    proc = run_dbt("seed", "--select", "country_calling_codes", CDP_DUCKDB_PATH=str(path))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return path
+
+
 @pytest.fixture
-def target(tmp_path, monkeypatch):
+def target(tmp_path, monkeypatch, with_rule):
     path = tmp_path / "identity.duckdb"
+    shutil.copy(with_rule, path)
     _build(path)
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(path))
     return resolve_warehouse("duckdb")
@@ -302,17 +324,60 @@ def test_render_prints_golden_record_chain_guards_and_history(target):
     assert "merged into the older customer cus_ann" in text
 
 
-def test_normalisation_mirrors_the_dbt_macros():
-    assert normalise_email(" A.Nn+Promo@GoogleMail.com ") == "ann@gmail.com"
-    assert normalise_email("a.nn+x@example.org") == "a.nn@example.org"
-    assert normalise_email("+tag@x.com") is None
-    assert normalise_email("not an email") is None
-    assert normalise_phone("(415) 555-0100") == "+14155550100"
-    assert normalise_phone("1 415 555 0100") == "+14155550100"
-    assert normalise_phone("0044 20 7946 0958") == "+442079460958"
-    assert normalise_phone("0000000000") is None
+def test_candidates_are_the_typed_forms_then_the_rule_of_each_type():
     forms = [(c.identifier_type, c.value) for c in candidates(" Ann@X.com")]
     assert forms == [(None, " Ann@X.com"), (None, "Ann@X.com"), (None, "ann@x.com")]
+    rule = {("email", " A.B+x@X.com"): "a.b@x.com"}
+    forms = [
+        (c.label, c.identifier_type, c.value)
+        for c in candidates(" A.B+x@X.com", lambda kind, value: rule.get((kind, value)))
+    ]
+    assert forms[-1] == ("normalised email", "email", "a.b@x.com")
+    assert [f[1] for f in forms] == [None, None, None, "email"]
+
+
+# The rule's cases in the default country (explain has no country to go by) whose raw
+# value is not already the normalised one.
+TYPED_FORMS = [
+    (kind, raw, expected)
+    for kind, raw, country, expected in CASES
+    if country is None and expected is not None and raw != expected
+]
+
+
+def test_explain_finds_the_customer_from_each_typed_form_of_the_rule(
+    tmp_path, monkeypatch, with_rule
+):
+    """Each case's normalised value is a kept identifier of a customer; explain, given the
+    value as the case writes it, finds that customer through the warehouse's rule."""
+    values = sorted({(kind, expected) for kind, _, expected in TYPED_FORMS})
+    customer_of = {f"{kind}:{value}": f"cus_{i}" for i, (kind, value) in enumerate(values)}
+    normalised = [
+        ("crm_contacts", f"c{i}", kind, value, value, T) for i, (kind, value) in enumerate(values)
+    ]
+    path = tmp_path / "identity.duckdb"
+    shutil.copy(with_rule, path)
+    _build(path, normalised, customer_of, guarded=(), audit=(), history=())
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(path))
+    target = resolve_warehouse("duckdb")
+    assert TYPED_FORMS
+    for kind, raw, expected in TYPED_FORMS:
+        e = explain(target, raw)
+        assert [(m.node_key, m.customer_id) for m in e.matches] == [
+            (f"{kind}:{expected}", customer_of[f"{kind}:{expected}"])
+        ], (kind, raw)
+        assert e.customer.customer_id == customer_of[f"{kind}:{expected}"]
+
+
+def test_warehouse_without_the_rule_function_says_to_run_cdp(tmp_path, monkeypatch):
+    path = tmp_path / "identity.duckdb"
+    _build(path)  # tables only, as a warehouse built before the function existed
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(path))
+    with pytest.raises(WarehouseError) as info:
+        explain(resolve_warehouse("duckdb"), "Bob.By+news@googlemail.com")
+    assert "normalise_identifier" in str(info.value)
+    assert str(info.value).endswith("run `cdp run` first")
+    assert "\n" not in str(info.value)
 
 
 TABLES = (
@@ -331,12 +396,14 @@ PG_TYPES = {"VARCHAR": "text", "TIMESTAMP": "timestamp", "BIGINT": "bigint"}
 @pytest.mark.postgres
 def test_same_explanation_on_postgres(tmp_path, pg_target):
     """The SQL is portable: the hand-made warehouse copied to Postgres explains the same."""
+    proc = run_dbt("seed", "--select", "country_calling_codes", target="postgres")
+    assert proc.returncode == 0, proc.stdout[-3000:]
     path = tmp_path / "identity.duckdb"
     _build(path)
     src = duckdb.connect(str(path), read_only=True)
     try:
         with pg_target.connect() as con, con.cursor() as cur:
-            cur.execute("create schema intermediate; create schema marts")
+            cur.execute("create schema if not exists intermediate; create schema marts")
             for table in TABLES:
                 cols = src.execute(f"describe {table}").fetchall()
                 ddl = ", ".join(f"{c[0]} {PG_TYPES[c[1]]}" for c in cols)
@@ -363,5 +430,7 @@ def test_same_explanation_on_postgres(tmp_path, pg_target):
     [g] = explain(pg_target, "(415) 555-0100").guards
     assert g.customers == (("cus_ann", 1), ("cus_bob", 1))
     assert explain(pg_target, "cus_old").customer.customer_id == "cus_ann"
+    [match] = explain(pg_target, "Bob.By+news@googlemail.com").matches
+    assert (match.customer_id, match.matched_as) == ("cus_bob", "normalised email")
     with pytest.raises(ValueError):
         explain(pg_target, "nobody@nowhere.org")

@@ -2,7 +2,8 @@
 
 `explain(target, query)` resolves the query (a customer_id, else an identifier value as
 typed or in its normalised forms, else a value a guard kept out) and collects, for each
-customer it leads to:
+customer it leads to (the normalised forms come from the warehouse, by the models' own rule:
+orchestration/identity/normalise.py):
 
 - the golden record (marts.dim_customers);
 - the chain of source records and identifiers that joined them: a breadth-first walk of
@@ -23,14 +24,12 @@ portable between DuckDB and PostgreSQL (`?` placeholders, as in warehouse.fetch_
 
 from __future__ import annotations
 
-import csv
-import functools
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from orchestration.identity.normalise import RULE_TYPES, normalise
 from orchestration.warehouse import Warehouse, WarehouseError
 
 INTERMEDIATE = "intermediate"
@@ -53,90 +52,6 @@ MAX_MERGE_HOPS = 20  # old customer_id -> new customer_id hops followed
 
 
 @dataclass(frozen=True)
-class _Settings:
-    """The identity vars of dbt_project.yml and the default country's calling code from
-    seeds/identity/country_calling_codes.csv: what the normalisation macros use."""
-
-    provider_rules: bool
-    dotless_domains: tuple[str, ...]
-    default_country: str
-    calling_code: str | None
-    trunk_prefix: str | None
-
-
-@functools.cache
-def _settings() -> _Settings:
-    import yaml
-
-    from orchestration.warehouse import PROJECT_DIR
-
-    dbt_vars = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
-    country = str(dbt_vars.get("identity_phone_default_country", "US")).upper()
-    seed = PROJECT_DIR / "seeds" / "identity" / "country_calling_codes.csv"
-    with seed.open(newline="", encoding="utf-8") as fh:
-        codes = {row["country_code"]: row for row in csv.DictReader(fh)}
-    row = codes.get(country, {})
-    return _Settings(
-        provider_rules=bool(dbt_vars.get("identity_email_provider_rules", True)),
-        dotless_domains=tuple(dbt_vars.get("identity_email_dotless_domains", [])),
-        default_country=country,
-        calling_code=row.get("calling_code") or None,
-        trunk_prefix=row.get("trunk_prefix") or None,
-    )
-
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+[.][a-z]{2,}$")
-_NANP_RE = re.compile(r"^\+1[2-9][0-9]{2}[2-9][0-9]{6}$")
-_E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
-
-
-# --- normalisation, mirroring macros/identity ---------------------------------------------
-
-
-def normalise_email(value: str) -> str | None:
-    """macros/identity/normalise_email.sql, with the project's provider-rule vars."""
-    trimmed = value.strip().lower()
-    if not _EMAIL_RE.match(trimmed):
-        return None
-    local, raw_domain = trimmed.split("@")[0], trimmed.split("@")[1]
-    settings = _settings()
-    if not settings.provider_rules:
-        return trimmed
-    domain = "gmail.com" if raw_domain == "googlemail.com" else raw_domain
-    mailbox = local.split("+")[0]
-    if raw_domain in settings.dotless_domains:
-        mailbox = mailbox.replace(".", "")
-    return f"{mailbox}@{domain}" if mailbox else None
-
-
-def normalise_phone(
-    value: str,
-    calling_code: str | None = None,
-    trunk_prefix: str | None = None,
-) -> str | None:
-    """macros/identity/normalise_phone.sql: E.164 ('+14155550123') or None. Without a
-    calling code, the project's default country (identity_phone_default_country)."""
-    if calling_code is None:
-        calling_code, trunk_prefix = _settings().calling_code, _settings().trunk_prefix
-    digits = re.sub(r"[^0-9]", "", value)
-    if value.strip().startswith("+"):
-        e164 = f"+{digits}"
-    elif digits.startswith("00"):
-        e164 = f"+{digits[2:]}"
-    elif calling_code == "1" and len(digits) == 11 and digits.startswith("1"):
-        e164 = f"+{digits}"
-    elif calling_code is None:
-        return None
-    elif trunk_prefix and digits.startswith(trunk_prefix):
-        e164 = f"+{calling_code}{digits[len(trunk_prefix) :]}"
-    else:
-        e164 = f"+{calling_code}{digits}"
-    if e164.startswith("+1"):
-        return e164 if _NANP_RE.match(e164) else None
-    return e164 if _E164_RE.match(e164) else None
-
-
-@dataclass(frozen=True)
 class Candidate:
     """One form of the query to look up: for any identifier type, or for one type."""
 
@@ -145,8 +60,17 @@ class Candidate:
     identifier_type: str | None = None
 
 
-def candidates(query: str) -> list[Candidate]:
-    """The forms of a query value, most literal first, without repeats."""
+LABELS = {"phone": "normalised phone (E.164, default country)"}
+
+
+def candidates(
+    query: str, normalised: Callable[[str, str], str | None] | None = None
+) -> list[Candidate]:
+    """The forms of a query value, most literal first, without repeats.
+
+    `normalised(identifier_type, value)` gives the value's form under the models' rule for
+    that type (orchestration.identity.normalise, evaluated by the warehouse), or None.
+    """
     trimmed = query.strip()
     out: list[Candidate] = []
     forms = [
@@ -154,11 +78,10 @@ def candidates(query: str) -> list[Candidate]:
         Candidate("trimmed", trimmed),
         Candidate("lower-cased", trimmed.lower()),
     ]
-    if (email := normalise_email(query)) is not None:
-        forms.append(Candidate("normalised email", email, "email"))
-    if (phone := normalise_phone(query)) is not None:
-        label = f"normalised phone (E.164, default country {_settings().default_country})"
-        forms.append(Candidate(label, phone, "phone"))
+    for identifier_type in RULE_TYPES if normalised else ():
+        if (value := normalised(identifier_type, query)) is not None:
+            label = LABELS.get(identifier_type, f"normalised {identifier_type}")
+            forms.append(Candidate(label, value, identifier_type))
     untyped = set()
     for cand in forms:
         if not cand.value or cand.value in untyped:
@@ -389,7 +312,7 @@ def _explain(q: Query, query: str, cap: int) -> Explanation:
         return out
 
     # 2. an identifier value, as typed or normalised; 3. a value a guard kept out
-    cands = candidates(query)
+    cands = candidates(query, lambda identifier_type, value: normalise(q, identifier_type, value))
     out = Explanation(query, "identifier")
     out.matches = _find_identifiers(q, cands)
     out.guards = _find_guards(q, cands)

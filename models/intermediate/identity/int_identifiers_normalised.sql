@@ -1,4 +1,7 @@
-{#- Each source identifier with its normalised value (null when it is not a valid one). -#}
+{#-
+    Each source identifier with its normalised value (null when it is not a valid one), by
+    the one rule per type in macros/identity/normalise_identifier.sql.
+-#}
 with
 
 identifiers as (
@@ -18,7 +21,7 @@ with_country as (
     left join calling_codes
         on
             calling_codes.country_code
-            = upper(coalesce(identifiers.country_code, '{{ var("identity_phone_default_country", "US") }}'))
+            = {{ cdp.identity_phone_country('identifiers.country_code') }}
 ),
 
 normalised as (
@@ -27,11 +30,8 @@ normalised as (
         source_record_id,
         identifier_type,
         raw_value,
-        case identifier_type
-            when 'email' then {{ cdp.normalise_email('raw_value') }}
-            when 'phone' then {{ cdp.normalise_phone('raw_value', 'calling_code', 'trunk_prefix') }}
-            else nullif(trim(raw_value), '')
-        end as identifier_value,
+        {{ cdp.normalise_identifier('identifier_type', 'raw_value', 'calling_code', 'trunk_prefix') }}
+            as identifier_value,
         seen_at,
         loaded_at
     from with_country
