@@ -12,7 +12,9 @@ from normalise_cases import CASES
 from rich.console import Console
 from support import run_dbt
 
-from orchestration.identity.explain import candidates, explain, render
+from orchestration.identity.candidates import candidates
+from orchestration.identity.explain import explain
+from orchestration.identity.render import render
 from orchestration.warehouse import WarehouseError, resolve_warehouse
 
 T = datetime(2024, 1, 1)

@@ -17,7 +17,7 @@ def explain(target: str, query: str) -> None:
     them, the identifiers a guard kept out (with the rule) and the customer's id history.
     """
     from orchestration.identity.explain import explain as build_explanation
-    from orchestration.identity.explain import render
+    from orchestration.identity.render import render
     from orchestration.warehouse import WarehouseError
 
     warehouse = settings_for(target).warehouse

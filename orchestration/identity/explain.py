@@ -19,17 +19,32 @@ by level in SQL, fetching at most `max_identifiers` identifiers: a customer of a
 records costs a few small result sets, never a table loaded into Python. The SQL is
 portable between DuckDB and PostgreSQL (`?` placeholders, as in warehouse.fetch_all).
 
-`render(explanation, console)` prints it with rich.
+The forms of the query looked up are in candidates.py, the result types in
+explanation.py, and `render(explanation, console)` (render.py) prints it with rich.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 
-from orchestration.identity.normalise import RULE_TYPES, normalise
+from orchestration.identity.candidates import (
+    Candidate,
+    candidate_filter,
+    candidate_rank,
+    candidates,
+    marks,
+)
+from orchestration.identity.explanation import (
+    ChainStep,
+    CustomerExplanation,
+    Explanation,
+    GuardedOnCustomer,
+    GuardFinding,
+    HistoryRow,
+    IdentifierMatch,
+)
+from orchestration.identity.normalise import normalise
 from orchestration.warehouse import Warehouse, WarehouseError
 
 INTERMEDIATE = "intermediate"
@@ -49,209 +64,6 @@ MAX_CUSTOMERS = 3  # customers explained in full when a value matches several
 MAX_GUARD_FINDINGS = 10  # guard audit rows reported for one query
 MAX_HISTORY = 50
 MAX_MERGE_HOPS = 20  # old customer_id -> new customer_id hops followed
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One form of the query to look up: for any identifier type, or for one type."""
-
-    label: str
-    value: str
-    identifier_type: str | None = None
-
-
-LABELS = {"phone": "normalised phone (E.164, default country)"}
-
-
-def candidates(
-    query: str, normalised: Callable[[str, str], str | None] | None = None
-) -> list[Candidate]:
-    """The forms of a query value, most literal first, without repeats.
-
-    `normalised(identifier_type, value)` gives the value's form under the models' rule for
-    that type (orchestration.identity.normalise, evaluated by the warehouse), or None.
-    """
-    trimmed = query.strip()
-    out: list[Candidate] = []
-    forms = [
-        Candidate("exact", query),
-        Candidate("trimmed", trimmed),
-        Candidate("lower-cased", trimmed.lower()),
-    ]
-    for identifier_type in RULE_TYPES if normalised else ():
-        if (value := normalised(identifier_type, query)) is not None:
-            label = LABELS.get(identifier_type, f"normalised {identifier_type}")
-            forms.append(Candidate(label, value, identifier_type))
-    untyped = set()
-    for cand in forms:
-        if not cand.value or cand.value in untyped:
-            continue
-        if cand.identifier_type is None:
-            untyped.add(cand.value)
-        elif any(c.value == cand.value and c.identifier_type == cand.identifier_type for c in out):
-            continue
-        out.append(cand)
-    return out
-
-
-def _candidate_rank(cands: Sequence[Candidate], identifier_type: str, value: str) -> int | None:
-    for i, cand in enumerate(cands):
-        if cand.value == value and cand.identifier_type in (None, identifier_type):
-            return i
-    return None
-
-
-def _candidate_filter(cands: Sequence[Candidate], column: str) -> tuple[str, list]:
-    """SQL condition matching any candidate on `column` (and identifier_type when typed)."""
-    untyped = [c.value for c in cands if c.identifier_type is None]
-    parts, params = [], []
-    if untyped:
-        parts.append(f"{column} in ({_marks(untyped)})")
-        params.extend(untyped)
-    for cand in cands:
-        if cand.identifier_type is not None:
-            parts.append(f"(identifier_type = ? and {column} = ?)")
-            params.extend([cand.identifier_type, cand.value])
-    return "(" + " or ".join(parts) + ")", params
-
-
-def _marks(values: Sequence) -> str:
-    return ", ".join("?" for _ in values)
-
-
-# --- result ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IdentifierMatch:
-    """A kept identifier the query matched, and its customer."""
-
-    identifier_type: str
-    identifier_value: str
-    customer_id: str
-    matched_as: str  # the candidate label: exact, trimmed, normalised email, ...
-    record_count: int
-    first_seen_at: datetime | None
-    last_seen_at: datetime | None
-
-    @property
-    def node_key(self) -> str:
-        return f"{self.identifier_type}:{self.identifier_value}"
-
-
-@dataclass(frozen=True)
-class GuardFinding:
-    """A value a guard kept out of the identity graph (a row of identity_guard_audit)."""
-
-    identifier_type: str
-    identifier_value: str
-    raw_value_example: str | None
-    guard_rule: str
-    guard_reason: str
-    record_count: int
-    source_count: int
-    first_seen_at: datetime | None
-    last_seen_at: datetime | None
-    matched_as: str = ""
-    # customers its records belong to through other identifiers: (customer_id, records)
-    customers: tuple[tuple[str, int], ...] = ()
-    customers_total: int = 0
-    records_without_customer: int = 0
-
-
-@dataclass(frozen=True)
-class ChainStep:
-    """An identifier reached by the walk, and the record that linked it to an earlier one.
-
-    The first step is the starting identifier (no from_*/via_*).
-    """
-
-    position: int
-    depth: int
-    identifier_type: str
-    identifier_value: str
-    from_type: str | None = None
-    from_value: str | None = None
-    via_source: str | None = None
-    via_record_id: str | None = None
-    via_seen_at: datetime | None = None
-    records_by_source: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def node_key(self) -> str:
-        return f"{self.identifier_type}:{self.identifier_value}"
-
-    @property
-    def from_key(self) -> str | None:
-        return None if self.from_type is None else f"{self.from_type}:{self.from_value}"
-
-    @property
-    def record_count(self) -> int:
-        return sum(n for _, n in self.records_by_source)
-
-    def describe(self) -> str:
-        if self.from_type is None:
-            return f"{self.node_key} (start)"
-        return f"{self.from_key} --({self.via_source}:{self.via_record_id})--> {self.node_key}"
-
-
-@dataclass(frozen=True)
-class GuardedOnCustomer:
-    """An identifier on the customer's records that a guard kept out."""
-
-    identifier_type: str
-    identifier_value: str
-    raw_value_example: str | None
-    guard_rule: str
-    guard_reason: str
-    records_here: int  # of this customer's records carrying it
-    record_count: int | None  # all records carrying it (identity_guard_audit)
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    old_customer_id: str
-    new_customer_id: str
-    changed_at: datetime | None
-    change_type: str
-    reason: str
-    identifiers_moved: int
-
-
-@dataclass
-class CustomerExplanation:
-    customer_id: str
-    golden: dict[str, object]
-    chain: list[ChainStep]
-    identifiers_total: int
-    records_by_source: list[tuple[str, int]]
-    guarded: list[GuardedOnCustomer]
-    guarded_total: int
-    history: list[HistoryRow]
-    chain_complete: bool  # False when the walk stopped at the cap
-    reached_via: str = ""  # why this customer is explained (how the query led here)
-
-    @property
-    def records_total(self) -> int:
-        return sum(n for _, n in self.records_by_source)
-
-    @property
-    def identifiers_not_shown(self) -> int:
-        return max(self.identifiers_total - len(self.chain), 0)
-
-
-@dataclass
-class Explanation:
-    query: str
-    resolved_as: str  # customer_id | merged customer_id | identifier | guarded value
-    matches: list[IdentifierMatch] = field(default_factory=list)
-    guards: list[GuardFinding] = field(default_factory=list)
-    customers: list[CustomerExplanation] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def customer(self) -> CustomerExplanation | None:
-        return self.customers[0] if self.customers else None
 
 
 # --- warehouse access ------------------------------------------------------------------
@@ -375,7 +187,7 @@ def _follow_merges(q: Query, value: str) -> list[HistoryRow]:
 
 
 def _find_identifiers(q: Query, cands: Sequence[Candidate]) -> list[IdentifierMatch]:
-    cond, params = _candidate_filter(cands, "identifier_value")
+    cond, params = candidate_filter(cands, "identifier_value")
     rows = q(
         f"select identifier_type, identifier_value, customer_id, record_count, "
         f"first_seen_at, last_seen_at from {IDENTIFIERS} where {cond}",
@@ -383,7 +195,7 @@ def _find_identifiers(q: Query, cands: Sequence[Candidate]) -> list[IdentifierMa
     )
     ranked = []
     for row in rows:
-        rank = _candidate_rank(cands, row[0], row[1])
+        rank = candidate_rank(cands, row[0], row[1])
         if rank is not None:
             ranked.append((rank, row))
     if not ranked:
@@ -398,18 +210,18 @@ def _find_identifiers(q: Query, cands: Sequence[Candidate]) -> list[IdentifierMa
 
 
 def _find_guards(q: Query, cands: Sequence[Candidate]) -> list[GuardFinding]:
-    cond, params = _candidate_filter(cands, "identifier_value")
+    cond, params = candidate_filter(cands, "identifier_value")
     raws = list(dict.fromkeys(c.value for c in cands[:2]))  # as typed, trimmed
     rows = q(
         f"select identifier_type, identifier_value, raw_value_example, guard_rule, "
         f"guard_reason, record_count, source_count, first_seen_at, last_seen_at "
-        f"from {GUARD_AUDIT} where {cond} or raw_value_example in ({_marks(raws)}) "
+        f"from {GUARD_AUDIT} where {cond} or raw_value_example in ({marks(raws)}) "
         f"order by identifier_type, identifier_value, guard_rule",
         [*params, *raws],
     )
     findings = []
     for row in rows[:MAX_GUARD_FINDINGS]:
-        rank = _candidate_rank(cands, row[0], row[1])
+        rank = candidate_rank(cands, row[0], row[1])
         matched_as = cands[rank].label if rank is not None else "raw value"
         customers, total, orphans = _guard_customers(q, row[0], row[1], row[3])
         findings.append(
@@ -584,7 +396,7 @@ def _walk(q: Query, customer_id: str, root: tuple[str, str], cap: int) -> list[C
                     on a.source = r.source and a.source_record_id = r.source_record_id
                 inner join {KEPT} as b
                     on a.source = b.source and a.source_record_id = b.source_record_id
-                where b.node_key not in ({_marks(visited)})
+                where b.node_key not in ({marks(visited)})
             ),
             ranked as (
                 select
@@ -641,7 +453,7 @@ def _with_record_counts(q: Query, customer_id: str, chain: list[ChainStep]) -> l
         from {KEPT} as k
         inner join {RECORDS} as r
             on k.source = r.source and k.source_record_id = r.source_record_id
-        where r.customer_id = ? and k.node_key in ({_marks(keys)})
+        where r.customer_id = ? and k.node_key in ({marks(keys)})
         group by k.node_key, k.source
         order by k.node_key, count(distinct k.source_record_id) desc, k.source
         """,
@@ -732,154 +544,3 @@ def _guarded_on_customer(q: Query, customer_id: str) -> tuple[list[GuardedOnCust
         for t, v, raw, rule, reason, here, total_records, _ in rows
     ]
     return guarded, int(rows[0][7]) if rows else 0
-
-
-# --- render ----------------------------------------------------------------------------
-
-
-def _ts(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return "" if value is None else str(value)
-
-
-def _per_source(counts: Sequence[tuple[str, int]]) -> str:
-    return ", ".join(f"{source} {n:,}" for source, n in counts)
-
-
-def render(explanation: Explanation, console) -> None:
-    """Print an explanation on a rich Console."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    e = explanation
-    console.print(f"[bold]cdp explain[/bold] {escape(e.query)!s}  →  {e.resolved_as}")
-    for note in e.notes:
-        console.print(f"  note: {escape(note)}")
-
-    if e.matches:
-        table = Table(title="matching identifiers", title_justify="left")
-        for col in ("type", "value", "customer_id", "match", "records", "first seen", "last seen"):
-            table.add_column(col)
-        for m in e.matches:
-            table.add_row(
-                m.identifier_type,
-                escape(m.identifier_value),
-                m.customer_id,
-                m.matched_as,
-                f"{m.record_count:,}",
-                _ts(m.first_seen_at),
-                _ts(m.last_seen_at),
-            )
-        console.print(table)
-
-    for g in e.guards:
-        console.print(
-            f"\n[bold yellow]guarded[/bold yellow]: {g.identifier_type} "
-            f"{escape(repr(g.identifier_value))} (raw e.g. {escape(repr(g.raw_value_example))}, "
-            f"{g.matched_as} match) was kept out of the identity graph"
-        )
-        console.print(f"  rule:    {g.guard_rule}")
-        console.print(f"  reason:  {escape(g.guard_reason)}")
-        console.print(
-            f"  records: {g.record_count:,} in {g.source_count} source(s), "
-            f"seen {_ts(g.first_seen_at)} .. {_ts(g.last_seen_at)}"
-        )
-        if g.customers:
-            shown = ", ".join(
-                f"{cid} ({n} record{'s' if n != 1 else ''})" for cid, n in g.customers
-            )
-            more = g.customers_total - len(g.customers)
-            console.print(
-                f"  its records belong to {g.customers_total:,} customer(s) through other "
-                f"identifiers: {shown}" + (f", and {more:,} more" if more > 0 else "")
-            )
-        else:
-            console.print("  none of its records belongs to a customer through other identifiers")
-        if g.records_without_customer:
-            console.print(
-                f"  {g.records_without_customer:,} of its records have no other kept "
-                f"identifier (no customer)"
-            )
-
-    for c in e.customers:
-        _render_customer(c, console, escape, Table)
-
-
-def _render_customer(c: CustomerExplanation, console, escape, Table) -> None:
-    console.rule(f"customer {c.customer_id}")
-    if c.reached_via:
-        console.print(f"({escape(c.reached_via)})")
-
-    golden = Table(title="golden record (marts.dim_customers)", title_justify="left")
-    golden.add_column("attribute")
-    golden.add_column("value")
-    for name, value in c.golden.items():
-        if value is None or name == "customer_id":
-            continue
-        golden.add_row(name, escape(_ts(value)))
-    console.print(golden)
-
-    console.print(
-        f"\n[bold]why these {c.identifiers_total:,} identifiers and {c.records_total:,} "
-        f"source records are one customer[/bold] ({_per_source(c.records_by_source)})"
-    )
-    if c.chain:
-        console.print(
-            f"walk from {escape(c.chain[0].node_key)}, breadth first: each identifier with "
-            f"the source record that linked it to one reached before"
-        )
-    chain = Table(show_header=True, box=None, pad_edge=False)
-    chain.add_column("#", justify="right")
-    chain.add_column("step")
-    chain.add_column("records of the identifier")
-    for s in c.chain:
-        chain.add_row(str(s.position), escape(s.describe()), _per_source(s.records_by_source))
-    console.print(chain)
-    if c.identifiers_not_shown:
-        why = (
-            f"the walk stops at {len(c.chain)}"
-            if not c.chain_complete
-            else "not reachable from the start"
-        )
-        console.print(f"… and {c.identifiers_not_shown:,} more identifiers ({why})")
-
-    console.print()
-    if c.guarded:
-        guarded = Table(
-            title="kept out by guards (on this customer's records)", title_justify="left"
-        )
-        for col in ("type", "value", "raw e.g.", "rule", "reason", "records here", "records all"):
-            guarded.add_column(col)
-        for g in c.guarded:
-            guarded.add_row(
-                g.identifier_type,
-                escape(g.identifier_value),
-                escape(g.raw_value_example or ""),
-                g.guard_rule,
-                escape(g.guard_reason),
-                f"{g.records_here:,}",
-                "" if g.record_count is None else f"{g.record_count:,}",
-            )
-        console.print(guarded)
-        if c.guarded_total > len(c.guarded):
-            console.print(f"… and {c.guarded_total - len(c.guarded):,} more guarded identifiers")
-    else:
-        console.print("no guarded identifier on this customer's records")
-
-    if c.history:
-        history = Table(title="customer_id history", title_justify="left")
-        for col in ("changed at", "type", "old", "new", "moved", "reason"):
-            history.add_column(col)
-        for h in c.history:
-            history.add_row(
-                _ts(h.changed_at),
-                h.change_type,
-                h.old_customer_id,
-                h.new_customer_id,
-                str(h.identifiers_moved),
-                escape(h.reason or ""),
-            )
-        console.print(history)
-    else:
-        console.print("no customer_id changes for this customer")
