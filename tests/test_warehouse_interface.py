@@ -139,3 +139,23 @@ def test_sessions_behave_alike(any_target, tmp_path):
             "and column_name = 'text'"
         )[0][0],
     }
+
+
+def test_the_dbt_profile_has_one_output_per_engine_and_the_same_defaults():
+    """profiles.yml is dbt's side of the same facts: an output per registered engine (and
+    sqlfluff's `lint`), of the engine's adapter type, the same default target and the same
+    libpq defaults."""
+    import re
+
+    import yaml
+
+    from orchestration.warehouse import DEFAULT_TARGET, ENGINES
+    from orchestration.warehouse.postgres import LIBPQ_DEFAULTS
+
+    text = (PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8")
+    (profile,) = yaml.safe_load(re.sub(r"\{\{.*?\}\}", "x", text)).values()
+    outputs = {n: o["type"] for n, o in profile["outputs"].items() if n != "lint"}
+    assert outputs == {name: name for name in ENGINES}
+    defaults = dict(re.findall(r"env_var\('(\w+)', '([^']*)'\)", text))
+    assert defaults.pop("CDP_TARGET") == DEFAULT_TARGET
+    assert defaults == LIBPQ_DEFAULTS
