@@ -210,7 +210,7 @@ def _write_registry_landing(landing: Path, people: list[dict[str, str]]) -> dict
     return out
 
 
-def test_a_ninth_source_from_its_files_only_joins_existing_customers(tmp_path):
+def test_a_ninth_source_from_its_files_only_joins_existing_customers(tmp_path, monkeypatch):
     project = tmp_path / "project"
     shutil.copytree(PROJECT, project, ignore=IGNORED)
     _add_registry(project)
@@ -237,42 +237,46 @@ def test_a_ninth_source_from_its_files_only_joins_existing_customers(tmp_path):
     generated_macro = (project / "macros/identity/_generated_identity_inputs.sql").read_text()
     assert "'stg_registry__persons'" in generated_macro
 
-    os.environ["CDP_DUCKDB_PATH"] = str(db)
-    try:
-        target = resolve_target("duckdb")
-        assert fetch_all(target, "select count(*) from raw.registry_persons") == [(len(ids),)]
-        assert fetch_all(
-            target, "select count(*) from raw.quarantine where table_name = 'registry_persons'"
-        ) == [(0,)]
-        births = fetch_all(
-            target, "select count(*) from staging.stg_registry__persons where birth_date is null"
-        )
-        assert births == [(0,)]
-        national = fetch_all(
-            target,
-            "select count(*) from marts.bdg_customer_identifiers "
-            "where identifier_type = 'national_id'",
-        )
-        assert national == [(len(ids),)]
-        records = fetch_all(
-            target,
-            "select source, source_record_id, customer_id from marts.bdg_customer_source_records "
-            "where source in ('registry_persons', 'crm_contacts')",
-        )
-        customer = {(s, r): c for s, r, c in records}
-        joined = [
-            n
-            for n, contact in ids.items()
-            if customer.get(("registry_persons", n))
-            and customer.get(("registry_persons", n)) == customer.get(("crm_contacts", contact))
-        ]
-        assert len(joined) >= 0.9 * len(ids), (len(joined), len(ids))
-        failed = fetch_all(
-            target,
-            "select suite, check_name from quality.validation_results where not success "
-            "and severity = 'critical' and run_id = (select run_id from quality.validation_results "
-            "order by validated_at desc limit 1)",
-        )
-        assert failed == []
-    finally:
-        os.environ.pop("CDP_DUCKDB_PATH", None)
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(db))
+    target = resolve_target("duckdb")
+    assert fetch_all(target, "select count(*) from raw.registry_persons") == [(len(ids),)]
+    assert fetch_all(
+        target, "select count(*) from raw.quarantine where table_name = 'registry_persons'"
+    ) == [(0,)]
+    births = fetch_all(
+        target, "select count(*) from staging.stg_registry__persons where birth_date is null"
+    )
+    assert births == [(0,)]
+    national = fetch_all(
+        target,
+        "select count(*) from marts.bdg_customer_identifiers where identifier_type = 'national_id'",
+    )
+    # a person with two CRM contacts got two registrations: the per-customer limit of the
+    # new type (1) keeps one of the two national ids, and the guard audit says so
+    guarded = fetch_all(
+        target,
+        "select guard_rule, count(*) from marts.identity_guard_audit "
+        "where identifier_type = 'national_id' group by 1",
+    )
+    assert set(dict(guarded)) <= {"max_per_customer"}
+    assert national[0][0] + sum(dict(guarded).values()) == len(ids) and national[0][0] > 0
+    records = fetch_all(
+        target,
+        "select source, source_record_id, customer_id from marts.bdg_customer_source_records "
+        "where source in ('registry_persons', 'crm_contacts')",
+    )
+    customer = {(s, r): c for s, r, c in records}
+    joined = [
+        n
+        for n, contact in ids.items()
+        if customer.get(("registry_persons", n))
+        and customer.get(("registry_persons", n)) == customer.get(("crm_contacts", contact))
+    ]
+    assert len(joined) >= 0.9 * len(ids), (len(joined), len(ids))
+    failed = fetch_all(
+        target,
+        "select suite, check_name from quality.validation_results where not success "
+        "and severity = 'critical' and run_id = (select run_id from quality.validation_results "
+        "order by validated_at desc limit 1)",
+    )
+    assert failed == []
