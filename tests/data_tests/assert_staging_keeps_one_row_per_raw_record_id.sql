@@ -3,27 +3,13 @@
     of its raw table (the source contract's `meta.cdp.record_id`, ids trimmed as staging
     trims them). More rows means duplicates leaked through; fewer means records were lost.
     The staging models come from the generated macros/staging/_generated_staging_models.sql
-    (refs known while parsing); their raw tables and record ids from dbt's graph.
+    (refs known while parsing); their raw tables and record ids from dbt's graph
+    (macros/staging/staged_contracts.sql).
 -#}
 {%- for name in cdp.staging_models() %}
 -- depends_on: {{ ref(name) }}
 {%- endfor %}
-{%- set staged = [] -%}
-{%- if execute -%}
-    {%- set listed = cdp.staging_models() -%}
-    {%- for node in graph.nodes.values() | sort(attribute='name')
-        if node.resource_type == 'model' and node.fqn[1:2] == ['staging'] -%}
-        {%- if node.name not in listed -%}
-            {{ exceptions.raise_compiler_error(
-                node.name ~ " is not in macros/staging/_generated_staging_models.sql: write it "
-                ~ "again with `python -m orchestration.dbt_inputs` (any `cdp` command does it too)") }}
-        {%- endif -%}
-        {%- set contract = cdp.contract_source(node) -%}
-        {%- if contract -%}
-            {%- do staged.append((node.name, contract.relation_name, cdp.contract_meta(contract).record_id)) -%}
-        {%- endif -%}
-    {%- endfor -%}
-{%- endif %}
+{%- set staged = cdp.staged_contracts() %}
 
 with
 
