@@ -53,7 +53,11 @@ def _dbt_env() -> dict[str, str]:
 
 
 def ensure_manifest(force: bool = False) -> Path:
-    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    """Run `dbt parse` when the manifest is missing or older than the project's files
+    (the generated macros of orchestration/dbt_inputs.py are written first)."""
+    from orchestration.dbt_inputs import write as write_generated_macros
+
+    write_generated_macros(PROJECT_DIR)
     if force or not MANIFEST.exists() or MANIFEST.stat().st_mtime < _newest_source_mtime():
         proc = subprocess.run(
             [

@@ -252,3 +252,51 @@ def test_rows_failing_a_quarantine_expectation_are_quarantined_with_its_name(any
         "select rows_quarantined from raw.load_manifest where table_name = 'consent_records'",
     )
     assert quarantined == 2
+
+
+def _members_file(root: Path, table, dates: list[str]) -> None:
+    header = ",".join(c.name for c in table.columns)
+    lines = [header] + [
+        f"m{i},card{i},Ann,Lee,,,90001,{d},gold,10,2026-01-02 10:00:00"
+        for i, d in enumerate(dates, start=1)
+    ]
+    (root / "loyalty").mkdir(parents=True)
+    (root / "loyalty" / "members_1.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_dates_take_spaces_around_and_the_compact_form(any_target, tmp_path):
+    from datetime import date
+
+    members = get_table("loyalty", "members")
+    dates = [" 19151111", "1915-11-11 ", "19151111", "19151311", "1915111", "31/12/1985"]
+    _members_file(tmp_path / "landing", members, dates)
+    (result,) = load_tables(any_target, [members], tmp_path / "landing")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 3)
+    loaded = any_target.fetch_all("select member_id, birth_date from raw.loyalty_members")
+    assert dict(loaded) == {f"m{i}": date(1915, 11, 11) for i in (1, 2, 3)}
+    reasons = any_target.fetch_all("select source_row, reason from raw.quarantine order by 1")
+    assert reasons == [
+        (5, "bad date in birth_date: 19151311"),
+        (6, "bad date in birth_date: 1915111"),
+        (7, "bad date in birth_date: 31/12/1985"),
+    ]
+
+
+def test_a_date_format_in_the_contract_reads_that_form_only(duckdb_target, tmp_path):
+    import dataclasses
+    from datetime import date
+
+    members = get_table("loyalty", "members")
+    columns = tuple(
+        dataclasses.replace(c, format="%d.%m.%Y") if c.name == "birth_date" else c
+        for c in members.columns
+    )
+    members = dataclasses.replace(members, columns=columns)
+    _members_file(tmp_path / "landing", members, [" 11.11.1915 ", "1915-11-11"])
+    (result,) = load_tables(duckdb_target, [members], tmp_path / "landing")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert duckdb_target.fetch_all("select birth_date from raw.loyalty_members") == [
+        (date(1915, 11, 11),)
+    ]

@@ -28,6 +28,7 @@ from support import (
     run_dbt,
 )
 
+from orchestration.dbt_inputs import staging_models
 from orchestration.generator.problems import plant_problems
 from orchestration.identity.metrics import compute
 from orchestration.quality.suites import last_run_results
@@ -36,17 +37,8 @@ from orchestration.warehouse import resolve_warehouse
 pytestmark = pytest.mark.slow
 WEBHOOK_SECRET = "pipeline-test-secret"
 
-STAGING_MODELS = [
-    "stg_consent__records",
-    "stg_crm__contacts",
-    "stg_email__events",
-    "stg_loyalty__members",
-    "stg_pos__transactions",
-    "stg_shop__order_items",
-    "stg_shop__orders",
-    "stg_support__tickets",
-    "stg_web__events",
-]
+# One staging model per raw table of the source contract (models/staging).
+STAGING_MODELS = staging_models()
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ A landing file is taken literally and only when it is safe to read:
   through its open descriptor, so no glob or quoting applies to the path);
 - it is a regular file inside the landing folder: a symbolic link, or a file reached
   through a linked folder, is refused without reading it, as are FIFOs and devices;
-- it is complete: a file modified less than the settle period ago (sources.yml
-  `landing.settle_seconds`) is still being written. The load waits for it once, up to that
+- it is complete: a file modified less than the settle period ago (dbt_project.yml
+  `vars.cdp_loading.landing_settle_seconds`) is still being written. The load waits for it once, up to that
   period; one that is still changing is left for the next run. A file that changes while
   it is being loaded is rolled back and left for the next run too.
 """

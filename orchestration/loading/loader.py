@@ -4,7 +4,7 @@ For each file matching a table's pattern (taken literally, regular files inside 
 folder only, complete ones only: orchestration.loading.landing):
   1. checksum it; a checksum already in raw.load_manifest for that table is skipped; a file
      loaded before under the same name with other content follows the table's
-     `delivery.changed_file` rule (sources.yml) or a decision taken with `cdp landing`;
+     `delivery.changed_file` rule (the table's contract) or a decision taken with `cdp landing`;
   2. parse it in DuckDB (orchestration.loading.parse) into good rows and quarantine, and
      move the rows failing the table's row-level expectations to quarantine too
      (orchestration.loading.row_contract);
@@ -784,7 +784,7 @@ def decide(
     ]
     if not matching:
         raise LoadError(
-            f"{rel} is no landing file of any table (see the patterns in orchestration/sources.yml)"
+            f"{rel} is no landing file of any table (see meta.cdp.pattern in the sources YAML under models/staging)"
         )
     table = matching[0]
     try:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.sources import Table
+from orchestration.sources import Column, Table
 from orchestration.warehouse.duckdb import DuckDBWarehouse
 
 DUCK_TYPES = DuckDBWarehouse.types  # the parser is DuckDB, whatever the warehouse
@@ -112,16 +112,33 @@ def _reason_expr(table: Table, text_of: dict[str, str], *, nul: bool = True) -> 
             )
         if col.type not in ("varchar", "json"):
             parts.append(
-                f"case when {text} is not null and try_cast({text} as {DUCK_TYPES[col.type]}) "
+                f"case when {text} is not null and {_value_expr(col, text)} "
                 f"is null then 'bad {col.type} in {col.name}: ' || left({text}, 60) end"
             )
     return "concat_ws('; ', " + ", ".join(parts) + ")" if parts else "''"
 
 
-def _typed_expr(col_type: str, text: str) -> str:
-    if col_type == "varchar":
+def _value_expr(col: Column, text: str) -> str:
+    """SQL for a column's value from its text; NULL when the text does not parse. A column
+    with a `format` (date, timestamp) is read with it, spaces around allowed; a date without
+    one takes what DuckDB casts (ISO, spaces around allowed) or compact YYYYMMDD. Landing
+    files are parsed here for every warehouse, so the rule is the same on each."""
+    duck_type = DUCK_TYPES[col.type]
+    if col.format:
+        return f"try_strptime(trim({text}), {sql_literal(col.format)})::{duck_type}"
+    if col.type == "date":
+        compact = (
+            f"case when regexp_full_match(trim({text}), '[0-9]{{8}}') "
+            f"then try_strptime(trim({text}), '%Y%m%d')::DATE end"
+        )
+        return f"coalesce(try_cast({text} as DATE), {compact})"
+    return f"try_cast({text} as {duck_type})"
+
+
+def _typed_expr(col: Column, text: str) -> str:
+    if col.type == "varchar":
         return text
-    return f"try_cast({text} as {DUCK_TYPES[col_type]})"
+    return _value_expr(col, text)
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -176,7 +193,7 @@ def _parse_csv(con, table: Table, path: Path, strict: bool = True) -> None:
     )
     text_of = {c.name: _ident(c.name) for c in table.columns}
     select_typed = ", ".join(
-        f"{_typed_expr(c.type, _ident(c.name))} as {_ident(c.name)}" for c in table.columns
+        f"{_typed_expr(c, _ident(c.name))} as {_ident(c.name)}" for c in table.columns
     )
     csv_fields = " || ',' || ".join(f"coalesce(_cdp_csv_field({_ident(n)}), '')" for n in expected)
     con.execute(
@@ -250,7 +267,7 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
         for i, c in enumerate(table.columns)
     }
     select_typed = ", ".join(
-        f"{_typed_expr(c.type, text_of[c.name])}::{DUCK_TYPES[c.type]} as {_ident(c.name)}"
+        f"{_typed_expr(c, text_of[c.name])}::{DUCK_TYPES[c.type]} as {_ident(c.name)}"
         for c in table.columns
     )
     payload = ", _doc::JSON as payload" if table.keep_payload else ""
@@ -305,7 +322,7 @@ def _parse_parquet(con, table: Table, path: Path) -> None:
         )
     text_of = {c.name: f"{_ident(c.name)}::VARCHAR" for c in table.columns}
     select_typed = ", ".join(
-        f"{_typed_expr(c.type, text_of[c.name])} as {_ident(c.name)}" for c in table.columns
+        f"{_typed_expr(c, text_of[c.name])} as {_ident(c.name)}" for c in table.columns
     )
     cols = ", ".join(_ident(n) for n in names)
     con.execute(

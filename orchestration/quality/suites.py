@@ -12,6 +12,22 @@ A suite file names the table it validates and the Dagster asset it checks:
                         "quarantine": true}]   (raw suites, row-wise checks: failing rows are
     }                                           quarantined at load, see loading/row_contract.py)
 
+Raw suites (expectations/raw/<raw table>.json) follow from the source contract (the dbt
+sources YAML, see orchestration/sources.py): every contract table has one, named
+raw.<source>_<table> and checking the asset ["raw", source, table], whose first checks are
+built at read time: `columns` (the raw table's exact column set) and `<column>_present` (not
+null) for each required column. The file, optional, holds only the rest ("gate", "duckdb",
+"description" and the other expectations); it names no table or asset.
+
+Allowed values that are declared elsewhere are not copied into a suite: an
+expect_column_values_to_be_in_set item may give `"value_set_from"` instead of `value_set`,
+resolved each time the suites are read:
+    "seed:<seed>.<column>"   the column of a seed CSV under seeds/ (e.g. the identifier types
+                             of seeds/identity/identity_identifier_types.csv)
+    "contract:raw_tables"    the raw table names of the source contract (<source>_<table>)
+A GX check is kept (rather than a dbt accepted_values test) because these suites gate the
+syncs, and the gate reads GX results.
+
 Every validation appends its results to quality.validation_results (one row per check).
 Reading the files is cheap; great_expectations is imported only to validate.
 """
@@ -88,13 +104,116 @@ def segment_models(manifest_path: Path) -> list[str]:
     return [m.name for m in manifest.read(manifest_path).segments()]
 
 
+class SuiteSpecError(ValueError):
+    """A suite file names something the project does not have."""
+
+
+def _seed_column(seed: str, column: str) -> list[str]:
+    import csv
+
+    paths = sorted((PROJECT_DIR / "seeds").rglob(f"{seed}.csv"))
+    if len(paths) != 1:
+        raise SuiteSpecError(f"value_set_from: no single seed {seed}.csv under seeds/")
+    with paths[0].open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows and column not in rows[0]:
+        raise SuiteSpecError(f"value_set_from: seed {seed} has no column {column}")
+    return sorted({r[column] for r in rows if r[column]})
+
+
+def value_set(spec: str) -> list[str]:
+    """The values a `value_set_from` names (see the module's docstring)."""
+    kind, _, name = spec.partition(":")
+    if kind == "seed" and "." in name:
+        return _seed_column(*name.split(".", 1))
+    if kind == "contract" and name == "raw_tables":
+        from orchestration.sources import all_tables
+
+        return sorted(t.raw_name for t in all_tables())
+    raise SuiteSpecError(
+        f"value_set_from {spec!r}: expected 'seed:<seed>.<column>' or 'contract:raw_tables'"
+    )
+
+
+def _resolved(expectations: list[dict]) -> list[dict]:
+    out = []
+    for item in expectations:
+        kwargs = item.get("kwargs") or {}
+        if "value_set_from" in kwargs:
+            kwargs = {k: v for k, v in kwargs.items() if k != "value_set_from"}
+            kwargs["value_set"] = value_set(item["kwargs"]["value_set_from"])
+            item = {**item, "kwargs": kwargs}
+        out.append(item)
+    return out
+
+
+def contract_expectations(table) -> list[dict]:
+    """The checks of a raw table that its contract gives: its exact column set and a
+    not-null check per required column (critical)."""
+    items = [
+        {
+            "check": "columns",
+            "type": "expect_table_columns_to_match_set",
+            "kwargs": {"column_set": [c for c, _ in table.raw_columns()], "exact_match": True},
+            "severity": "critical",
+            "description": "The raw table has the contract's columns, and no others.",
+        }
+    ]
+    for column in table.required:
+        items.append(
+            {
+                "check": f"{column}_present",
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": column},
+                "severity": "critical",
+                "description": f"{column} is required by the contract.",
+            }
+        )
+    return items
+
+
+def _raw_suites(folder: Path) -> list[Suite]:
+    """One suite per contract table: its contract's checks, then those of its file."""
+    from orchestration.sources import all_tables
+
+    tables = {t.raw_name: t for t in all_tables()}
+    files = {p.stem: p for p in sorted((folder / "raw").glob("*.json"))}
+    unknown = sorted(set(files) - set(tables))
+    if unknown:
+        raise SuiteSpecError(
+            f"{files[unknown[0]]}: no raw table {unknown[0]} in the source contract "
+            "(a raw suite is named after its table, <source>_<table>.json)"
+        )
+    suites = []
+    for raw_name, table in tables.items():
+        path = files.get(raw_name)
+        spec = json.loads(path.read_text()) if path else {}
+        if "table" in spec or "asset" in spec:
+            raise SuiteSpecError(f"{path}: a raw suite takes its table and asset from its name")
+        suites.append(
+            Suite(
+                name=f"raw.{raw_name}",
+                table=f"raw.{raw_name}",
+                asset=tuple(table.asset_key),
+                gate=bool(spec.get("gate", False)),
+                chunk_rows=int(spec.get("duckdb", {}).get("chunk_rows", DEFAULT_CHUNK_ROWS)),
+                expectations=contract_expectations(table) + _resolved(spec.get("expectations", [])),
+                path=path or table.path,
+            )
+        )
+    return suites
+
+
 def discover(manifest_path: Path | None = None, folder: Path | None = None) -> list[Suite]:
-    """Every suite file, one Suite per table (templates expand to each segment model)."""
+    """Every suite: one per contract table (raw/), one per other suite file and table
+    (templates expand to each segment model)."""
     import os
 
     folder = folder or Path(os.environ.get("CDP_EXPECTATIONS_DIR") or SUITES_DIR)
-    suites = []
+    suites = _raw_suites(folder)
     for path in sorted(folder.rglob("*.json")):
+        if path.parent == folder / "raw":
+            continue
         spec = json.loads(path.read_text())
         if "expectations" not in spec:
             continue  # not a suite (identity/health.json has its own checks)
@@ -112,7 +231,7 @@ def discover(manifest_path: Path | None = None, folder: Path | None = None) -> l
                     asset=asset,
                     gate=bool(spec.get("gate", False)),
                     chunk_rows=int(spec.get("duckdb", {}).get("chunk_rows", DEFAULT_CHUNK_ROWS)),
-                    expectations=spec["expectations"],
+                    expectations=_resolved(spec["expectations"]),
                     path=path,
                 )
             )

@@ -1,23 +1,19 @@
 {#-
-    Deduplication check: every staging model has exactly one row per distinct
-    record id of its raw table (ids trimmed as staging trims them). More rows
-    means duplicates leaked through; fewer means records were lost.
+    Deduplication check: every staging model has exactly one row per distinct record id
+    of its raw table (the source contract's `meta.cdp.record_id`, ids trimmed as staging
+    trims them). More rows means duplicates leaked through; fewer means records were lost.
+    The staging models come from the generated macros/staging/_generated_staging_models.sql
+    (refs known while parsing); their raw tables and record ids from dbt's graph
+    (macros/staging/staged_contracts.sql).
 -#}
-{%- set staged = [
-    ('stg_web__events', 'web', 'events', ['message_id']),
-    ('stg_crm__contacts', 'crm', 'contacts', ['contact_id']),
-    ('stg_shop__orders', 'shop', 'orders', ['order_id']),
-    ('stg_shop__order_items', 'shop', 'order_items', ['order_id', 'line_number']),
-    ('stg_pos__transactions', 'pos', 'transactions', ['transaction_id']),
-    ('stg_loyalty__members', 'loyalty', 'members', ['member_id']),
-    ('stg_email__events', 'email', 'events', ['event_id']),
-    ('stg_support__tickets', 'support', 'tickets', ['ticket_id']),
-    ('stg_consent__records', 'consent', 'records', ['consent_id']),
-] -%}
+{%- for name in cdp.staging_models() %}
+-- depends_on: {{ ref(name) }}
+{%- endfor %}
+{%- set staged = cdp.staged_contracts() %}
 
 with
 
-{% for model_name, source_name, table_name, record_id in staged -%}
+{% for model_name, raw_relation, record_id in staged -%}
 {%- set id_columns = [] -%}
 {%- for column in record_id -%}
     {%- do id_columns.append(
@@ -26,13 +22,13 @@ with
 {%- endfor %}
 {{ model_name }}_raw_ids as (
     select distinct {{ id_columns | join(', ') }}
-    from {{ source(source_name, table_name) }}
+    from {{ raw_relation }}
 ),
 
 {% endfor -%}
 
 counts as (
-    {%- for model_name, source_name, table_name, record_id in staged %}
+    {%- for model_name, raw_relation, record_id in staged %}
     select
         '{{ model_name }}' as model_name,
         count(*) as staged_rows,
@@ -48,6 +44,13 @@ counts as (
     union all
     {%- endif %}
     {%- endfor %}
+    {%- if not staged %}
+    select
+        cast(null as {{ dbt.type_string() }}) as model_name,
+        0 as staged_rows,
+        0 as raw_record_ids
+    where false
+    {%- endif %}
 ),
 
 compared as (

@@ -3,15 +3,10 @@
     (trimmed), from the `attributes` of every model that declares `meta.identity`, with
     email and phone taken from the kept identifiers.
 -#}
--- depends_on: {{ ref('stg_consent__records') }}
--- depends_on: {{ ref('stg_crm__contacts') }}
--- depends_on: {{ ref('stg_email__events') }}
--- depends_on: {{ ref('stg_loyalty__members') }}
--- depends_on: {{ ref('stg_pos__transactions') }}
--- depends_on: {{ ref('stg_shop__order_items') }}
--- depends_on: {{ ref('stg_shop__orders') }}
--- depends_on: {{ ref('stg_support__tickets') }}
--- depends_on: {{ ref('stg_web__events') }}
+{#- parse-time refs to every model that declares meta.identity (generated list) #}
+{%- for name in cdp.identity_input_models() %}
+-- depends_on: {{ ref(name) }}
+{%- endfor %}
 {%- set all_declarations = cdp.identity_declarations() %}
 {{ cdp.identity_check_dependencies(all_declarations) }}
 {%- set declarations = all_declarations | selectattr('attributes') | list %}

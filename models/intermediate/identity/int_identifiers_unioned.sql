@@ -1,17 +1,12 @@
 {#-
     One row per (source record, identifier) as the source wrote it, from every model that
     declares `meta.identity` (see macros/identity/identity_declarations.sql). Adding a source
-    means declaring its identifiers in its YAML, plus the depends_on line below.
+    means declaring its identifiers in its YAML; the refs below come from the generated
+    macros/identity/_generated_identity_inputs.sql.
 -#}
--- depends_on: {{ ref('stg_consent__records') }}
--- depends_on: {{ ref('stg_crm__contacts') }}
--- depends_on: {{ ref('stg_email__events') }}
--- depends_on: {{ ref('stg_loyalty__members') }}
--- depends_on: {{ ref('stg_pos__transactions') }}
--- depends_on: {{ ref('stg_shop__order_items') }}
--- depends_on: {{ ref('stg_shop__orders') }}
--- depends_on: {{ ref('stg_support__tickets') }}
--- depends_on: {{ ref('stg_web__events') }}
+{%- for name in cdp.identity_input_models() %}
+-- depends_on: {{ ref(name) }}
+{%- endfor %}
 {%- set declarations = cdp.identity_declarations() %}
 {{ cdp.identity_check_dependencies(declarations) }}
 {%- set text = dbt.type_string() %}

@@ -43,14 +43,8 @@ email_subjects_lowered as (
     from renamed
 ),
 
-ranked_by_load as (
-    select
-        *,
-        row_number() over (
-            partition by consent_id
-            order by _loaded_at, _load_id, _source_row
-        ) as load_rank
-    from email_subjects_lowered
+deduplicated as (
+    {{ cdp.first_load_per_record('email_subjects_lowered') }}
 ),
 
 final as (
@@ -68,8 +62,7 @@ final as (
         _source_file,
         _source_row,
         _loaded_at
-    from ranked_by_load
-    where load_rank = 1
+    from deduplicated
 )
 
 select * from final

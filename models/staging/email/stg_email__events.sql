@@ -30,14 +30,8 @@ renamed as (
     from source
 ),
 
-ranked_by_load as (
-    select
-        *,
-        row_number() over (
-            partition by email_event_id
-            order by _loaded_at, _load_id, _source_row
-        ) as load_rank
-    from renamed
+first_loaded as (
+    {{ cdp.first_load_per_record('renamed') }}
 ),
 
 final as (
@@ -54,8 +48,8 @@ final as (
         _source_file,
         _source_row,
         _loaded_at
-    from ranked_by_load
-    where load_rank = 1 and {{ cdp.not_built_yet('email_event_id', 'ranked_by_load') }}
+    from first_loaded
+    where {{ cdp.not_built_yet('email_event_id', 'first_loaded') }}
 )
 
 select * from final

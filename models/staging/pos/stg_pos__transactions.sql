@@ -22,14 +22,8 @@ renamed as (
     from source
 ),
 
-ranked_by_load as (
-    select
-        *,
-        row_number() over (
-            partition by transaction_id
-            order by _loaded_at, _load_id, _source_row
-        ) as load_rank
-    from renamed
+deduplicated as (
+    {{ cdp.first_load_per_record('renamed') }}
 ),
 
 final as (
@@ -47,8 +41,7 @@ final as (
         _source_file,
         _source_row,
         _loaded_at
-    from ranked_by_load
-    where load_rank = 1
+    from deduplicated
 )
 
 select * from final

@@ -28,14 +28,8 @@ key_and_amount_added as (
     from renamed
 ),
 
-ranked_by_load as (
-    select
-        *,
-        row_number() over (
-            partition by order_id, line_number
-            order by _loaded_at, _load_id, _source_row
-        ) as load_rank
-    from key_and_amount_added
+deduplicated as (
+    {{ cdp.first_load_per_record('key_and_amount_added') }}
 ),
 
 final as (
@@ -53,8 +47,7 @@ final as (
         _source_file,
         _source_row,
         _loaded_at
-    from ranked_by_load
-    where load_rank = 1
+    from deduplicated
 )
 
 select * from final

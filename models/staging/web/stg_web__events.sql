@@ -32,20 +32,14 @@ renamed as (
     from source
 ),
 
-ranked_by_load as (
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by _loaded_at, _load_id, _source_row
-        ) as load_rank
-    from renamed
+first_loaded as (
+    {{ cdp.first_load_per_record('renamed') }}
 ),
 
 deduplicated as (
     select *
-    from ranked_by_load
-    where load_rank = 1 and {{ cdp.not_built_yet('event_id', 'ranked_by_load') }}
+    from first_loaded
+    where {{ cdp.not_built_yet('event_id', 'first_loaded') }}
 ),
 
 json_fields_extracted as (
