@@ -22,21 +22,10 @@ from pathlib import Path
 
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-RAW_SCHEMA = "raw"
+from orchestration.warehouse.base import PORTABLE_TYPES, PROJECT_DIR
 
-PORTABLE_TYPES = {
-    "varchar",
-    "integer",
-    "bigint",
-    "decimal",
-    "double",
-    "boolean",
-    "date",
-    "timestamp",
-    "json",
-}
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+# the portable column types are the warehouse interface's (each engine maps them)
 FORMATS = {"csv", "jsonl", "parquet"}
 PAYLOAD_COLUMN = "payload"  # the whole JSON line, with keep_payload
 

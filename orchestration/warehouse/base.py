@@ -136,9 +136,15 @@ class Warehouse(ABC):
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt and other children, identical at parse and run time."""
 
-    @abstractmethod
     def check_reachable(self) -> None:
         """Raise WarehouseError, in one line, when the warehouse cannot be used."""
+        with self.connect():
+            pass
+
+    @abstractmethod
+    @contextmanager
+    def connect(self) -> Iterator:
+        """The driver's own connection, closed after (WarehouseError when it cannot open)."""
 
     # ------------------------------------------------------------------ sessions
 

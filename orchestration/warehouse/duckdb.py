@@ -81,10 +81,6 @@ class DuckDBWarehouse(Warehouse):
             env["CDP_DUCKDB_MEMORY_LIMIT"] = self.memory_limit
         return env
 
-    def check_reachable(self) -> None:
-        with self.connect():
-            pass
-
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator:
         """The driver's connection (for the loader's in-place parsing)."""

@@ -82,10 +82,6 @@ class PostgresWarehouse(Warehouse):
             env["PGPASSWORD"] = self.password
         return env
 
-    def check_reachable(self) -> None:
-        with self.connect():
-            pass
-
     @contextmanager
     def connect(self, dbname: str | None = None) -> Iterator:
         """The driver's connection (psycopg2), closed after."""
