@@ -64,6 +64,8 @@ def ensure_manifest(force: bool = False) -> Path:
                 DBT_EXECUTABLE,
                 "parse",
                 "--quiet",
+                "--log-format",
+                "json",
                 "--project-dir",
                 str(PROJECT_DIR),
                 "--profiles-dir",
@@ -75,9 +77,29 @@ def ensure_manifest(force: bool = False) -> Path:
             env=_dbt_env(),
         )
         if proc.returncode != 0:
-            detail = (proc.stdout + proc.stderr).strip().splitlines()
-            raise RuntimeError("dbt parse failed: " + (detail[-1] if detail else "no output"))
+            raise RuntimeError(_parse_failure(proc.stdout + proc.stderr))
     return MANIFEST
+
+
+def _parse_failure(output: str) -> str:
+    """dbt's errors from its JSON log lines, as a failed build reports them (each with its
+    model, file and message); dbt's last line when it wrote none."""
+    import json
+
+    from orchestration.run_report import DbtErrors
+
+    errors = DbtErrors()
+    lines = output.strip().splitlines()
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            errors.observe(event)
+    if errors:
+        return errors.report("parse", PROJECT_DIR / "logs" / "dbt.log")
+    return "dbt parse failed: " + (lines[-1] if lines else "no output")
 
 
 def rebuildable_incremental_models() -> dict[str, str]:

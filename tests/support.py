@@ -20,6 +20,32 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 SEGMENTS = tuple(segment_models(ensure_manifest()))
 
 
+# What a copy of the project leaves out, at its top level only (orchestration/warehouse/ is
+# code): the virtualenv, caches, warehouses, run logs and generated data.
+LEFT_OUT = {
+    ".git", ".venv", "target", "logs", "warehouse", ".dagster", "landing", "demo",
+    "quality_docs", "exports", "bench", ".pytest_cache", ".ruff_cache", "cdp.egg-info",
+    "dbt_packages",
+}  # fmt: skip
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the project to change in a test; dbt's partial parse goes along as a head
+    start. Run it with its own package first on the path (cwd or PYTHONPATH = the copy)."""
+    import shutil
+
+    def left_out(folder: str, names: list[str]) -> set[str]:
+        top = Path(folder) == PROJECT
+        return {n for n in names if (top and n in LEFT_OUT) or n == "__pycache__"}
+
+    shutil.copytree(PROJECT, dest, ignore=left_out)
+    parsed = PROJECT / "target" / "partial_parse.msgpack"
+    if parsed.exists():
+        (dest / "target").mkdir()
+        shutil.copy(parsed, dest / "target" / parsed.name)
+    return dest
+
+
 def cdp(*args: str, timeout: float = 400, **env: str) -> subprocess.CompletedProcess:
     """The `cdp` command in a child process, with `env` over this process's environment."""
     return subprocess.run(

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from support import CDP, PROJECT, cdp
+from support import CDP, cdp, copy_project
 
 from orchestration.warehouse import resolve_warehouse
 
@@ -153,12 +152,6 @@ deduplicated as (
 select * from deduplicated
 """
 
-IGNORED = shutil.ignore_patterns(
-    ".git", ".venv", "target", "logs", "warehouse", ".dagster", "landing", "demo",
-    "quality_docs", "exports", "bench", "__pycache__", ".pytest_cache", ".ruff_cache",
-    "cdp.egg-info", "dbt_packages",
-)  # fmt: skip
-
 
 def _add_registry(project: Path) -> None:
     folder = project / "models" / "staging" / "registry"
@@ -212,7 +205,7 @@ def _write_registry_landing(landing: Path, people: list[dict[str, str]]) -> dict
 
 def test_a_ninth_source_from_its_files_only_joins_existing_customers(tmp_path, monkeypatch):
     project = tmp_path / "project"
-    shutil.copytree(PROJECT, project, ignore=IGNORED)
+    copy_project(project)
     _add_registry(project)
 
     landing = tmp_path / "landing"

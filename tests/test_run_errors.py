@@ -6,30 +6,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import PROJECT, cdp
+from support import cdp, copy_project
 
 pytestmark = pytest.mark.slow
-
-# What a copy of the project needs to run (no virtualenv, caches, warehouses or run logs).
-_LEFT_OUT = shutil.ignore_patterns(
-    ".venv", ".git", "logs", "warehouse", "landing", "demo", ".dagster", "target", "exports",
-    "quality_docs", "__pycache__", ".pytest_cache", ".ruff_cache", "bench", "*.duckdb*",
-)  # fmt: skip
-
-
-def _copy_project(dest: Path) -> Path:
-    shutil.copytree(PROJECT, dest, ignore=_LEFT_OUT)
-    parsed = PROJECT / "target" / "partial_parse.msgpack"
-    if parsed.exists():  # a head start for dbt's parse
-        (dest / "target").mkdir()
-        shutil.copy(parsed, dest / "target" / parsed.name)
-    return dest
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -65,7 +49,7 @@ def _blocks(report: str) -> dict[str, str]:
 
 
 def test_a_failed_dbt_build_names_every_model_file_and_message(tmp_path):
-    project = _copy_project(tmp_path / "project")
+    project = copy_project(tmp_path / "project")
     marts = project / "models" / "marts" / "core"
     # a macro that does not exist
     _edit(marts / "fct_support_tickets.sql", "        tickets.channel,",
@@ -109,3 +93,21 @@ def test_a_failed_dbt_build_names_every_model_file_and_message(tmp_path):
         assert message in blocks[header], (message, error)
     assert re.search(r"cdp_dbt_assets:\ndbt build: 4 errors\n", error), error
     assert "dbt failed (its output" not in error
+
+
+def test_a_model_that_does_not_parse_names_its_file_before_the_run(tmp_path):
+    """dbt parses before the run starts: an unknown ref stops `cdp run` at once, and the
+    console says which model, in which file, and dbt's own message."""
+    project = copy_project(tmp_path / "project")
+    bad = project / "models" / "marts" / "core" / "fct_orders.sql"
+    _edit(bad, "\nwith\n", "\n-- depends_on: {{ ref('no_such_model') }}\nwith\n")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    proc = _cdp_in(project, "run", "--landing", str(landing),
+                   CDP_DUCKDB_PATH=str(tmp_path / "w.duckdb"))  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "dbt parse: 1 error" in out, out
+    assert "models/marts/core/fct_orders.sql" in out, out
+    assert "no_such_model" in out and "was not found" in out, out
+    assert "Traceback" not in out, out
