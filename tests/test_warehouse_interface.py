@@ -159,3 +159,13 @@ def test_the_dbt_profile_has_one_output_per_engine_and_the_same_defaults():
     defaults = dict(re.findall(r"env_var\('(\w+)', '([^']*)'\)", text))
     assert defaults.pop("CDP_TARGET") == DEFAULT_TARGET
     assert defaults == LIBPQ_DEFAULTS
+
+
+def test_messages_name_the_command_that_builds_this_warehouse(tmp_path):
+    from orchestration.warehouse import WarehouseError
+
+    assert resolve_warehouse("duckdb", {}).build_command == "`cdp run`"
+    assert resolve_warehouse("postgres", {}).build_command == "`cdp run --target postgres`"
+    quoted = resolve_warehouse("duckdb", {"CDP_DUCKDB_PATH": str(tmp_path / "it's.duckdb")})
+    with pytest.raises(WarehouseError, match="set CDP_DUCKDB_PATH to a file named without"):
+        quoted.check_reachable()  # what `cdp run` asks first

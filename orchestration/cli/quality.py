@@ -25,7 +25,9 @@ def quality(target: str, show_all: bool) -> None:
     resolved = settings_for(target).warehouse
     try:
         if RESULTS_TABLE not in resolved.existing_tables(RESULTS_SCHEMA):
-            raise CliError(f"no quality results on {resolved.label}: run `cdp run` first")
+            raise CliError(
+                f"no quality results on {resolved.label}: run {resolved.build_command} first"
+            )
         rows = last_run_results(resolved)
     except WarehouseError as exc:
         raise CliError(str(exc)) from None

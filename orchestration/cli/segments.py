@@ -20,7 +20,9 @@ def segments(target: str) -> None:
     except WarehouseError as exc:
         raise CliError(str(exc)) from None
     if rows is None:
-        raise CliError(f"no segments built yet on {resolved.label}: run `cdp run` first")
+        raise CliError(
+            f"no segments built yet on {resolved.label}: run {resolved.build_command} first"
+        )
     owners = _segment_owners()
     table = RichTable(title=f"segments on {resolved.label}", title_justify="left")
     for col in ("segment", "owner", "members", "entered", "exited", "last built", "builds"):

@@ -81,15 +81,17 @@ def _reader(target: Warehouse) -> Iterator[Query]:
                 return run(sql, params)
             except Exception as exc:
                 if target.missing_relation(exc):
-                    raise _missing(exc) from exc
+                    raise _missing(exc, target) from exc
                 raise
 
         yield guarded
 
 
-def _missing(exc: Exception) -> WarehouseError:
+def _missing(exc: Exception, target: Warehouse) -> WarehouseError:
     first = (str(exc).strip().splitlines() or ["missing table"])[0]
-    return WarehouseError(f"identity tables not built ({first}): run `cdp run` first")
+    return WarehouseError(
+        f"identity tables not built on {target.label} ({first}): run {target.build_command} first"
+    )
 
 
 # --- explain ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def render(explanation: Explanation, console) -> None:
     if e.matches:
         table = Table(title="matching identifiers", title_justify="left")
         for col in ("type", "value", "customer_id", "match", "records", "first seen", "last seen"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for m in e.matches:
             table.add_row(
                 m.identifier_type,
@@ -84,7 +84,7 @@ def _render_customer(c: CustomerExplanation, console, escape, Table) -> None:
 
     golden = Table(title="golden record (marts.dim_customers)", title_justify="left")
     golden.add_column("attribute")
-    golden.add_column("value")
+    golden.add_column("value", overflow="fold")
     for name, value in c.golden.items():
         if value is None or name == "customer_id":
             continue
@@ -102,7 +102,7 @@ def _render_customer(c: CustomerExplanation, console, escape, Table) -> None:
         )
     chain = Table(show_header=True, box=None, pad_edge=False)
     chain.add_column("#", justify="right")
-    chain.add_column("step")
+    chain.add_column("step", overflow="fold")
     chain.add_column("records of the identifier")
     for s in c.chain:
         chain.add_row(str(s.position), escape(s.describe()), _per_source(s.records_by_source))
@@ -121,7 +121,7 @@ def _render_customer(c: CustomerExplanation, console, escape, Table) -> None:
             title="kept out by guards (on this customer's records)", title_justify="left"
         )
         for col in ("type", "value", "raw e.g.", "rule", "reason", "records here", "records all"):
-            guarded.add_column(col)
+            guarded.add_column(col, overflow="fold")
         for g in c.guarded:
             guarded.add_row(
                 g.identifier_type,
@@ -141,7 +141,7 @@ def _render_customer(c: CustomerExplanation, console, escape, Table) -> None:
     if c.history:
         history = Table(title="customer_id history", title_justify="left")
         for col in ("changed at", "type", "old", "new", "moved", "reason"):
-            history.add_column(col)
+            history.add_column(col, overflow="fold")
         for h in c.history:
             history.add_row(
                 _ts(h.changed_at),

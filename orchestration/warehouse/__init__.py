@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from orchestration.warehouse.base import (
+    DEFAULT_TARGET,
     GLOB_CHARACTERS,
     PORTABLE_TYPES,
     PROJECT_DIR,
@@ -33,7 +34,6 @@ ENGINES = {
     "postgres": "orchestration.warehouse.postgres:PostgresWarehouse",
 }
 TARGETS = tuple(ENGINES)
-DEFAULT_TARGET = "duckdb"
 
 
 def engine_class(name: str) -> type[Warehouse]:

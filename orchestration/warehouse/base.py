@@ -24,6 +24,7 @@ from typing import IO, ClassVar
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 RAW_SCHEMA = "raw"
+DEFAULT_TARGET = "duckdb"  # profiles.yml's default is checked against it
 
 # The portable column types (the source contracts' data_type); each engine maps them.
 PORTABLE_TYPES = (
@@ -131,6 +132,12 @@ class Warehouse(ABC):
     @abstractmethod
     def label(self) -> str:
         """Where it is, for messages."""
+
+    @property
+    def build_command(self) -> str:
+        """The command that builds this warehouse, for messages."""
+        flag = "" if self.name == DEFAULT_TARGET else f" --target {self.name}"
+        return f"`cdp run{flag}`"
 
     @abstractmethod
     def dbt_env(self) -> dict[str, str]:

@@ -81,6 +81,16 @@ class DuckDBWarehouse(Warehouse):
             env["CDP_DUCKDB_MEMORY_LIMIT"] = self.memory_limit
         return env
 
+    def check_reachable(self) -> None:
+        """Also refuses a file dbt cannot build: dbt-duckdb writes the file's name into its
+        SQL as the database's, unquoted."""
+        if "'" in self.path.stem:
+            raise WarehouseError(
+                f"the DuckDB file name {self.path.name!r} holds a ' (dbt-duckdb takes it for "
+                "the database's name): set CDP_DUCKDB_PATH to a file named without one"
+            )
+        super().check_reachable()
+
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator:
         """The driver's connection (for the loader's in-place parsing)."""
@@ -89,7 +99,9 @@ class DuckDBWarehouse(Warehouse):
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
-            raise WarehouseError(f"no DuckDB warehouse at {self.path}: run `cdp run` first")
+            raise WarehouseError(
+                f"no DuckDB warehouse at {self.path}: run {self.build_command} first"
+            )
         try:
             con = duckdb.connect(
                 str(self.path), read_only=read_only, config=_config(self.memory_limit)
