@@ -29,7 +29,7 @@ LANDING_OPTION = click.option(
     "-l",
     type=click.Path(path_type=Path),
     default=None,
-    help="Landing folder (default: ./landing or CDP_LANDING_DIR).",
+    help="Landing folder (default: CDP_LANDING_DIR, else the project's landing/).",
 )
 
 
