@@ -129,15 +129,11 @@ def test_sessions_behave_alike(any_target, tmp_path):
     assert any_target.replace_table("t", "kept", columns, [(1, "x")], primary_key="id") == 1
     assert any_target.replace_table("t", "kept", columns, [(2, "y")], primary_key="id") == 1
     assert any_target.fetch_all("select id, text from t.kept") == [(2, "y")]
-    assert any_target.columns("t", "kept") == {
-        "id": any_target.fetch_all(
-            "select data_type from information_schema.columns where table_name = 'kept' "
-            "and column_name = 'id'"
-        )[0][0],
-        "text": any_target.fetch_all(
-            "select data_type from information_schema.columns where table_name = 'kept' "
-            "and column_name = 'text'"
-        )[0][0],
+    kept = any_target.columns("t", "kept")
+    assert list(kept) == ["id", "text"]  # in the table's order, with the engine's types
+    assert (kept["id"].lower(), kept["text"].lower()) in {
+        ("integer", "varchar"),
+        ("integer", "text"),
     }
 
 

@@ -33,6 +33,17 @@ LANDING_OPTION = click.option(
 )
 
 
+def customers_option(default: int):
+    return click.option(
+        "--customers",
+        "-n",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help="People to simulate.",
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def app() -> None:
     """Warehouse-native customer data platform."""

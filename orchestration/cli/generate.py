@@ -6,18 +6,11 @@ from pathlib import Path
 
 import click
 
-from orchestration.cli.app import CliError, app, console, err
+from orchestration.cli.app import CliError, app, console, customers_option, err
 
 
 @app.command()
-@click.option(
-    "--customers",
-    "-n",
-    type=click.IntRange(min=1),
-    default=10_000,
-    show_default=True,
-    help="People to simulate.",
-)
+@customers_option(10_000)
 @click.option(
     "--seed",
     "-s",

@@ -17,6 +17,7 @@ from orchestration.cli.app import (
     CliError,
     app,
     console,
+    customers_option,
     prepare,
     settings_for,
 )
@@ -43,14 +44,7 @@ def run(target: str, landing: Path | None, with_syncs: bool) -> None:
 
 
 @app.command()
-@click.option(
-    "--customers",
-    "-n",
-    type=click.IntRange(min=1),
-    default=2_000,
-    show_default=True,
-    help="People to simulate.",
-)
+@customers_option(2_000)
 @click.option("--seed", "-s", type=int, default=42, show_default=True)
 def demo(customers: int, seed: int) -> None:
     """Generate a small data set, run the whole pipeline on DuckDB and print a summary."""
