@@ -33,12 +33,14 @@ HERE = Path(__file__).resolve().parent
 PROJECT_DIR = HERE.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from orchestration.dbt_project import full_refresh_stamps  # noqa: E402
 from orchestration.generator import generate  # noqa: E402
 from orchestration.generator.split import split_landing  # noqa: E402
 
 CDP = str(Path(sys.executable).with_name("cdp"))
 DBT = str(Path(sys.executable).with_name("dbt"))
 TARGET_RATIO = 0.2
+SCOPE_MODEL = re.compile(r"\.int_identity_(scope_\w+|state)$")
 MODEL_TIME = re.compile(r"OK created sql \w+ model (\S+) \.*\s*\[.*?OK.*? in ([\d.]+)s\]")
 
 
@@ -127,13 +129,24 @@ def main() -> None:
         f"{'rows':>12}{'differing':>11}"
     )
     totals = [0.0, 0.0, 0.0]
+    stamps = full_refresh_stamps()
     for table in sorted(refresh_models, key=lambda t: (t.split(".")[0] != "staging", t)):
         schema, name = table.split(".")
         rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+        columns = ", ".join(
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_catalog = "
+                "current_database() and table_schema = ? and table_name = ? "
+                "order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+            if c not in stamps.get(table, [])
+        )
         differing = con.execute(
-            f"select (select count(*) from (select * from {table} except all "
-            f"select * from rebuilt.{table})) + (select count(*) from (select * from "
-            f"rebuilt.{table} except all select * from {table}))"
+            f"select (select count(*) from (select {columns} from {table} except all "
+            f"select {columns} from rebuilt.{table})) + (select count(*) from (select "
+            f"{columns} from rebuilt.{table} except all select {columns} from {table}))"
         ).fetchone()[0]
         missing = [
             n for n, t in (("full", full_models), ("incremental", incr_models)) if table not in t
@@ -152,16 +165,23 @@ def main() -> None:
     print(
         f"{'incremental models, total':<32}{totals[0]:>9.2f}s{totals[1]:>12.2f}s{totals[2]:>13.2f}s"
     )
-    ratio = totals[1] / totals[2]
+    # the identity build's scope and state tables are rebuilt by every incremental run
+    scope = {t: sec for t, sec in incr_models.items() if SCOPE_MODEL.search(t)}
     print(
-        f"\nincremental models after one new day: {totals[1]:.2f} s vs {totals[2]:.2f} s "
-        f"for a full refresh = {ratio:.3f} (target <= {TARGET_RATIO}) "
+        f"{'+ scope and state (' + str(len(scope)) + ' tables)':<32}{'':>10}"
+        f"{sum(scope.values()):>12.2f}s"
+    )
+    incremental_total = totals[1] + sum(scope.values())
+    ratio = incremental_total / totals[2]
+    print(
+        f"\nincremental models after one new day: {incremental_total:.2f} s vs "
+        f"{totals[2]:.2f} s for a full refresh = {ratio:.3f} (target <= {TARGET_RATIO}) "
         f"{'MET' if ratio <= TARGET_RATIO else 'NOT MET'}"
     )
     print(
         f"whole `cdp run`: full {full_seconds:.1f} s, after one new day {incr_seconds:.1f} s "
-        f"= {incr_seconds / full_seconds:.3f} (loading, identity resolution over the whole "
-        "graph, traits, segments and tests run in full each time)"
+        f"= {incr_seconds / full_seconds:.3f} (loading, the golden record, traits, segments, "
+        "quality checks and predictions run in full each time)"
     )
     slowest = sorted(incr_models.items(), key=lambda kv: -kv[1])[:8]
     print(

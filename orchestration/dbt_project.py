@@ -108,3 +108,10 @@ def rebuildable_incremental_models() -> dict[str, str]:
     from orchestration import manifest
 
     return manifest.read(ensure_manifest()).rebuildable_incremental_models()
+
+
+def full_refresh_stamps() -> dict[str, list[str]]:
+    """schema.table -> the columns a full refresh of that incremental model sets otherwise."""
+    from orchestration import manifest
+
+    return manifest.read(ensure_manifest()).full_refresh_stamps()

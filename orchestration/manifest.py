@@ -55,6 +55,15 @@ class Manifest:
         append-only logs such as customer_id_history are not tagged): name -> schema.table."""
         return {m.name: m.relation for m in self.models if "incremental" in m.tags}
 
+    def full_refresh_stamps(self) -> dict[str, list[str]]:
+        """Per incremental model, the columns a full refresh sets otherwise by design (YAML
+        `meta.full_refresh_stamps`, e.g. when an id was assigned): schema.table -> columns."""
+        return {
+            m.relation: list(m.meta.get("full_refresh_stamps") or [])
+            for m in self.models
+            if "incremental" in m.tags
+        }
+
     def models_declaring(self, key: str) -> list[Model]:
         """The models whose YAML meta holds `key` (syncs, identity, ...)."""
         return [m for m in self.models if m.meta.get(key)]

@@ -19,7 +19,13 @@ os.environ.setdefault("CDP_LANDING_SETTLE_SECONDS", "0")
 # The two longest files run first, one on each worker, so neither is left running alone at
 # the end (xdist hands out whole files in collection order with --no-loadscope-reorder,
 # which the Makefile passes; by default it would start with the files holding most tests).
-LONGEST_FIRST = ("test_pipeline.py", "test_new_source.py", "test_identity.py", "test_run_errors.py")
+LONGEST_FIRST = (
+    "test_pipeline.py",
+    "test_new_source.py",
+    "test_identity.py",
+    "test_run_errors.py",
+    "test_incremental_identity.py",
+)
 
 
 def pytest_collection_modifyitems(items):

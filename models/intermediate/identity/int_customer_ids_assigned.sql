@@ -11,17 +11,46 @@
 
     previous_customer_id keeps the last build's id, so marts/core/customer_id_history can
     record every change.
+
+    Incremental: the components of int_identity_scope_ids are assigned again; every other
+    component keeps its id (it would win its own id back). A new id is made unique against
+    the ids kept outside the scope too.
 -#}
-{%- set previous = adapter.get_relation(this.database, this.schema, this.identifier) if execute else none %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    meta={'identity_scope': {'model': 'int_identity_scope_ids', 'key': ['node_id']}},
+    post_hook=["{{ cdp.index_for_joins(['node_id']) }}", "{{ cdp.index_for_joins(['node_key']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_ids') }}
+{%- set previous = cdp.identity_previous_build('int_customer_ids_assigned') %}
+{%- set incremental = cdp.identity_incremental() %}
 
 with
 
 nodes as (
-    select * from {{ ref('int_identity_nodes_numbered') }}
+    {{ cdp.identity_scoped(ref('int_identity_nodes_numbered'), 'int_identity_scope_ids', ['node_id']) }}
 ),
 
 components as (
     select * from {{ ref('int_identity_components_final') }}
+),
+
+ids_kept_elsewhere as (
+    -- the ids of the components outside this build's scope
+    {%- if incremental %}
+    select distinct previous.customer_id
+    from {{ previous }} as previous
+    where not exists (
+        select 1 from {{ ref('int_identity_scope_ids') }} as scope_ids
+        where scope_ids.node_id = previous.node_id
+    )
+    {%- else %}
+    select cast(null as {{ dbt.type_string() }}) as customer_id
+    where false
+    {%- endif %}
 ),
 
 previous_ids as (
@@ -42,6 +71,7 @@ previous_ids as (
 
 node_components as (
     select
+        nodes.node_id,
         nodes.node_key,
         nodes.first_loaded_at,
         components.component_id,
@@ -125,7 +155,10 @@ deduplicated_ids as (
         case
             when
                 not is_carried_over
-                and count(*) over (partition by candidate_id) > 1
+                and (
+                    count(*) over (partition by candidate_id) > 1
+                    or candidate_id in (select ids_kept_elsewhere.customer_id from ids_kept_elsewhere)
+                )
                 then
                     concat(candidate_id, '_', cast(component_id as {{ dbt.type_string() }}))
             else candidate_id
@@ -136,6 +169,7 @@ deduplicated_ids as (
 
 final as (
     select
+        node_components.node_id,
         node_components.node_key,
         node_components.component_id,
         deduplicated_ids.customer_id,

@@ -4,11 +4,22 @@
     components pass that holds more, the most used values are kept and the others are
     dropped (one row each here); their components are then recomputed without them
     (int_identity_components_rechecked), so an over-merge through them comes apart.
+    Incremental: the components of int_identity_scope_nodes are checked again.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    meta={'identity_scope': {'model': 'int_identity_scope_nodes', 'key': ['node_id']}},
+    post_hook=["{{ cdp.index_for_joins(['node_id']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_nodes') }}
+
 with
 
 nodes as (
-    select * from {{ ref('int_identity_nodes_numbered') }}
+    {{ cdp.identity_scoped(ref('int_identity_nodes_numbered'), 'int_identity_scope_nodes', ['node_id']) }}
 ),
 
 components as (

@@ -3,11 +3,32 @@
     (guard_rule null) or dropped by the blocklist or by the shared-value rule (see
     seeds/identity/). Dropped values never link records; marts/core/identity_guard_audit
     shows them with the reason.
+
+    Incremental: only the values in int_identity_scope_values are decided again, from every
+    identifier of the records carrying them (int_identity_scope_records), which is all a
+    value's counts and shared-value rule read.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    meta={'identity_scope': {
+        'model': 'int_identity_scope_values', 'key': ['identifier_type', 'identifier_value']}},
+    post_hook=["{{ cdp.index_for_joins(['identifier_type', 'identifier_value']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_values') }}
+-- depends_on: {{ ref('int_identity_scope_records') }}
+
 with
 
+scoped_identifiers as (
+    {{ cdp.identity_scoped(
+        ref('int_identifiers_normalised'), 'int_identity_scope_records', ['source', 'source_record_id']) }}
+),
+
 identifiers as (
-    select * from {{ ref('int_identifiers_normalised') }}
+    select * from scoped_identifiers
     where identifier_value is not null
 ),
 
@@ -19,13 +40,18 @@ blocklist as (
     select * from {{ ref('identity_blocklist') }}
 ),
 
-distinct_values as (
+counted_values as (
     select
         identifier_type,
         identifier_value,
         count(*) as record_count
     from identifiers
     group by identifier_type, identifier_value
+),
+
+distinct_values as (
+    -- in an incremental build, the values in its scope (the others' counts are partial)
+    {{ cdp.identity_scoped('counted_values', 'int_identity_scope_values', ['identifier_type', 'identifier_value']) }}
 ),
 
 blocklist_matches as (

@@ -1,8 +1,30 @@
-{#- Source identifiers that passed normalisation and every guard, with their graph node key. -#}
+{#-
+    Source identifiers that passed normalisation and every guard, with their graph node key.
+    Incremental: the records in int_identity_scope_records are recomputed.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    meta={'identity_scope': {
+        'model': 'int_identity_scope_records', 'key': ['source', 'source_record_id']}},
+    post_hook=[
+        "{{ cdp.index_for_joins(['source', 'source_record_id']) }}",
+        "{{ cdp.index_for_joins(['node_key']) }}",
+    ],
+) }}
+-- depends_on: {{ ref('int_identity_scope_records') }}
+
 with
 
+scoped_identifiers as (
+    {{ cdp.identity_scoped(
+        ref('int_identifiers_normalised'), 'int_identity_scope_records', ['source', 'source_record_id']) }}
+),
+
 identifiers as (
-    select * from {{ ref('int_identifiers_normalised') }}
+    select * from scoped_identifiers
     where identifier_value is not null
 ),
 

@@ -3,13 +3,25 @@
     declares `meta.identity` (see macros/identity/identity_declarations.sql). Adding a source
     means declaring its identifiers in its YAML; the refs below come from the generated
     macros/identity/_generated_identity_inputs.sql.
+
+    Append-only: a build adds the rows loaded after the newest row of their source here
+    (records are immutable: staging keeps the first load of each). See
+    macros/identity/identity_incremental.sql.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    post_hook=["{{ cdp.index_for_joins(['source', 'loaded_at']) }}"],
+) }}
 {%- for name in cdp.identity_input_models() %}
 -- depends_on: {{ ref(name) }}
 {%- endfor %}
 {%- set declarations = cdp.identity_declarations() %}
 {{ cdp.identity_check_dependencies(declarations) }}
 {%- set text = dbt.type_string() %}
+{%- set incremental = cdp.identity_incremental() %}
 
 with
 {% for decl in declarations %}
@@ -68,6 +80,24 @@ unioned as (
         cast(null as timestamp) as loaded_at
     where false
     {%- endif %}
+),
+
+new_rows as (
+    {%- if incremental %}
+    -- rows loaded after the newest row of their source here
+    select unioned.*
+    from unioned
+    left join (
+        select
+            source,
+            max(loaded_at) as loaded_through
+        from {{ this }}
+        group by source
+    ) as built on unioned.source = built.source
+    where built.loaded_through is null or unioned.loaded_at > built.loaded_through
+    {%- else %}
+    select * from unioned
+    {%- endif %}
 )
 
-select * from unioned
+select * from new_rows

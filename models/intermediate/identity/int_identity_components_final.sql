@@ -1,20 +1,30 @@
 {#-
     The component of every node that survived all guards: the first pass where no limit was
     broken, the second pass where one was. Dropped values have no component.
+    Incremental: the nodes of int_identity_scope_nodes are recomputed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    meta={'identity_scope': {'model': 'int_identity_scope_nodes', 'key': ['node_id']}},
+    post_hook=["{{ cdp.index_for_joins(['node_id']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_nodes') }}
+
 with
 
-first_pass as (
-    select * from {{ ref('int_identity_components_resolved') }}
-),
+{%- for name, model in [
+    ('first_pass', 'int_identity_components_resolved'),
+    ('violations', 'int_identifier_limits_checked'),
+    ('second_pass', 'int_identity_components_rechecked'),
+] %}
 
-violations as (
-    select * from {{ ref('int_identifier_limits_checked') }}
+{{ name }} as (
+    {{ cdp.identity_scoped(ref(model), 'int_identity_scope_nodes', ['node_id']) }}
 ),
-
-second_pass as (
-    select * from {{ ref('int_identity_components_rechecked') }}
-),
+{%- endfor %}
 
 unaffected as (
     select

@@ -1,13 +1,26 @@
 {#-
-    One row per node of the identity graph (a kept identifier value) with a number.
-    Numbers follow a hash of the key, a fixed pseudo-random order: the components step
-    converges in O(log n) rounds on any graph shape only when labels are not ordered
-    along the graph (a chain numbered in order would take one round per hop).
+    One row per node of the identity graph (a kept identifier value) with a number: a hash
+    of the key (cdp.hash_bigint), the same in every build. A fixed pseudo-random order also
+    lets the components step converge in O(log n) rounds on any graph shape (labels ordered
+    along the graph, a chain numbered in order, would take one round per hop). Two keys with
+    one number fail the unique test on node_id.
+
+    Incremental: the nodes of int_identity_scope_values are recomputed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    meta={'identity_scope': {'model': 'int_identity_scope_values', 'key': ['node_key']}},
+    post_hook=["{{ cdp.index_for_joins(['node_key']) }}", "{{ cdp.index_for_joins(['node_id']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_values') }}
+
 with
 
 kept as (
-    select * from {{ ref('int_identifiers_kept') }}
+    {{ cdp.identity_scoped(ref('int_identifiers_kept'), 'int_identity_scope_values', ['node_key']) }}
 ),
 
 nodes as (
@@ -25,7 +38,7 @@ nodes as (
 
 numbered as (
     select
-        row_number() over (order by md5(node_key), node_key) as node_id,
+        {{ cdp.hash_bigint('node_key') }} as node_id,
         *
     from nodes
 )

@@ -1,12 +1,25 @@
-{#- Nodes of the components that broke the limit rule, without the dropped values. -#}
+{#-
+    Nodes of the components that broke the limit rule, without the dropped values.
+    Incremental: those of int_identity_scope_nodes are recomputed.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='identity_scope',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    meta={'identity_scope': {'model': 'int_identity_scope_nodes', 'key': ['node_id']}},
+    post_hook=["{{ cdp.index_for_joins(['node_id']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_nodes') }}
+
 with
 
 components as (
-    select * from {{ ref('int_identity_components_resolved') }}
+    {{ cdp.identity_scoped(ref('int_identity_components_resolved'), 'int_identity_scope_nodes', ['node_id']) }}
 ),
 
 violations as (
-    select * from {{ ref('int_identifier_limits_checked') }}
+    {{ cdp.identity_scoped(ref('int_identifier_limits_checked'), 'int_identity_scope_nodes', ['node_id']) }}
 ),
 
 affected as (
