@@ -54,7 +54,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_generate_load.py
 	$(BIN)/python bench/bench_identity_components.py
-	$(BIN)/python bench/bench_incremental.py
+	$(BIN)/python bench/bench_end_to_end.py --customers 100000
+	$(BIN)/python bench/bench_end_to_end.py --customers 100000 --target postgres
+	$(BIN)/python bench/bench_end_to_end.py --customers 1000000
 	$(BIN)/python bench/bench_syncs.py
 	$(BIN)/python bench/bench_quality.py
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import Settings
-from orchestration.warehouse import PROJECT_DIR, TARGETS, resolve_warehouse
+from orchestration.warehouse import PROJECT_DIR, TARGETS, WarehouseError, resolve_warehouse
 
 PACKAGE = PROJECT_DIR / "orchestration"
 INTERFACE = PACKAGE / "warehouse"
@@ -135,6 +135,29 @@ def test_sessions_behave_alike(any_target, tmp_path):
         ("integer", "varchar"),
         ("integer", "text"),
     }
+
+
+def test_copies_fingerprints_and_drops_alike(any_target):
+    """A copy holds the same rows; a fingerprint ignores row order and sees one changed
+    value; the hash is the dbt macro's on both engines; a dropped warehouse is gone."""
+    columns = [("id", "integer"), ("text", "varchar")]
+    any_target.replace_table("t", "rows", columns, [(1, "a"), (2, "b"), (3, None)])
+    copy = any_target.copy_as("_copy")
+    try:
+        ours = any_target.fingerprint("t.rows", ["id", "text"])
+        assert ours[0] == 3
+        assert copy.fingerprint("t.rows", ["id", "text"]) == ours
+        copy.replace_table("t", "rows", columns, [(3, None), (2, "b"), (1, "a")])
+        assert copy.fingerprint("t.rows", ["id", "text"]) == ours
+        copy.replace_table("t", "rows", columns, [(3, None), (2, "b"), (1, "A")])
+        assert copy.fingerprint("t.rows", ["id", "text"]) != ours
+        # cdp.hash_bigint('a') in dbt (tests/test_incremental_identity checks node ids)
+        sql = f"select {any_target.hash_bigint.format(chr(39) + 'a' + chr(39))}"
+        assert any_target.fetch_all(sql) == [(57446577476672362,)]
+    finally:
+        copy.drop()
+    with pytest.raises(WarehouseError):
+        copy.fetch_all("select 1 from t.rows")
 
 
 def test_the_dbt_profile_has_one_output_per_engine_and_the_same_defaults():

@@ -116,6 +116,8 @@ class Warehouse(ABC):
     title: ClassVar[str]  # the engine's name in messages
     types: ClassVar[dict[str, str]]  # portable type -> the engine's
     utc_statement: ClassVar[str]
+    # A 60-bit integer from the md5 of the text `{}` (as dbt's cdp.hash_bigint macro).
+    hash_bigint: ClassVar[str] = "cast(concat('0x', substr(md5({}), 1, 15)) as bigint)"
     # The warehouse reads landing files itself (the loader parses in it, rows never leave).
     reads_files: ClassVar[bool] = False
     # Several processes may write at once (else a run queue lets one run write at a time).
@@ -251,6 +253,30 @@ class Warehouse(ABC):
             if count:
                 session.copy_in(table, [c for c, _ in columns], data)
         return count
+
+    def create(self) -> None:  # noqa: B027
+        """Create this warehouse empty where the engine needs that (a server's database);
+        the default does nothing (a file appears when first opened)."""
+
+    @abstractmethod
+    def copy_as(self, suffix: str) -> Warehouse:
+        """A copy of this whole warehouse beside it (its name + `suffix`), replacing an
+        older copy; nothing may be writing to this one meanwhile."""
+
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete this whole warehouse (a file, a database); nothing left if it is gone."""
+
+    def fingerprint(self, relation: str, columns: Sequence[str]) -> tuple[int, int]:
+        """(rows, sum of a 60-bit hash of each row's text) of `columns` of a table: equal
+        for tables holding the same rows in any order, within one engine."""
+        row_hash = self.hash_bigint.format("cast(hashed as varchar)")
+        cols = ", ".join(quote_ident(c) for c in columns)
+        [(rows, total)] = self.fetch_all(
+            f"select count(*), coalesce(sum(cast({row_hash} as decimal(38, 0))), 0) "
+            f"from (select {cols} from {relation}) as hashed"
+        )
+        return int(rows), int(total)
 
     def row_counts(self, schema: str, tables: Iterable[str]) -> dict[str, int]:
         """Rows per table of the schema (tables not created yet count 0), one connection."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -74,6 +75,15 @@ class DuckDBWarehouse(Warehouse):
     @property
     def label(self) -> str:
         return f"duckdb ({self.path})"
+
+    def copy_as(self, suffix: str) -> DuckDBWarehouse:
+        copy = self.path.with_name(f"{self.path.stem}{suffix}{self.path.suffix}")
+        shutil.copyfile(self.path, copy)
+        return replace(self, path=copy)
+
+    def drop(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
 
     def dbt_env(self) -> dict[str, str]:
         env = {"CDP_TARGET": self.name, "CDP_DUCKDB_PATH": str(self.path)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -53,6 +53,7 @@ class PostgresWarehouse(Warehouse):
     }
     title = "PostgreSQL"
     utc_statement = "set time zone 'UTC'"
+    hash_bigint = "cast(cast(concat('x', substr(md5({}), 1, 15)) as bit(60)) as bigint)"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> PostgresWarehouse:
@@ -74,6 +75,28 @@ class PostgresWarehouse(Warehouse):
             "password": self.password,
             "dbname": dbname or self.dbname,
         }
+
+    def _admin(self, statement: str) -> None:
+        """A statement on the server's `postgres` database, outside a transaction."""
+        with self.connect("postgres") as con:
+            con.autocommit = True
+            with con.cursor() as cur:
+                cur.execute(statement)
+
+    def create(self) -> None:
+        """Create this database (empty)."""
+        self._admin(f"create database {quote_ident(self.dbname)}")
+
+    def copy_as(self, suffix: str) -> PostgresWarehouse:
+        copy = replace(self, dbname=self.dbname + suffix)
+        copy.drop()
+        self._admin(
+            f"create database {quote_ident(copy.dbname)} template {quote_ident(self.dbname)}"
+        )
+        return copy
+
+    def drop(self) -> None:
+        self._admin(f"drop database if exists {quote_ident(self.dbname)} with (force)")
 
     def dbt_env(self) -> dict[str, str]:
         env = {"CDP_TARGET": self.name, "PGHOST": self.host, "PGPORT": self.port}
