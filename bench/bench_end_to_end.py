@@ -176,7 +176,7 @@ def report(args, first: Run, second: Run, target, copy, env: dict) -> None:
 
     stamps = full_refresh_stamps()
     print(
-        f"\n{'incremental model':<44}{'full run':>9}{'new day':>9}{'refresh':>9}{'rows':>12}  same"
+        f"\n{'incremental model':<48}{'full run':>9}{'new day':>9}{'refresh':>9}{'rows':>12}  same"
     )
     totals = [0.0, 0.0, 0.0]
     differing = []
@@ -191,13 +191,13 @@ def report(args, first: Run, second: Run, target, copy, env: dict) -> None:
         if not same:
             differing.append(table)
         print(
-            f"{table:<44}{times[0]:>8.2f}s{times[1]:>8.2f}s{times[2]:>8.2f}s{rows:>12,}"
+            f"{table:<48}{times[0]:>8.2f}s{times[1]:>8.2f}s{times[2]:>8.2f}s{rows:>12,}"
             f"  {'yes' if same else 'NO'}"
         )
     scope = sum(sec for t, sec in second.models.items() if SCOPE_MODEL.search(t))
-    print(f"{'+ identity scope and state tables':<44}{'':>9}{scope:>8.2f}s")
+    print(f"{'+ identity scope and state tables':<48}{'':>9}{scope:>8.2f}s")
     print(
-        f"{'incremental models, total':<44}{totals[0]:>8.2f}s{totals[1] + scope:>8.2f}s"
+        f"{'incremental models, total':<48}{totals[0]:>8.2f}s{totals[1] + scope:>8.2f}s"
         f"{totals[2]:>8.2f}s"
     )
     slowest = sorted(second.models.items(), key=lambda kv: -kv[1])[:8]
