@@ -198,4 +198,4 @@ def test_identity_builds_incrementally_as_a_full_refresh_would(any_target, tmp_p
         "select count(*), count(*) from intermediate.int_identity_nodes_numbered"
     )
 
-    assert_incremental_equals_full_refresh(any_target, target_name)
+    assert_incremental_equals_full_refresh(any_target, target_name, "intermediate")
