@@ -13,6 +13,7 @@ from orchestration.warehouse import PROJECT_DIR
 _DBT_TIED = Path(sys.executable).with_name("cdp-dbt")
 DBT_EXECUTABLE = str(_DBT_TIED if _DBT_TIED.exists() else _DBT_TIED.with_name("dbt"))
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's own file name
 # dbt_project.yml's model, macro, seed and test paths, and the project files (not all of
 # tests/, where pytest writes its caches)
 _WATCHED = ("models", "macros", "seeds", "tests/data_tests", "dbt_project.yml", "profiles.yml")
@@ -79,6 +80,27 @@ def ensure_manifest(force: bool = False) -> Path:
         if proc.returncode != 0:
             raise RuntimeError(_parse_failure(proc.stdout + proc.stderr))
     return MANIFEST
+
+
+def keep_partial_parse(target_path: Path) -> None:
+    """Make an invocation's parse the project's: dagster-dbt gives each invocation a target
+    folder of its own, seeded with target/partial_parse.msgpack, which dbt reuses only for the
+    same profile. Written back (atomically), the next build of the same warehouse skips the
+    full parse (3 s on this project) and a run's second build reuses its first one's."""
+    import os
+    import tempfile
+
+    parsed = target_path / PARTIAL_PARSE
+    if not parsed.is_file() or target_path.resolve() == MANIFEST.parent.resolve():
+        return
+    fd, tmp = tempfile.mkstemp(dir=MANIFEST.parent, prefix=".partial_parse.")
+    try:
+        with os.fdopen(fd, "wb") as out, parsed.open("rb") as src:
+            out.write(src.read())
+        os.replace(tmp, MANIFEST.parent / PARTIAL_PARSE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _parse_failure(output: str) -> str:

@@ -16,7 +16,6 @@ from dagster import (
     define_asset_job,
     in_process_executor,
 )
-from dagster_dbt import DbtCliResource
 
 from orchestration.activation.spec import SyncSpecError
 from orchestration.assets.dbt import cdp_dbt_assets, cdp_dbt_traits_and_segments
@@ -27,7 +26,7 @@ from orchestration.assets.raw import loader_assets
 from orchestration.assets.syncs import sync_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.progress import cdp_console_logger
-from orchestration.resources import CdpSettings
+from orchestration.resources import CdpDbtCli, CdpSettings
 from orchestration.sensors import build_landing_sensor
 from orchestration.settings import WAREHOUSE_TAG, Settings
 
@@ -98,7 +97,7 @@ def build_definitions(settings: Settings) -> Definitions:
         loggers={"console": cdp_console_logger},
         resources={
             "cdp": CdpSettings.of(settings),
-            "dbt": DbtCliResource(
+            "dbt": CdpDbtCli(
                 project_dir=dbt_project, target=settings.target, dbt_executable=DBT_EXECUTABLE
             ),
         },

@@ -104,6 +104,10 @@ def test_duckdb_run_twice_loses_nothing_and_adds_nothing(
     target = resolve_warehouse("duckdb")
 
     assert "rows loaded per source" in first.stdout
+    # the run's second dbt build reuses the parse of its first (same profile), not parsing anew
+    run_log = Path(re.search(r"^dbt output: (\S+)", first.stdout, re.M).group(1)).read_text()
+    builds_output = run_log.split("Running with dbt=")
+    assert len(builds_output) == 3 and "Unable to do partial parsing" not in builds_output[2]
     raw_after_first = _raw_counts(target)
     manifest_after_first = target.fetch_all("select count(*) from raw.load_manifest")
     _assert_nothing_lost(target, landing)

@@ -1,5 +1,8 @@
 """dbt models as Dagster assets; dbt tests as asset checks."""
 
+import contextlib
+import importlib
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +21,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.dbt_project import dbt_project
+from orchestration.dbt_project import dbt_project, keep_partial_parse
 from orchestration.run_report import REPORT_KEY, DbtErrors
 
 
@@ -50,12 +53,51 @@ translator = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 AFTER_PREDICTIONS = "source:predictions+"
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource):
+def _needed_later(context: AssetExecutionContext) -> tuple[str, ...]:
+    """The heavy modules the run's later steps import (about 2.5 s each), to import while dbt
+    runs in its own process: Great Expectations for the checks, pymc-marketing for the
+    predictions."""
+    import os
+
+    from orchestration.assets.predictions import PREDICTIONS_KEY
+
+    selected = context.run.asset_selection  # empty or None: every asset of the job
+    modules = ["great_expectations"]
+    if (not selected or PREDICTIONS_KEY in selected) and os.environ.get(
+        "CDP_PREDICTIONS"
+    ) != "0":
+        modules.append("pymc_marketing.clv")
+    return tuple(modules)
+
+
+def _import_meanwhile(modules: tuple[str, ...]) -> threading.Thread:
+    """Import `modules` in a thread; the step joins it before it ends, so no other step
+    imports at the same time. A failed import is left for the step that needs it to raise."""
+
+    def load() -> None:
+        for module in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="cdp-imports", daemon=True)
+    thread.start()
+    return thread
+
+
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, later: tuple[str, ...] = ()):
     """Run `dbt build` on the selected models; tests report as asset checks. When dbt fails,
     the step fails with every error dbt reported: the node, its file and dbt's message."""
     total_models = len(context.selected_asset_keys)
-    built = 0
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    importing = _import_meanwhile(later)
+    try:
+        yield from _stream(context, invocation, total_models)
+    finally:
+        importing.join()
+
+
+def _stream(context: AssetExecutionContext, invocation, total_models: int):
+    built = 0
     errors = DbtErrors()
     # The raw events, turned into Dagster events as `invocation.stream()` does, so that the
     # errors among them are kept too.
@@ -77,6 +119,7 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource):
                 )
                 context.log.info(f"built {'/'.join(key.path)} ({built} of {total_models})")
             yield event
+    keep_partial_parse(invocation.target_path)
     if invocation.is_successful():
         return
     log = invocation.target_path / "dbt.log"
@@ -108,7 +151,7 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource):
 )
 def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     """Seeds, staging, identity resolution, customers and facts."""
-    yield from _build(context, dbt)
+    yield from _build(context, dbt, later=_needed_later(context))
 
 
 @dbt_assets(

@@ -308,6 +308,7 @@ def validate(
     run_id = run_id or uuid.uuid4().hex
     ctx = _context(docs)
     outcomes = []
+    rendered = []  # the Data Docs pages of this validation: its results and their suites
     for suite in suites:
         start = time.perf_counter()
         outcome = Outcome(suite)
@@ -322,7 +323,8 @@ def validate(
             outcome.rows = summary_rows(result, n=5)
             if docs:
                 ctx.suites.add_or_update(gx_suite)
-                store_for_docs(ctx, result, batch_name=run_id)
+                rendered.append(store_for_docs(ctx, result, batch_name=run_id))
+                rendered.append(rendered[-1].expectation_suite_identifier)
         except Exception as exc:  # a missing table, a bad suite: report, do not crash the run
             outcome.error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             outcome.rows = [
@@ -342,8 +344,8 @@ def validate(
         outcome.seconds = time.perf_counter() - start
         outcomes.append(outcome)
     store(outcomes, target, run_id)
-    if docs:
-        ctx.build_data_docs()
+    if docs:  # the pages of earlier runs are written already; the index lists them all
+        ctx.build_data_docs(resource_identifiers=rendered)
     return outcomes
 
 
