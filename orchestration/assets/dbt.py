@@ -63,9 +63,7 @@ def _needed_later(context: AssetExecutionContext) -> tuple[str, ...]:
 
     selected = context.run.asset_selection  # empty or None: every asset of the job
     modules = ["great_expectations"]
-    if (not selected or PREDICTIONS_KEY in selected) and os.environ.get(
-        "CDP_PREDICTIONS"
-    ) != "0":
+    if (not selected or PREDICTIONS_KEY in selected) and os.environ.get("CDP_PREDICTIONS") != "0":
         modules.append("pymc_marketing.clv")
     return tuple(modules)
 
