@@ -43,6 +43,7 @@ from orchestration.loading.parse import (
     is_reader_error,
     parse_file,
     reader_error,
+    release,
     sql_literal,
 )
 from orchestration.sources import Table, load_sources, settle_seconds
@@ -728,6 +729,7 @@ def _load_file(
             good = sink.commit(table, manifest, loaded_at, verify)
         finally:
             row_contract.release(sink.parser)
+            release(sink.parser)
             parsed.close()
     rows_bad = manifest["rows_quarantined"]
     done.rows_read, done.rows_loaded = good + rows_bad, good

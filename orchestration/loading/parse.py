@@ -5,11 +5,12 @@ DuckDB's readers do the heavy lifting (parallel, vectorised). Structural errors
 reject tables; value errors (bad dates, numbers, missing required values, broken
 JSON) are found with try_cast in SQL so each bad row gets a precise reason.
 
-The file is read twice, streaming, never held whole: pass one runs only the checks and
-keeps the bad rows (and the reader's rejects); pass two is whatever reads _cdp_good.
+The file is read once: every row is parsed, checked and typed into a temp table (held in
+memory up to the memory limit, spilled to disk past it), from which the good rows load and
+the bad rows (with the reader's rejects) go to quarantine.
 
 After `parse_file`, the connection holds:
-  _cdp_good(<declared columns>, [payload], _source_row)  a view over the file (good rows)
+  _cdp_good(<declared columns>, [payload], _source_row)  a view of the good rows
   _cdp_bad(_source_row, reason, raw_text)                 a temp table (bad rows)
 """
 
@@ -500,14 +501,11 @@ def _place(con, table: Table, header_lines: int, row_offset: int) -> None:
     else:
         row, join = f"p._k + {base}", ""
     con.execute(
-        "create or replace temp table _cdp_bad_k as select _k from _cdp_flagged where _reason <> ''"
-    )
-    con.execute(
         f"""
         create or replace temp view _cdp_good as
         select {col_sql}, {row} as _source_row
-        from _cdp_parsed as p {join}
-        where p._k not in (select _k from _cdp_bad_k)
+        from _cdp_rows as p {join}
+        where p._reason = ''
         """
     )
     con.execute(
@@ -520,6 +518,12 @@ def _place(con, table: Table, header_lines: int, row_offset: int) -> None:
         select line + {int(row_offset)}, reason, raw_text from _cdp_reject_lines
         """
     )
+
+
+def release(con) -> None:
+    """Free what a parsed file holds, once its rows are written."""
+    con.execute("drop view if exists _cdp_good")
+    con.execute("drop table if exists _cdp_rows")
 
 
 def _line_ends_normalised(path: Path, out) -> None:
@@ -611,11 +615,14 @@ def _parse_file(
     else:
         _parse_parquet(con, table, path)
         header_lines = 0  # file_row_number already is the row's position
-    # Pass one: only the checks run (no typed values), and only bad rows are kept, plus
-    # a sentinel every _BUCKET rows; the reader fills its reject tables on the way.
+    # The one pass over the file: every row parsed, checked and typed once, held in a temp
+    # table (which spills to disk past the memory limit) that the rest reads; the reader
+    # fills its reject tables on the way. Then the bad rows are kept, plus a sentinel every
+    # _BUCKET rows.
+    con.execute("create or replace temp table _cdp_rows as select * from _cdp_parsed")
     con.execute(
         "create or replace temp table _cdp_flagged as "
-        "select _k, _reason, _raw_text from _cdp_parsed "
+        "select _k, _reason, _raw_text from _cdp_rows "
         f"where _reason <> '' or _k % {_BUCKET} = 0"
     )
     _collect_rejects(con, path if table.format != "parquet" else None)

@@ -3,9 +3,9 @@ suite (expectations/raw/<table>.json) are checked on each parsed batch before it
 Rows that fail go to raw.quarantine with the name of every expectation they failed; the
 others load. Tables without such expectations keep the streaming path (no extra pass).
 
-The batch is held once as a DuckDB temp table (which spills to disk past the memory limit),
-validated in chunks of CHUNK_ROWS with Great Expectations, and then read by the load: the file
-is still parsed twice, as before, and never held whole in Python.
+The good rows of the parsed file are held as a DuckDB temp table (which spills to disk past
+the memory limit), validated in chunks of CHUNK_ROWS with Great Expectations, and then read by
+the load; they are never held whole in Python.
 """
 
 from __future__ import annotations
