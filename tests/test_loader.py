@@ -108,6 +108,27 @@ def test_loading_the_same_files_twice_adds_nothing(any_target, tmp_path):
     ]
 
 
+def test_a_raw_table_made_by_an_earlier_contract_still_loads(any_target, tmp_path):
+    """raw.web_events once held traits, properties and context beside the payload; such a
+    table takes new rows by column name, the columns no longer declared left null."""
+    from orchestration.sources import PAYLOAD_COLUMN
+
+    old = [c for c in EVENTS.raw_columns() if c[0] != PAYLOAD_COLUMN]
+    old[len(EVENTS.columns) : len(EVENTS.columns)] = [("traits", "json"), ("context", "json")]
+    old.insert(len(EVENTS.columns) + 2, (PAYLOAD_COLUMN, "json"))
+    with any_target.session() as session:
+        session.run("create schema if not exists raw")
+        session.run(f"create table raw.web_events ({any_target.column_ddl(old)})")
+    _write_messy_landing(tmp_path / "landing")
+    (result,) = load_tables(any_target, [EVENTS], tmp_path / "landing")
+    assert result.rows_loaded == 3 and not result.errors
+    rows = any_target.fetch_all(
+        "select count(*), count(traits), count(context), count(payload), count(message_id) "
+        "from raw.web_events"
+    )
+    assert rows == [(3, 0, 0, 3, 3)]
+
+
 def test_a_new_file_is_appended(duckdb_target, tmp_path):
     root = tmp_path / "landing"
     _write_messy_landing(root)

@@ -184,6 +184,12 @@ def _lineage_select(table: Table) -> str:
     return ", ".join(f'"{c}"' for c in cols)
 
 
+def _raw_names(table: Table) -> str:
+    """The raw table's columns by name: a table created by an earlier contract may hold
+    columns no longer declared (they stay null in new rows)."""
+    return ", ".join(f'"{name}"' for name, _ in table.raw_columns())
+
+
 def _manifest_values(manifest: dict) -> list:
     """The manifest row, in column order; written last inside each load's transaction."""
     return [manifest[name] for name, _ in MANIFEST_COLUMNS]
@@ -323,7 +329,7 @@ class _InWarehouseSink(_Sink):
         with self.session.transaction() as tx:
             # The second (and last) pass over the file: straight into the raw table.
             good = tx.run(
-                f"insert into {RAW_SCHEMA}.{table.raw_name} "
+                f"insert into {RAW_SCHEMA}.{table.raw_name} ({_raw_names(table)}) "
                 f"select {_lineage_select(table)}, ?, ?, _source_row, ? from _cdp_good",
                 [load_id, rel, loaded_at],
             )[0][0]

@@ -87,9 +87,15 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-# Rows are numbered last, over the finished expressions: below row_number() DuckDB runs
-# the pipeline on all threads, above it (the streaming window keeps order) on one.
-_NUMBERED = "select row_number() over () as _k, * from typed"
+def _numbered(con, reader: str) -> str:
+    """The reader's rows numbered in file order, as a temp table (spilled to disk past the
+    memory limit); returns its name. Numbering (a window over the file, which runs on one
+    thread) is all this step does: the checks and types run after it, on every thread."""
+    con.execute(
+        f"create or replace temp table _cdp_read as select row_number() over () as _k, * "
+        f"from {reader}"
+    )
+    return "_cdp_read"
 
 
 def _reason_expr(table: Table, text_of: dict[str, str], *, nul: bool = True) -> str:
@@ -204,13 +210,15 @@ def _parse_csv(con, table: Table, path: Path, strict: bool = True) -> None:
     con.execute(
         f"""
         create or replace temp view _cdp_parsed as
-        with checked as (select *, {_reason_expr(table, text_of)} as _reason from {reader}),
+        with checked as (
+            select *, {_reason_expr(table, text_of)} as _reason from {_numbered(con, reader)}
+        ),
         typed as (
-            select {select_typed}, _reason,
+            select _k, {select_typed}, _reason,
                    case when _reason <> '' then _cdp_evidence({csv_fields}) end as _raw_text
             from checked
         )
-        {_NUMBERED}
+        select * from typed
         """
     )
 
@@ -277,9 +285,9 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
         f"""
         create or replace temp view _cdp_parsed as
         with valid as (
-            select line,
+            select _k, line,
                    case when json_valid(line) and json_type(line) = 'OBJECT' then line end as _doc
-            from {reader}
+            from {_numbered(con, reader)}
         ),
         extracted as (
             select *, json_extract_string(_doc, {path_list}) as _v,
@@ -298,11 +306,11 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
             from extracted
         ),
         typed as (
-            select {select_typed}{payload}, _reason,
+            select _k, {select_typed}{payload}, _reason,
                    case when _reason <> '' then _cdp_evidence(line) end as _raw_text
             from checked
         )
-        {_NUMBERED}
+        select * from typed
         """
     )
 
@@ -524,6 +532,7 @@ def release(con) -> None:
     """Free what a parsed file holds, once its rows are written."""
     con.execute("drop view if exists _cdp_good")
     con.execute("drop table if exists _cdp_rows")
+    con.execute("drop table if exists _cdp_read")
 
 
 def _line_ends_normalised(path: Path, out) -> None:
@@ -620,6 +629,7 @@ def _parse_file(
     # fills its reject tables on the way. Then the bad rows are kept, plus a sentinel every
     # _BUCKET rows.
     con.execute("create or replace temp table _cdp_rows as select * from _cdp_parsed")
+    con.execute("drop table if exists _cdp_read")  # the text as read, typed into _cdp_rows
     con.execute(
         "create or replace temp table _cdp_flagged as "
         "select _k, _reason, _raw_text from _cdp_rows "

@@ -22,9 +22,10 @@ renamed as (
         nullif(trim(user_id), '') as user_id,
         cast(event_timestamp as timestamp) as event_at,
         cast(sent_at as timestamp) as sent_at,
-        traits,
-        properties,
-        context,
+        -- stored once, in the payload
+        {{ cdp.json_extract_json('payload', 'traits') }} as traits,
+        {{ cdp.json_extract_json('payload', 'properties') }} as properties,
+        {{ cdp.json_extract_json('payload', 'context') }} as context,
         _load_id,
         _source_file,
         _source_row,
