@@ -321,3 +321,22 @@ def test_a_date_format_in_the_contract_reads_that_form_only(duckdb_target, tmp_p
     assert duckdb_target.fetch_all("select birth_date from raw.loyalty_members") == [
         (date(1915, 11, 11),)
     ]
+
+
+def test_the_parser_spills_to_the_system_temporary_folder(tmp_path, monkeypatch):
+    """Past its memory limit the in-memory parser writes to the system's temporary folder,
+    not to a `.tmp` in whatever folder cdp was started from."""
+    import tempfile
+
+    from orchestration.warehouse.duckdb import connect_scratch
+
+    monkeypatch.chdir(tmp_path)
+    con = connect_scratch("64MB")
+    con.execute(
+        "create temp table t as select range as r, repeat('x', 200) as s from range(2000000)"
+    )
+    assert con.execute("select count(*) from t").fetchone() == (2_000_000,)
+    setting = con.execute("select current_setting('temp_directory')").fetchone()[0]
+    con.close()
+    assert setting == tempfile.gettempdir()
+    assert not (tmp_path / ".tmp").exists()

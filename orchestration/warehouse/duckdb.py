@@ -26,9 +26,15 @@ DEFAULT_PATH = PROJECT_DIR / "warehouse" / "cdp.duckdb"
 def connect_scratch(memory_limit: str | None = None):
     """An in-memory DuckDB for work beside any warehouse (parsing landing files, scoring),
     with the settings every connection of the project gets."""
+    import tempfile
+
     import duckdb
 
-    con = duckdb.connect(":memory:", config=_config(memory_limit))
+    # Past the memory limit it spills to the system's temporary folder (its files are the
+    # owner's, and go when it closes), not to DuckDB's default `.tmp` in whatever folder
+    # cdp was started from.
+    config = {**_config(memory_limit), "temp_directory": tempfile.gettempdir()}
+    con = duckdb.connect(":memory:", config=config)
     con.execute("set enable_progress_bar = false")
     return con
 
