@@ -321,6 +321,14 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     assert _record_groups(pg) == duck_groups
     count_sql = "select count(*) from marts.dim_customers"
     assert pg.fetch_all(count_sql) == duck.fetch_all(count_sql) == [(len(duck_groups),)]
+    # the marts the next models join have planner statistics as soon as they are built
+    analyzed = pg.fetch_all(
+        "select relname from pg_stat_user_tables where schemaname = 'marts' "
+        "and last_analyze is not null"
+    )
+    assert {"dim_customers", "fct_events", "fct_orders", "customer_predictions"} <= {
+        name for (name,) in analyzed
+    }
     for model in [
         "marts.customer_traits",
         "marts.fct_orders",

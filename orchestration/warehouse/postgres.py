@@ -158,6 +158,9 @@ class PostgresWarehouse(Warehouse):
         session.run(
             f"alter index {qualified(schema, f'{old}_pkey')} rename to {quote_ident(f'{new}_pkey')}"
         )
+        # the planner's statistics now, not when autovacuum comes by: the models that join
+        # this table next would otherwise be planned blind
+        session.run(f"analyze {qualified(schema, new)}")
 
 
 def _pg(sql: str) -> str:
