@@ -88,19 +88,17 @@ def keep_partial_parse(target_path: Path) -> None:
     same profile. Written back (atomically), the next build of the same warehouse skips the
     full parse (3 s on this project) and a run's second build reuses its first one's."""
     import os
-    import tempfile
+    import shutil
 
     parsed = target_path / PARTIAL_PARSE
     if not parsed.is_file() or target_path.resolve() == MANIFEST.parent.resolve():
         return
-    fd, tmp = tempfile.mkstemp(dir=MANIFEST.parent, prefix=".partial_parse.")
+    tmp = MANIFEST.parent / f".{PARTIAL_PARSE}.{os.getpid()}"
     try:
-        with os.fdopen(fd, "wb") as out, parsed.open("rb") as src:
-            out.write(src.read())
+        shutil.copyfile(parsed, tmp)
         os.replace(tmp, MANIFEST.parent / PARTIAL_PARSE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _parse_failure(output: str) -> str:

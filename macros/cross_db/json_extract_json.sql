@@ -23,9 +23,5 @@
 
 {#- Postgres 15: the #> path operator on jsonb. -#}
 {% macro postgres__json_extract_json(column, path) -%}
-    {%- set keys = [] -%}
-    {%- for key in path.split('.') -%}
-        {%- do keys.append('"' ~ key ~ '"') -%}
-    {%- endfor -%}
-    (cast({{ column }} as jsonb) #> '{ {{- keys | join(',') -}} }')
+    (cast({{ column }} as jsonb) #> {{ cdp.pg_json_path(path) }})
 {%- endmacro %}

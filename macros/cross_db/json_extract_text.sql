@@ -24,9 +24,5 @@
 
 {#- Postgres 15 has no json_value: the #>> text-array path operator on jsonb. -#}
 {% macro postgres__json_extract_text(column, path) -%}
-    {%- set keys = [] -%}
-    {%- for key in path.split('.') -%}
-        {%- do keys.append('"' ~ key ~ '"') -%}
-    {%- endfor -%}
-    (cast({{ column }} as jsonb) #>> '{ {{- keys | join(',') -}} }')
+    (cast({{ column }} as jsonb) #>> {{ cdp.pg_json_path(path) }})
 {%- endmacro %}

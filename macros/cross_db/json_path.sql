@@ -9,3 +9,15 @@
     {%- endfor -%}
     $.{{ quoted | join('.') }}
 {%- endmacro %}
+
+{#-
+    Postgres text-array path for a dotted path: 'page.path' -> '{"page","path"}', for the
+    #> and #>> operators. Helper of json_extract_text and json_extract_json.
+-#}
+{% macro pg_json_path(path) -%}
+    {%- set keys = [] -%}
+    {%- for key in path.split('.') -%}
+        {%- do keys.append('"' ~ key ~ '"') -%}
+    {%- endfor -%}
+    '{ {{- keys | join(',') -}} }'
+{%- endmacro %}

@@ -203,6 +203,7 @@ def _parse_csv(con, table: Table, path: Path, strict: bool = True) -> None:
         f"{_typed_expr(c, _ident(c.name))} as {_ident(c.name)}" for c in table.columns
     )
     csv_fields = " || ',' || ".join(f"coalesce(_cdp_csv_field({_ident(n)}), '')" for n in expected)
+    numbered = _numbered(con, reader)
     con.execute(
         "create or replace temp macro _cdp_csv_field(x) as "
         "case when x similar to '.*[,\"].*' then '\"' || replace(x, '\"', '\"\"') || '\"' else x end"
@@ -211,7 +212,7 @@ def _parse_csv(con, table: Table, path: Path, strict: bool = True) -> None:
         f"""
         create or replace temp view _cdp_parsed as
         with checked as (
-            select *, {_reason_expr(table, text_of)} as _reason from {_numbered(con, reader)}
+            select *, {_reason_expr(table, text_of)} as _reason from {numbered}
         ),
         typed as (
             select _k, {select_typed}, _reason,
@@ -281,13 +282,14 @@ def _parse_jsonl(con, table: Table, path: Path) -> None:
     )
     payload = ", _doc::JSON as payload" if table.keep_payload else ""
     path_list = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
+    numbered = _numbered(con, reader)
     con.execute(
         f"""
         create or replace temp view _cdp_parsed as
         with valid as (
             select _k, line,
                    case when json_valid(line) and json_type(line) = 'OBJECT' then line end as _doc
-            from {_numbered(con, reader)}
+            from {numbered}
         ),
         extracted as (
             select *, json_extract_string(_doc, {path_list}) as _v,
