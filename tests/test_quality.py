@@ -85,6 +85,66 @@ def test_postgres_validates_in_the_database_with_the_same_counts(duckdb_target, 
     assert _by_check(pg) == _by_check(duck)
 
 
+def _load(target, load_id: str, first: int, rows: int, bad: int) -> None:
+    """A load of `rows` CRM contacts (the first `bad` with an invalid email), in raw and in the
+    loader's manifest."""
+    from orchestration.loading.loader import MANIFEST_COLUMNS, MANIFEST_TABLE
+    from orchestration.warehouse import RAW_SCHEMA
+
+    text = ", ".join(f"{c} varchar" for c in COLUMNS)
+    values = [
+        f"('c{i}', 'Ann', 'Lee', '{'no email' if i < first + bad else f'p{i}@example.com'}', "
+        f"null, null, null, null, null, 'US', 'lead', '2026-01-01', null, '{load_id}', "
+        f"'crm/{load_id}.csv', '{i}', '2026-01-02')"
+        for i in range(first, first + rows)
+    ]
+    execute(
+        target,
+        "create schema if not exists raw",
+        f"create table if not exists raw.crm_contacts ({text})",
+        f"insert into raw.crm_contacts values {', '.join(values)}",
+    )
+    manifest = dict.fromkeys((c for c, _ in MANIFEST_COLUMNS), None)
+    manifest.update(load_id=load_id, table_name="crm_contacts", loaded_at=f"2026-01-0{first + 1}")
+    target.append_rows(RAW_SCHEMA, MANIFEST_TABLE, MANIFEST_COLUMNS, [list(manifest.values())])
+
+
+@pytest.mark.parametrize("which", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_raw_suites_check_each_load_once_and_count_the_whole_table(which, request):
+    """Row-wise checks see only the loads not validated before; the row count sees the whole
+    table; a run without a new load checks no rows."""
+    target = request.getfixturevalue("pg_target" if which == "postgres" else "duckdb_target")
+    suite = dataclasses.replace(
+        _crm_suite(),
+        expectations=[
+            *_crm_suite().expectations,
+            {
+                "check": "three_rows_at_most",
+                "type": "expect_table_row_count_to_be_between",
+                "kwargs": {"max_value": 3},
+                "severity": "warning",
+            },
+        ],
+    )
+    _load(target, "l1", first=0, rows=3, bad=1)
+    (first,) = validate([suite], target, run_id="first")
+    _load(target, "l2", first=3, rows=4, bad=2)
+    (second,) = validate([suite], target, run_id="second")
+    (third,) = validate([suite], target, run_id="third")
+
+    assert first.error is None and second.error is None and third.error is None
+    assert _by_check(first)["email_format"] == (False, 3, 1)
+    assert _by_check(second)["email_format"] == (False, 4, 2)  # only l2's rows
+    assert _by_check(third)["email_format"] == (True, 0, 0)
+    assert [_by_check(o)["three_rows_at_most"][0] for o in (first, second, third)] == [
+        True, False, False,
+    ]  # fmt: skip
+    assert (first.loads, second.loads, third.loads) == (["l1"], ["l2"], [])
+    assert target.fetch_all(
+        "select load_id, run_id from quality.validated_loads order by load_id"
+    ) == [("l1", "first"), ("l2", "second")]
+
+
 def test_a_missing_table_fails_every_check_with_the_error(duckdb_target):
     execute(duckdb_target, "create schema if not exists raw")
     (outcome,) = validate([_crm_suite()], duckdb_target)

@@ -44,7 +44,6 @@ from orchestration.loading.parse import (
     parse_file,
     reader_error,
     release,
-    sql_literal,
 )
 from orchestration.sources import Table, load_sources, settle_seconds
 from orchestration.warehouse import (
@@ -53,6 +52,7 @@ from orchestration.warehouse import (
     Warehouse,
     descriptor_path,
     placeholders,
+    sql_literal,
 )
 
 MANIFEST_TABLE = "load_manifest"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.sources import Column, Table
+from orchestration.warehouse import sql_literal
 from orchestration.warehouse.duckdb import DuckDBWarehouse
 
 DUCK_TYPES = DuckDBWarehouse.types  # the parser is DuckDB, whatever the warehouse
@@ -75,12 +76,6 @@ class ParseResult:
     def close(self) -> None:
         if self.copy is not None:
             self.copy.close()
-
-
-def sql_literal(value: str) -> str:
-    """A SQL string literal, for what DuckDB takes only as text (views cannot hold
-    parameters): descriptor paths, declared names."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _ident(name: str) -> str:

@@ -222,11 +222,14 @@ def validate_chunks(
     asset_name: str = "frame",
     n_sample: int = 10,
     index_columns: list[str] | None = None,
+    table_rows: int | None = None,
 ) -> ExpectationSuiteValidationResult:
     """Validate `suite` over an iterator of DataFrame chunks with bounded memory.
 
     Row-wise and schema expectations run on every chunk and are merged; the rest run once on
     load_columns(cols, total_rows) -> a full-height frame of only the columns they need.
+    `table_rows`: the chunks are part of a table of that many rows, which the rest (read by
+    load_columns, and row counts) are about.
     """
     bd = _frame_batches(ctx, "chunks", asset_name)
 
@@ -275,7 +278,7 @@ def validate_chunks(
         frame = (
             load_columns(cols, total_rows)
             if cols
-            else pd.DataFrame(index=pd.RangeIndex(total_rows))
+            else pd.DataFrame(index=pd.RangeIndex(total_rows if table_rows is None else table_rows))
         )
         gsuite = gx.ExpectationSuite(
             name=suite.name + "__global", expectations=[copy.copy(e) for e in global_exps]
@@ -284,23 +287,46 @@ def validate_chunks(
         del frame
         merged += gr.results
 
-    order = {_key(e.configuration): i for i, e in enumerate(exps)}
-    merged.sort(key=lambda r: order[_key(r.expectation_config)])
-    n_ok = sum(bool(r.success) for r in merged)
     meta = dict(meta)
     meta["chunking"] = {"chunks": n_chunks, "rows": total_rows}
+    return _suite_result(suite, merged, meta)
+
+
+def _suite_result(suite: gx.ExpectationSuite, results: list, meta: dict):
+    """One suite's result from the results of its expectations, in the suite's order."""
+    order = {_key(e.configuration): i for i, e in enumerate(suite.expectations)}
+    results = sorted(results, key=lambda r: order[_key(r.expectation_config)])
+    n_ok = sum(bool(r.success) for r in results)
     return ExpectationSuiteValidationResult(
-        success=n_ok == len(merged),
-        results=merged,
+        success=n_ok == len(results),
+        results=results,
         suite_name=suite.name,
         statistics={
-            "evaluated_expectations": len(merged),
+            "evaluated_expectations": len(results),
             "successful_expectations": n_ok,
-            "unsuccessful_expectations": len(merged) - n_ok,
-            "success_percent": 100 * n_ok / len(merged) if merged else None,
+            "unsuccessful_expectations": len(results) - n_ok,
+            "success_percent": 100 * n_ok / len(results) if results else None,
         },
         meta=meta,
     )
+
+
+def split_suite(
+    suite: gx.ExpectationSuite, first
+) -> tuple[gx.ExpectationSuite, gx.ExpectationSuite]:
+    """(expectations where first(e), the others) as two suites."""
+    chosen = [e for e in suite.expectations if first(e)]
+    return tuple(
+        gx.ExpectationSuite(name=f"{suite.name}__{i}", expectations=[copy.copy(e) for e in part])
+        for i, part in enumerate((chosen, [e for e in suite.expectations if not first(e)]))
+    )
+
+
+def combine(
+    suite: gx.ExpectationSuite, parts: list[ExpectationSuiteValidationResult]
+) -> ExpectationSuiteValidationResult:
+    """The result of `suite` from the results of the suites split_suite made of it."""
+    return _suite_result(suite, [r for part in parts for r in part.results], dict(parts[0].meta))
 
 
 def unexpected_rows(
@@ -359,7 +385,8 @@ def summary_rows(result: ExpectationSuiteValidationResult, n: int = 3) -> list[d
                 "severity": getattr(c.severity, "value", c.severity),
                 "success": er.success,
                 "element_count": r.get("element_count"),
-                "unexpected_count": r.get("unexpected_count"),
+                # GX's SQL engine leaves it out when there are no rows; pandas says 0
+                "unexpected_count": 0 if r.get("element_count") == 0 else r.get("unexpected_count"),
                 "observed": r.get("observed_value"),
                 "sample": (r.get("partial_unexpected_list") or [])[:n],
                 "error": exc,

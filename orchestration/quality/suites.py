@@ -28,6 +28,13 @@ resolved each time the suites are read:
 A GX check is kept (rather than a dbt accepted_values test) because these suites gate the
 syncs, and the gate reads GX results.
 
+Raw suites check each load once. Their row-wise and schema checks (formats, allowed values,
+not null, the column set) run on the rows of the loads the suite has not validated yet (raw
+tables are append-only, so older rows cannot have changed); the other checks (row counts)
+run on the whole table, which stays cheap. The loads each validation covered are kept in
+quality.validated_loads; a run with no new load for a table checks zero new rows (element
+count 0) and the table's row count. Mart and segment suites validate their whole table.
+
 Every validation appends its results to quality.validation_results (one row per check).
 Reading the files is cheap; great_expectations is imported only to validate.
 """
@@ -41,7 +48,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.warehouse import PROJECT_DIR, Warehouse, qualified, quote_ident
+from orchestration.warehouse import (
+    PROJECT_DIR,
+    RAW_SCHEMA,
+    Warehouse,
+    csv_rows,
+    qualified,
+    quote_ident,
+    sql_literal,
+)
 
 SUITES_DIR = PROJECT_DIR / "expectations"  # CDP_EXPECTATIONS_DIR overrides it
 RESULTS_SCHEMA, RESULTS_TABLE = "quality", "validation_results"
@@ -60,6 +75,14 @@ RESULT_COLUMNS = [
     ("unexpected_count", "bigint"),
     ("sample", "varchar"),
 ]
+# the loads of a raw table that each suite has validated (see the module's docstring)
+LOADS_TABLE = "validated_loads"
+LOADS_COLUMNS = [
+    ("suite", "varchar"),
+    ("load_id", "varchar"),
+    ("run_id", "varchar"),
+    ("validated_at", "timestamp"),
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,7 @@ class Suite:
     chunk_rows: int
     expectations: list[dict]
     path: Path
+    per_load: bool = False  # row-wise checks on the loads not yet validated (raw suites)
 
     def checks(self) -> list[dict]:
         """Name, severity and description of every check, in file order (items that differ
@@ -96,6 +120,7 @@ class Outcome:
     rows: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    loads: list[str] = field(default_factory=list)  # the loads validated (per-load suites)
 
 
 def segment_models(manifest_path: Path) -> list[str]:
@@ -199,6 +224,7 @@ def _raw_suites(folder: Path) -> list[Suite]:
                 chunk_rows=int(spec.get("duckdb", {}).get("chunk_rows", DEFAULT_CHUNK_ROWS)),
                 expectations=contract_expectations(table) + _resolved(spec.get("expectations", [])),
                 path=path or table.path,
+                per_load=True,
             )
         )
     return suites
@@ -263,35 +289,105 @@ def docs_index(docs: Path) -> Path:
     return docs / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
-def _validate_frames(ctx, suite: Suite, gx_suite, target: Warehouse):
+@dataclass(frozen=True)
+class Batch:
+    """The rows a per-load suite validates: `where` selects them (None: every row, the
+    suite's first validation), `loads` are the loads they come from."""
+
+    where: str | None
+    loads: list[str]
+
+
+def new_loads(suite: Suite, target: Warehouse) -> Batch:
+    """The loads of the suite's raw table that it has not validated yet (from the loader's
+    manifest, read before the rows, so a load committed meanwhile waits for the next run)."""
+    from orchestration.loading.loader import MANIFEST_TABLE
+
+    raw_table = suite.table.split(".", 1)[1]
+    if MANIFEST_TABLE not in target.existing_tables(RAW_SCHEMA):
+        return Batch(None, [])  # rows written by hand, not by the loader: all of them
+    with target.read_session() as run:
+        loads = [
+            r[0]
+            for r in run(
+                f"select load_id from {qualified(RAW_SCHEMA, MANIFEST_TABLE)} "
+                "where table_name = ? order by loaded_at, load_id",
+                [raw_table],
+            )
+        ]
+        if LOADS_TABLE not in target.existing_tables(RESULTS_SCHEMA):
+            return Batch(None, loads)
+        done = {
+            r[0]
+            for r in run(
+                f"select load_id from {qualified(RESULTS_SCHEMA, LOADS_TABLE)} where suite = ?",
+                [suite.name],
+            )
+        }
+    if not done:
+        return Batch(None, loads)
+    todo = [load for load in loads if load not in done]
+    if not todo:
+        return Batch("1 = 0", [])
+    return Batch(f"_load_id in ({', '.join(sql_literal(load) for load in todo)})", todo)
+
+
+def _whole_table(item) -> bool:
+    """An expectation a per-load suite runs on the whole table, not on the new rows."""
+    from orchestration.quality.gx_engine import PER_CHUNK_AND, ROW_WISE
+
+    return item.expectation_type not in ROW_WISE | PER_CHUNK_AND
+
+
+def _validate_frames(ctx, suite: Suite, gx_suite, target: Warehouse, batch: Batch | None):
     """With GX's pandas engine, on data frames of at most `chunk_rows` rows."""
     from orchestration.quality.gx_engine import validate_chunks
 
     table = qualified(*suite.table.split("."))
+    rows = f"select * from {table}" + (f" where {batch.where}" if batch and batch.where else "")
     with target.session(read_only=True) as session:
 
-        def load_columns(columns: list[str], rows: int):
+        def load_columns(columns: list[str], count: int):
             quoted = ", ".join(quote_ident(c) for c in columns)
             return session.frame(f"select {quoted} from {table}")
 
-        chunks = session.frames(f"select * from {table}", suite.chunk_rows)
-        return validate_chunks(ctx, gx_suite, chunks, load_columns, asset_name="chunks")
+        table_rows = None
+        if batch and batch.where:  # whole-table checks count the whole table
+            table_rows = session.run(f"select count(*) from {table}")[0][0]
+        chunks = session.frames(rows, suite.chunk_rows)
+        return validate_chunks(
+            ctx, gx_suite, chunks, load_columns, asset_name="chunks", table_rows=table_rows
+        )
 
 
-def _validate_in_database(ctx, suite: Suite, gx_suite, url: str):
-    """With GX's SQL engine, in the warehouse (SQLAlchemy URL `url`)."""
+def _validate_in_database(ctx, suite: Suite, gx_suite, url: str, batch: Batch | None):
+    """With GX's SQL engine, in the warehouse (SQLAlchemy URL `url`). A per-load batch is a
+    query asset for the row-wise checks and the table for the whole-table ones."""
+    from orchestration.quality.gx_engine import combine, split_suite
+
     schema, table = suite.table.split(".")
     name = f"pg_{uuid.uuid4().hex[:8]}"
     source = ctx.data_sources.add_postgres(name, connection_string=url)
-    try:
-        batch = (
-            source.add_table_asset(table, table_name=table, schema_name=schema)
-            .add_batch_definition_whole_table("whole")
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
+
+    def run(asset, expectations):
+        return (
+            asset.add_batch_definition_whole_table("whole")
             .get_batch()
+            .validate(expectations, result_format=result_format)
         )
-        return batch.validate(
-            gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}
+
+    try:
+        whole = source.add_table_asset(table, table_name=table, schema_name=schema)
+        if not (batch and batch.where):
+            return run(whole, gx_suite)
+        rows = source.add_query_asset(
+            f"{table}_new_loads",
+            query=f"select * from {qualified(schema, table)} where {batch.where}",
         )
+        on_table, on_rows = split_suite(gx_suite, _whole_table)
+        results = [run(rows, on_rows)] + ([run(whole, on_table)] if on_table.expectations else [])
+        return combine(gx_suite, results)
     finally:
         source.get_execution_engine().engine.dispose()
         ctx.data_sources.delete(name)
@@ -316,11 +412,13 @@ def validate(
             url = target.sqlalchemy_url()
             backend = target.name if url else "pandas"
             gx_suite = build_suite(suite.expectations, backend, suite.name)
+            batch = new_loads(suite, target) if suite.per_load else None
             if url:
-                result = _validate_in_database(ctx, suite, gx_suite, url)
+                result = _validate_in_database(ctx, suite, gx_suite, url, batch)
             else:
-                result = _validate_frames(ctx, suite, gx_suite, target)
+                result = _validate_frames(ctx, suite, gx_suite, target, batch)
             outcome.rows = summary_rows(result, n=5)
+            outcome.loads = batch.loads if batch else []
             if docs:
                 ctx.suites.add_or_update(gx_suite)
                 rendered.append(store_for_docs(ctx, result, batch_name=run_id))
@@ -355,6 +453,7 @@ def _sample(row: dict) -> str | None:
 
 
 def store(outcomes: list[Outcome], target: Warehouse, run_id: str) -> None:
+    """Append the results, and the loads they cover, in one transaction."""
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         (
@@ -374,7 +473,17 @@ def store(outcomes: list[Outcome], target: Warehouse, run_id: str) -> None:
         for o in outcomes
         for r in o.rows
     ]
-    target.append_rows(RESULTS_SCHEMA, RESULTS_TABLE, RESULT_COLUMNS, rows)
+    loads = [(o.suite.name, load, run_id, now) for o in outcomes for load in o.loads]
+    with target.session() as session, session.transaction():
+        session.run(f"create schema if not exists {quote_ident(RESULTS_SCHEMA)}")
+        for name, columns, values in (
+            (RESULTS_TABLE, RESULT_COLUMNS, rows),
+            (LOADS_TABLE, LOADS_COLUMNS, loads),
+        ):
+            table = qualified(RESULTS_SCHEMA, name)
+            session.run(f"create table if not exists {table} ({target.column_ddl(columns)})")
+            if values:
+                session.copy_in(table, [c for c, _ in columns], csv_rows(values)[0])
 
 
 def last_run_results(target: Warehouse, failed_only: bool = False) -> list[tuple]:

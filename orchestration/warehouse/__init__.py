@@ -26,6 +26,7 @@ from orchestration.warehouse.base import (
     placeholders,
     qualified,
     quote_ident,
+    sql_literal,
 )
 
 # target name -> "module:class"; the classes import their drivers only when used
@@ -74,6 +75,7 @@ __all__ = [
     "Warehouse",
     "WarehouseError",
     "csv_rows",
+    "sql_literal",
     "descriptor_path",
     "engine_class",
     "literal_path",

@@ -306,6 +306,12 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def sql_literal(value: str) -> str:
+    """A SQL string literal, for what is taken only as text (DuckDB views cannot hold
+    parameters; a list of ids in a query given to another library)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def qualified(*parts: str) -> str:
     """schema.table (or any dotted name) with each part quoted as an identifier."""
     return ".".join(quote_ident(part) for part in parts)
