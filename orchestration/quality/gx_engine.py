@@ -213,6 +213,19 @@ def _frame_batches(ctx, source: str, asset_name: str):
     return ds.add_dataframe_asset(asset_name).add_batch_definition_whole_dataframe("whole")
 
 
+def row_wise_columns(suite: gx.ExpectationSuite) -> list[str]:
+    """The columns the row-wise expectations of `suite` read: all that chunks need to hold
+    when its schema checks run on a schema frame (see validate_chunks)."""
+    return sorted(
+        {
+            c
+            for e in suite.expectations
+            if e.expectation_type in ROW_WISE
+            for c in columns_of(e.configuration)
+        }
+    )
+
+
 def validate_chunks(
     ctx,
     suite: gx.ExpectationSuite,
@@ -223,19 +236,25 @@ def validate_chunks(
     n_sample: int = 10,
     index_columns: list[str] | None = None,
     table_rows: int | None = None,
+    schema_frame: pd.DataFrame | None = None,
 ) -> ExpectationSuiteValidationResult:
     """Validate `suite` over an iterator of DataFrame chunks with bounded memory.
 
     Row-wise and schema expectations run on every chunk and are merged; the rest run once on
     load_columns(cols, total_rows) -> a full-height frame of only the columns they need.
     `table_rows`: the chunks are part of a table of that many rows, which the rest (read by
-    load_columns, and row counts) are about.
+    load_columns, and row counts) are about. `schema_frame`: the table without rows; schema
+    checks run once on it, and the chunks need to hold only row_wise_columns(suite) (none
+    are read when there are no row-wise checks).
     """
     bd = _frame_batches(ctx, "chunks", asset_name)
 
     exps = list(suite.expectations)
-    chunk_exps = [e for e in exps if e.expectation_type in ROW_WISE | PER_CHUNK_AND]
-    global_exps = [e for e in exps if e not in chunk_exps]
+    schema_exps = [e for e in exps if e.expectation_type in PER_CHUNK_AND]
+    on_schema = schema_exps if schema_frame is not None else []
+    chunk_exps = [e for e in exps if e.expectation_type in ROW_WISE or e in schema_exps]
+    chunk_exps = [e for e in chunk_exps if e not in on_schema]
+    global_exps = [e for e in exps if e not in chunk_exps and e not in on_schema]
     chunk_suite = gx.ExpectationSuite(
         name=suite.name + "__chunk", expectations=[copy.copy(e) for e in chunk_exps]
     )
@@ -245,7 +264,7 @@ def validate_chunks(
 
     per_check: dict[str, list[ExpectationValidationResult]] = {}
     total_rows, n_chunks, meta = 0, 0, {}
-    for chunk in chunks:
+    for chunk in chunks if chunk_exps else ():
         n_chunks += 1
         total_rows += len(chunk)
         r = bd.get_batch(batch_parameters={"dataframe": chunk}).validate(
@@ -285,7 +304,18 @@ def validate_chunks(
         )
         gr = bd.get_batch(batch_parameters={"dataframe": frame}).validate(gsuite, result_format=rf)
         del frame
+        meta = meta or gr.meta
         merged += gr.results
+
+    if on_schema:
+        ssuite = gx.ExpectationSuite(
+            name=suite.name + "__schema", expectations=[copy.copy(e) for e in on_schema]
+        )
+        sr = bd.get_batch(batch_parameters={"dataframe": schema_frame}).validate(
+            ssuite, result_format=rf
+        )
+        meta = meta or sr.meta
+        merged += sr.results
 
     meta = dict(meta)
     meta["chunking"] = {"chunks": n_chunks, "rows": total_rows}

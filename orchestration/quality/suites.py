@@ -340,23 +340,31 @@ def _whole_table(item) -> bool:
 
 
 def _validate_frames(ctx, suite: Suite, gx_suite, target: Warehouse, batch: Batch | None):
-    """With GX's pandas engine, on data frames of at most `chunk_rows` rows."""
-    from orchestration.quality.gx_engine import validate_chunks
+    """With GX's pandas engine: row-wise checks on chunks of at most `chunk_rows` rows of
+    only their columns, schema checks once on the table's columns, the rest (row counts,
+    uniqueness) once on frames of only their columns."""
+    from orchestration.quality.gx_engine import row_wise_columns, validate_chunks
 
     table = qualified(*suite.table.split("."))
-    rows = f"select * from {table}" + (f" where {batch.where}" if batch and batch.where else "")
+    where = f" where {batch.where}" if batch and batch.where else ""
+    columns = ", ".join(quote_ident(c) for c in row_wise_columns(gx_suite)) or "1 as no_column"
     with target.session(read_only=True) as session:
 
-        def load_columns(columns: list[str], count: int):
-            quoted = ", ".join(quote_ident(c) for c in columns)
+        def load_columns(names: list[str], count: int):
+            quoted = ", ".join(quote_ident(c) for c in names)
             return session.frame(f"select {quoted} from {table}")
 
-        table_rows = None
-        if batch and batch.where:  # whole-table checks count the whole table
-            table_rows = session.run(f"select count(*) from {table}")[0][0]
-        chunks = session.frames(rows, suite.chunk_rows)
+        table_rows = session.run(f"select count(*) from {table}")[0][0]
+        schema = session.frame(f"select * from {table} limit 0")
+        chunks = session.frames(f"select {columns} from {table}{where}", suite.chunk_rows)
         return validate_chunks(
-            ctx, gx_suite, chunks, load_columns, asset_name="chunks", table_rows=table_rows
+            ctx,
+            gx_suite,
+            chunks,
+            load_columns,
+            asset_name="chunks",
+            table_rows=table_rows,
+            schema_frame=schema,
         )
 
 
