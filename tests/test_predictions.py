@@ -78,3 +78,38 @@ def test_predictions_belong_to_their_customers(orders):
     repeat = stats[stats["n"] >= 3].index
     corr = np.corrcoef(by_customer.loc[repeat, "predicted_order_value"], stats.loc[repeat, "spend"])
     assert corr[0, 1] > 0.9
+
+
+def test_the_holdout_is_scored_again_once_the_data_is_a_week_newer(orders, duckdb_target):
+    """Runs on data less than HOLDOUT_EVERY_DAYS newer reuse the last holdout (a second fit);
+    the predictions themselves are refitted every time."""
+    from orchestration.predictions.clv import HOLDOUT_EVERY_DAYS, HOLDOUTS_TABLE, fit_and_store
+
+    duckdb_target.append_rows(
+        "marts",
+        "fct_orders",
+        [
+            ("customer_id", "varchar"),
+            ("ordered_at", "timestamp"),
+            ("revenue", "double"),
+            ("order_status", "varchar"),
+            ("order_id", "varchar"),
+        ],  # fmt: skip
+        [(c, at, r, "completed", f"o{i}") for i, (c, at, r) in enumerate(orders.values)],
+    )
+
+    def fit_with_events_until(day: float):
+        event = [("event_at", "timestamp")]
+        duckdb_target.append_rows("marts", "fct_events", event, [(START + timedelta(days=day),)])
+        return fit_and_store(duckdb_target)
+
+    first = fit_with_events_until(DAYS)
+    second = fit_with_events_until(DAYS + HOLDOUT_EVERY_DAYS - 1)  # less than the cadence
+    third = fit_with_events_until(DAYS + HOLDOUT_EVERY_DAYS)
+
+    assert first.holdout is not None and first.holdout_as_of == first.as_of
+    assert second.as_of > first.as_of
+    assert (second.holdout, second.holdout_as_of) == (first.holdout, first.as_of)
+    assert third.holdout_as_of == third.as_of and third.holdout != first.holdout
+    scored = duckdb_target.fetch_all(f"select as_of_at from marts.{HOLDOUTS_TABLE} order by 1")
+    assert scored == [(first.as_of,), (third.as_of,)]

@@ -14,14 +14,19 @@ PREDICTIONS_KEY = AssetKey(["marts", "customer_predictions"])
     description=(
         "Buy-till-you-die model per customer (MBG/NBD for orders, Gamma-Gamma for order value, "
         "pymc-marketing): expected orders and value in the next 12 months, probability alive "
-        "and churn probability. Scored first on a 180-day time holdout; the errors are in "
-        "this asset's metadata. Read by customer_traits and the churn segment."
+        "and churn probability. Scored on a 180-day time holdout (again once the data is a "
+        "week newer); the errors are in this asset's metadata. Read by customer_traits and the churn segment."
     ),
 )
 def customer_predictions(context: AssetExecutionContext, cdp: CdpSettings) -> MaterializeResult:
     import os
 
-    from orchestration.predictions.clv import MODEL_NAME, NotEnoughData, fit_and_store
+    from orchestration.predictions.clv import (
+        HOLDOUT_EVERY_DAYS,
+        MODEL_NAME,
+        NotEnoughData,
+        fit_and_store,
+    )
 
     if os.environ.get("CDP_PREDICTIONS") == "0":
         context.log.info("predictions not refreshed: CDP_PREDICTIONS=0")
@@ -45,12 +50,16 @@ def customer_predictions(context: AssetExecutionContext, cdp: CdpSettings) -> Ma
     else:
         holdout = fit.holdout.as_dict()
         metadata.update({f"holdout_{name}": value for name, value in holdout.items()})
+        as_of = fit.holdout_as_of.isoformat(sep=" ", timespec="seconds")
+        metadata["holdout_as_of"] = as_of
+        again = f"scored again once the data is {HOLDOUT_EVERY_DAYS} days newer"
         context.log.info(
             f"predictions: holdout {holdout['holdout_days']} days, {holdout['customers']:,} "
             f"customers: orders MAE {holdout['purchases_mae']:.3f} (baseline "
             f"{holdout['baseline_purchases_mae']:.3f}), {holdout['purchases_predicted']:,.0f} "
             f"predicted vs {holdout['purchases_actual']:,} actual; revenue MAE "
             f"{holdout['revenue_mae']:,.2f} (baseline {holdout['baseline_revenue_mae']:,.2f})"
+            + ("" if fit.holdout_as_of == fit.as_of else f"; as of {as_of}, {again}")
         )
     context.log.info(
         f"predictions: {fit.customers:,} customers scored, 12-month value "

@@ -16,6 +16,9 @@ customer_traits, so reruns on the same data give the same numbers).
   they did (mean absolute error, root mean square error, totals), next to a naive baseline
   (each customer's own past rate); and how well the churn probability at the cutoff ranks
   the customers who then bought nothing (ROC AUC), next to days since the last purchase.
+  The holdout is a second fit, so it is scored again only once the data is
+  HOLDOUT_EVERY_DAYS newer than at its last scoring (kept in
+  marts.customer_prediction_holdouts); a run in between reports the last one.
 - Predictions: refitted on all data; per customer the expected orders in the next 365 days,
   the probability of still being a customer (churn probability = 1 - that), the expected
   order value and predicted 12-month value = expected orders x expected order value.
@@ -25,16 +28,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
 
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, qualified
 
 HOLDOUT_DAYS = 180
+HOLDOUT_EVERY_DAYS = 7
 HORIZON_DAYS = 365
 EXCLUDED_STATUSES = ("cancelled", "refunded")
 MIN_REPEAT_BUYERS = 20
 SCHEMA, TABLE = "marts", "customer_predictions"
+HOLDOUTS_TABLE = "customer_prediction_holdouts"
 MODEL_NAME = "MBG/NBD + Gamma-Gamma (pymc-marketing, MAP)"
 COLUMNS = [
     ("customer_id", "varchar"),
@@ -76,6 +81,13 @@ class HoldoutReport:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
+_SQL_TYPES = {"str": "varchar", "int": "bigint", "float": "double", "float | None": "double"}
+# marts.customer_prediction_holdouts: the data's as_of, when it was scored, the report
+HOLDOUT_COLUMNS = [("as_of_at", "timestamp"), ("scored_at", "timestamp")] + [
+    (f.name, _SQL_TYPES[f.type]) for f in fields(HoldoutReport)
+]
+
+
 @dataclass(frozen=True)
 class Fit:
     as_of: datetime
@@ -83,6 +95,7 @@ class Fit:
     repeat_buyers: int
     parameters: dict[str, float]
     holdout: HoldoutReport | None
+    holdout_as_of: datetime | None  # the data the holdout was scored on (older: reused)
     predicted_value_12m_total: float
     mean_churn_probability: float
 
@@ -247,15 +260,45 @@ def predict(orders, as_of: datetime):
     return out[[name for name, _ in COLUMNS]], parameters
 
 
+def last_holdout(target: Warehouse) -> tuple[datetime, HoldoutReport] | None:
+    """The as_of and report of the newest holdout scored, if any."""
+    if HOLDOUTS_TABLE not in target.existing_tables(SCHEMA):
+        return None
+    names = [name for name, _ in HOLDOUT_COLUMNS]
+    rows = target.fetch_all(
+        f"select {', '.join(names)} from {qualified(SCHEMA, HOLDOUTS_TABLE)} "
+        "order by as_of_at desc, scored_at desc limit 1"
+    )
+    if not rows:
+        return None
+    values = dict(zip(names, rows[0], strict=True))
+    as_of = values.pop("as_of_at")
+    values.pop("scored_at")
+    return as_of, HoldoutReport(**values)
+
+
+def _holdout(target: Warehouse, orders, as_of: datetime):
+    """(report, the as_of it was scored on): scored now when the last one is
+    HOLDOUT_EVERY_DAYS older than the data (or there is none), else the last one."""
+    last = last_holdout(target)
+    if last is not None and as_of - last[0] < timedelta(days=HOLDOUT_EVERY_DAYS):
+        return last[1], last[0]
+    try:
+        report = evaluate_holdout(orders, as_of)
+    except NotEnoughData:
+        return None, None  # too little history before the holdout window
+    row = [as_of, datetime.now(UTC).replace(tzinfo=None), *asdict(report).values()]
+    target.append_rows(SCHEMA, HOLDOUTS_TABLE, HOLDOUT_COLUMNS, [row])
+    return report, as_of
+
+
 def fit_and_store(target: Warehouse) -> Fit:
-    """Evaluate on the time holdout, refit on everything, replace marts.customer_predictions."""
+    """Evaluate on the time holdout (when due), refit on everything, replace
+    marts.customer_predictions."""
     orders, as_of = load_orders(target)
     if as_of is None or orders.empty:
         raise NotEnoughData("marts.fct_orders has no orders with a customer")
-    try:
-        holdout = evaluate_holdout(orders, as_of)
-    except NotEnoughData:
-        holdout = None  # too little history before the holdout window
+    holdout, holdout_as_of = _holdout(target, orders, as_of)
     predictions, parameters = predict(orders, as_of)
     target.replace_table(
         SCHEMA,
@@ -270,6 +313,7 @@ def fit_and_store(target: Warehouse) -> Fit:
         repeat_buyers=int((predictions["repeat_purchase_days"] > 0).sum()),
         parameters={k: round(v, 6) for k, v in parameters.items()},
         holdout=holdout,
+        holdout_as_of=holdout_as_of,
         predicted_value_12m_total=round(float(predictions["predicted_value_12m"].sum()), 2),
         mean_churn_probability=round(float(predictions["churn_probability"].mean()), 4),
     )
