@@ -22,10 +22,11 @@ import json
 from pathlib import Path
 
 import pytest
-from support import assert_incremental_equals_full_refresh, run_dbt
+from support import assert_incremental_equals_full_refresh, execute, run_dbt
 
 from orchestration.loading.loader import load_tables
 from orchestration.sources import all_tables, get_table
+from orchestration.warehouse import sql_literal
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +146,29 @@ def test_identity_builds_incrementally_as_a_full_refresh_would(any_target, tmp_p
             assert proc.returncode == 0, proc.stdout[-3000:]
             assert sorted(any_target.fetch_all(marks)) == sorted(marked)
             assert customer_of(any_target, "email:ivy.merge@mailbox.dev") is None
+        # a customer the day does not touch: its golden record is not built again
+        (bystander, name), *_ = any_target.fetch_all(
+            "select customer_id, first_name from marts.dim_customers order by customer_id"
+        )
+        execute(
+            any_target,
+            "update marts.dim_customers set first_name = 'untouched' "
+            f"where customer_id = '{bystander}'",
+        )
         build(target_name)
+        changed = any_target.fetch_all(
+            "select customer_id from intermediate.int_identity_scope_customers where built_at "
+            "= (select max(built_at) from intermediate.int_identity_scope_customers)"
+        )
+        assert 0 < len(changed) < 40 and (bystander,) not in changed, changed
+        assert any_target.fetch_all(
+            f"select first_name from marts.dim_customers where customer_id = '{bystander}'"
+        ) == [("untouched",)]
+        execute(
+            any_target,
+            f"update marts.dim_customers set first_name = {'null' if name is None else sql_literal(name)} "
+            f"where customer_id = '{bystander}'",
+        )
         in_scope = any_target.fetch_all(scoped)[0][0]
         assert 0 < in_scope < 40, f"day {day}: {in_scope} values in scope"
         if day == 1:
@@ -198,4 +221,9 @@ def test_identity_builds_incrementally_as_a_full_refresh_would(any_target, tmp_p
         "select count(*), count(*) from intermediate.int_identity_nodes_numbered"
     )
 
-    assert_incremental_equals_full_refresh(any_target, target_name, "intermediate")
+    # the identity models, and the marts that follow the changed customers
+    assert_incremental_equals_full_refresh(
+        any_target,
+        target_name,
+        ("intermediate.", "marts.bdg_", "marts.dim_customers"),
+    )

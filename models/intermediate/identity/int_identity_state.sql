@@ -10,6 +10,7 @@
 -- depends_on: {{ ref('int_customer_ids_assigned') }}
 -- depends_on: {{ ref('int_identity_components_final') }}
 -- depends_on: {{ ref('int_identity_scope_records') }}
+-- depends_on: {{ ref('int_identity_scope_customers') }}
 {%- set previous = cdp.identity_previous_build('int_identity_state') %}
 
 with

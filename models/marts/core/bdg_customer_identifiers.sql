@@ -1,4 +1,15 @@
-{#- Every kept identifier value and the customer it belongs to. -#}
+{#-
+    Every kept identifier value and the customer it belongs to. Incremental: the changed
+    customers' rows are built again (macros/identity/customer_scope.sql).
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_scope',
+    on_schema_change='append_new_columns',
+    tags=['incremental'],
+    post_hook=["{{ cdp.record_customer_scope_applied() }}", "{{ cdp.index_for_joins(['customer_id']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_customers') }}
 with
 
 nodes as (
@@ -6,7 +17,7 @@ nodes as (
 ),
 
 customer_ids as (
-    select * from {{ ref('int_customer_ids_assigned') }}
+    {{ cdp.customer_scoped(ref('int_customer_ids_assigned')) }}
 ),
 
 final as (

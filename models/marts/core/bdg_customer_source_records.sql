@@ -1,4 +1,16 @@
-{#- Every source record that carries a kept identifier, and its customer. -#}
+{#-
+    Every source record that carries a kept identifier, and its customer. Incremental: the
+    changed customers' records are built again (macros/identity/customer_scope.sql); a
+    record's identifiers all belong to changed customers or none do.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_scope',
+    on_schema_change='append_new_columns',
+    tags=['incremental'],
+    post_hook=["{{ cdp.record_customer_scope_applied() }}", "{{ cdp.index_for_joins(['customer_id']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_customers') }}
 with
 
 kept as (
@@ -6,7 +18,7 @@ kept as (
 ),
 
 customer_ids as (
-    select * from {{ ref('int_customer_ids_assigned') }}
+    {{ cdp.customer_scoped(ref('int_customer_ids_assigned')) }}
 ),
 
 record_customers as (

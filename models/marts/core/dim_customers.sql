@@ -1,22 +1,31 @@
 {#-
     The golden record: one row per customer, each attribute chosen among the customer's
     source records by the survivorship rule of seeds/identity/identity_survivorship_rules.csv.
+    Incremental: the changed customers are built again (macros/identity/customer_scope.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_scope',
+    on_schema_change='append_new_columns',
+    tags=['incremental'],
+    post_hook=["{{ cdp.record_customer_scope_applied() }}", "{{ cdp.index_for_joins(['customer_id']) }}"],
+) }}
+-- depends_on: {{ ref('int_identity_scope_customers') }}
 with
 
 records as (
-    select * from {{ ref('bdg_customer_source_records') }}
+    {{ cdp.customer_scoped(ref('bdg_customer_source_records')) }}
 ),
 
 identifiers as (
-    select * from {{ ref('bdg_customer_identifiers') }}
+    {{ cdp.customer_scoped(ref('bdg_customer_identifiers')) }}
 ),
 
 customer_ids as (
     select distinct
         customer_id,
         customer_id_created_at
-    from {{ ref('int_customer_ids_assigned') }}
+    from ({{ cdp.customer_scoped(ref('int_customer_ids_assigned')) }}) as assigned
 ),
 
 attributes as (

@@ -5,6 +5,30 @@
     raw payload.
 -#}
 {{ config(materialized='incremental', on_schema_change='fail', tags=['incremental']) }}
+{#- JSON in the payload: the objects kept as JSON, and the text fields (first path found) -#}
+{%- set objects = ['traits', 'properties', 'context'] %}
+{%- set texts = {
+    'trait_email': ['traits.email', 'context.traits.email'],
+    'trait_first_name': [
+        'traits.firstName', 'traits.first_name', 'context.traits.firstName',
+        'context.traits.first_name',
+    ],
+    'trait_last_name': [
+        'traits.lastName', 'traits.last_name', 'context.traits.lastName',
+        'context.traits.last_name',
+    ],
+    'trait_phone': ['traits.phone', 'context.traits.phone'],
+    'context_page_path': ['context.page.path', 'properties.path'],
+    'context_page_url': ['context.page.url', 'properties.url'],
+    'context_page_referrer': ['context.page.referrer', 'properties.referrer'],
+    'context_ip': ['context.ip'],
+    'context_user_agent': ['context.userAgent'],
+    'property_product_id': ['properties.product_id'],
+    'property_order_id': ['properties.order_id'],
+    'property_revenue': ['properties.revenue'],
+    'property_price': ['properties.price'],
+} %}
+{%- set text_paths = texts.values() | sum(start=[]) %}
 
 with
 
@@ -22,10 +46,9 @@ renamed as (
         nullif(trim(user_id), '') as user_id,
         cast(event_timestamp as timestamp) as event_at,
         cast(sent_at as timestamp) as sent_at,
-        -- stored once, in the payload
-        {{ cdp.json_extract_json('payload', 'traits') }} as traits,
-        {{ cdp.json_extract_json('payload', 'properties') }} as properties,
-        {{ cdp.json_extract_json('payload', 'context') }} as context,
+        -- stored once, in the payload; parsed once
+        {{ cdp.json_extract_many('payload', objects, as_text=false) }} as json_objects,
+        {{ cdp.json_extract_many('payload', text_paths) }} as json_texts,
         _load_id,
         _source_file,
         _source_row,
@@ -46,44 +69,16 @@ deduplicated as (
 json_fields_extracted as (
     select
         *,
+        {%- for name in objects %}
+        {{ cdp.list_element('json_objects', loop.index) }} as {{ name }},
+        {%- endfor %}
+        {%- for name, paths in texts.items() %}
         coalesce(
-            {{ cdp.json_extract_text('traits', 'email') }},
-            {{ cdp.json_extract_text('context', 'traits.email') }}
-        ) as trait_email,
-        coalesce(
-            {{ cdp.json_extract_text('traits', 'firstName') }},
-            {{ cdp.json_extract_text('traits', 'first_name') }},
-            {{ cdp.json_extract_text('context', 'traits.firstName') }},
-            {{ cdp.json_extract_text('context', 'traits.first_name') }}
-        ) as trait_first_name,
-        coalesce(
-            {{ cdp.json_extract_text('traits', 'lastName') }},
-            {{ cdp.json_extract_text('traits', 'last_name') }},
-            {{ cdp.json_extract_text('context', 'traits.lastName') }},
-            {{ cdp.json_extract_text('context', 'traits.last_name') }}
-        ) as trait_last_name,
-        coalesce(
-            {{ cdp.json_extract_text('traits', 'phone') }},
-            {{ cdp.json_extract_text('context', 'traits.phone') }}
-        ) as trait_phone,
-        coalesce(
-            {{ cdp.json_extract_text('context', 'page.path') }},
-            {{ cdp.json_extract_text('properties', 'path') }}
-        ) as context_page_path,
-        coalesce(
-            {{ cdp.json_extract_text('context', 'page.url') }},
-            {{ cdp.json_extract_text('properties', 'url') }}
-        ) as context_page_url,
-        coalesce(
-            {{ cdp.json_extract_text('context', 'page.referrer') }},
-            {{ cdp.json_extract_text('properties', 'referrer') }}
-        ) as context_page_referrer,
-        {{ cdp.json_extract_text('context', 'ip') }} as context_ip,
-        {{ cdp.json_extract_text('context', 'userAgent') }} as context_user_agent,
-        {{ cdp.json_extract_text('properties', 'product_id') }} as property_product_id,
-        {{ cdp.json_extract_text('properties', 'order_id') }} as property_order_id,
-        {{ cdp.json_extract_text('properties', 'revenue') }} as property_revenue,
-        {{ cdp.json_extract_text('properties', 'price') }} as property_price
+            {%- for path in paths %}
+            {{ cdp.list_element('json_texts', text_paths.index(path) + 1) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from deduplicated
 ),
 
