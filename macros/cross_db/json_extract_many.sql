@@ -40,3 +40,16 @@
 {% macro default__list_element(list, position) -%}
     ({{ list }})[{{ position }}]
 {%- endmacro %}
+
+
+{#-
+    The first non-null of the elements of `list` (a cdp.json_extract_many of `all_paths`)
+    that hold `paths`: `coalesce((list)[i], (list)[j], ...)`.
+-#}
+{% macro list_first_present(list, paths, all_paths) -%}
+    coalesce(
+    {%- for path in paths -%}
+        {{ cdp.list_element(list, all_paths.index(path) + 1) }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+    )
+{%- endmacro %}

@@ -69,16 +69,12 @@ deduplicated as (
 json_fields_extracted as (
     select
         *,
-        {%- for name in objects %}
-        {{ cdp.list_element('json_objects', loop.index) }} as {{ name }},
-        {%- endfor %}
         {%- for name, paths in texts.items() %}
-        coalesce(
-            {%- for path in paths %}
-            {{ cdp.list_element('json_texts', text_paths.index(path) + 1) }}{{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as {{ name }}{{ ',' if not loop.last }}
+        {{ cdp.list_first_present('json_texts', paths, text_paths) }} as {{ name }},
         {%- endfor %}
+        {{ cdp.list_element('json_objects', objects.index('traits') + 1) }} as traits,
+        {{ cdp.list_element('json_objects', objects.index('properties') + 1) }} as properties,
+        {{ cdp.list_element('json_objects', objects.index('context') + 1) }} as context
     from deduplicated
 ),
 
