@@ -13,10 +13,21 @@
     the attribute models or the survivorship rules changed) or --full-refresh rebuilds the
     mart in full.
 
-    A model using it: `-- depends_on: {{ ref('int_identity_scope_customers') }}`, its inputs
-    read through cdp.customer_scoped(), and
-    post_hook="{{ cdp.record_customer_scope_applied() }}".
+    A model using it: `{{ config(**cdp.customer_scope_config()) }}`,
+    `-- depends_on: {{ ref('int_identity_scope_customers') }}`, and its inputs read through
+    cdp.customer_scoped().
 -#}
+
+{#- The config of such a mart (it has a customer_id column). -#}
+{% macro customer_scope_config() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'customer_scope',
+        'on_schema_change': 'append_new_columns',
+        'tags': ['incremental'],
+        'post_hook': ["{{ cdp.record_customer_scope_applied() }}"],
+    }) }}
+{%- endmacro %}
 
 {#- The table of marks, one row per mart: model_name, applied_through, fingerprint. -#}
 {% macro customer_scope_marks() -%}

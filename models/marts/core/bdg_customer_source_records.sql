@@ -3,13 +3,7 @@
     changed customers' records are built again (macros/identity/customer_scope.sql); a
     record's identifiers all belong to changed customers or none do.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='customer_scope',
-    on_schema_change='append_new_columns',
-    tags=['incremental'],
-    post_hook=["{{ cdp.record_customer_scope_applied() }}", "{{ cdp.index_for_joins(['customer_id']) }}"],
-) }}
+{{ config(**cdp.customer_scope_config()) }}
 -- depends_on: {{ ref('int_identity_scope_customers') }}
 with
 
