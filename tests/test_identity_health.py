@@ -71,3 +71,22 @@ def test_the_run_measures_identity_once_and_keeps_the_metrics(duckdb_target):
     assert kept == compute(duckdb_target, None)
     assert kept.customers == 41 and kept.largest_customer_records == 5
     assert stored_metrics(duckdb_target, "another run") is None
+
+
+def test_order_ids_do_not_count_as_a_customers_identifiers(duckdb_target):
+    """A loyal customer holds an order id per order: the identifiers checks count only the
+    types a person holds few of (max_per_customer in the types seed)."""
+    _identity_tables(duckdb_target, customers=20, glued=5, shared_value_records=2)
+    execute(
+        duckdb_target,
+        "insert into marts.bdg_customer_identifiers "
+        "select 'order_id', 'ord_' || i, 'c_glued' from range(150) t(i)",
+    )
+    results = _results(duckdb_target, "orders")
+    assert results["largest_customer_identifiers"] == (True, 1)
+    execute(
+        duckdb_target,
+        "insert into marts.bdg_customer_identifiers "
+        "select 'anonymous_id', 'anon_' || i, 'c_glued' from range(150) t(i)",
+    )
+    assert _results(duckdb_target, "devices")["largest_customer_identifiers"] == (False, 151)

@@ -17,7 +17,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from orchestration.warehouse import Warehouse, literal_path
+from orchestration.seeds import person_identifier_types
+from orchestration.warehouse import Warehouse, literal_path, sql_literal
 
 TRUTH_FILE = Path("truth") / "record_person.csv"  # in the landing folder, from `cdp generate`
 BRIDGE = "marts.bdg_customer_source_records"
@@ -85,9 +86,11 @@ def compute(target: Warehouse, truth_csv: Path | None) -> IdentityMetrics:
             f"select source, source_record_id, customer_id from {BRIDGE}",
             Path(tmp) / "bridge",
         )
-        idents = _export(
+        person_types = ", ".join(sql_literal(t) for t in person_identifier_types())
+        idents = _export(  # values a person holds few of: an order id per order is no sign
             target,
-            f"select customer_id, count(*) as n from {IDENTIFIERS} group by customer_id",
+            f"select customer_id, count(*) as n from {IDENTIFIERS} "
+            f"where identifier_type in ({person_types}) group by customer_id",
             Path(tmp) / "identifiers",
         )
         con = connect_scratch()

@@ -134,13 +134,12 @@ class SuiteSpecError(ValueError):
 
 
 def _seed_column(seed: str, column: str) -> list[str]:
-    import csv
+    from orchestration.seeds import SeedError, seed_rows
 
-    paths = sorted((PROJECT_DIR / "seeds").rglob(f"{seed}.csv"))
-    if len(paths) != 1:
-        raise SuiteSpecError(f"value_set_from: no single seed {seed}.csv under seeds/")
-    with paths[0].open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    try:
+        rows = seed_rows(seed)
+    except SeedError as exc:
+        raise SuiteSpecError(f"value_set_from: {exc}") from exc
     if rows and column not in rows[0]:
         raise SuiteSpecError(f"value_set_from: seed {seed} has no column {column}")
     return sorted({r[column] for r in rows if r[column]})
