@@ -57,7 +57,7 @@ renamed as (
 ),
 
 first_loaded as (
-    {{ cdp.first_load_per_record('renamed') }}
+    {{ cdp.first_load_per_record('renamed', wide_rows=true) }}
 ),
 
 deduplicated as (
