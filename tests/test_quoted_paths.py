@@ -76,8 +76,12 @@ def test_identity_metrics_read_truth_from_an_awkward_landing_folder(awkward_targ
     target.replace_table(
         "marts",
         "bdg_customer_identifiers",
-        [("customer_id", "varchar"), ("identifier_value", "varchar")],
-        [("A", "a@x.com"), ("A", "+14155550100"), ("B", "b@x.com")],
+        [
+            ("customer_id", "varchar"),
+            ("identifier_type", "varchar"),
+            ("identifier_value", "varchar"),
+        ],
+        [("A", "email", "a@x.com"), ("A", "phone", "+14155550100"), ("B", "email", "b@x.com")],
     )
     target.replace_table(
         "intermediate",

@@ -169,6 +169,7 @@ def test_the_dbt_profile_has_one_output_per_engine_and_the_same_defaults():
     import yaml
 
     from orchestration.warehouse import DEFAULT_TARGET, ENGINES
+    from orchestration.warehouse.duckdb import UNSET_MEMORY_LIMIT
     from orchestration.warehouse.postgres import LIBPQ_DEFAULTS
 
     text = (PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8")
@@ -177,6 +178,7 @@ def test_the_dbt_profile_has_one_output_per_engine_and_the_same_defaults():
     assert outputs == {name: name for name in ENGINES}
     defaults = dict(re.findall(r"env_var\('(\w+)', '([^']*)'\)", text))
     assert defaults.pop("CDP_TARGET") == DEFAULT_TARGET
+    assert defaults.pop("CDP_DUCKDB_MEMORY_LIMIT") == UNSET_MEMORY_LIMIT
     assert defaults == LIBPQ_DEFAULTS
 
 

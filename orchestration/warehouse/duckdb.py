@@ -21,6 +21,9 @@ from orchestration.warehouse.base import (
 )
 
 DEFAULT_PATH = PROJECT_DIR / "warehouse" / "cdp.duckdb"
+# What an unset CDP_DUCKDB_MEMORY_LIMIT means: DuckDB's own default (profiles.yml gives dbt
+# the same; cdp's connections leave the setting alone).
+UNSET_MEMORY_LIMIT = "80%"
 
 
 def connect_scratch(memory_limit: str | None = None):
