@@ -250,11 +250,11 @@ def validate_chunks(
     bd = _frame_batches(ctx, "chunks", asset_name)
 
     exps = list(suite.expectations)
-    schema_exps = [e for e in exps if e.expectation_type in PER_CHUNK_AND]
-    on_schema = schema_exps if schema_frame is not None else []
-    chunk_exps = [e for e in exps if e.expectation_type in ROW_WISE or e in schema_exps]
-    chunk_exps = [e for e in chunk_exps if e not in on_schema]
-    global_exps = [e for e in exps if e not in chunk_exps and e not in on_schema]
+    # schema checks: once on the schema frame when there is one, else on every chunk
+    per_chunk = ROW_WISE if schema_frame is not None else ROW_WISE | PER_CHUNK_AND
+    on_schema = [e for e in exps if e.expectation_type in PER_CHUNK_AND - per_chunk]
+    chunk_exps = [e for e in exps if e.expectation_type in per_chunk]
+    global_exps = [e for e in exps if e.expectation_type not in ROW_WISE | PER_CHUNK_AND]
     chunk_suite = gx.ExpectationSuite(
         name=suite.name + "__chunk", expectations=[copy.copy(e) for e in chunk_exps]
     )
