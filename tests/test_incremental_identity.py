@@ -221,9 +221,26 @@ def test_identity_builds_incrementally_as_a_full_refresh_would(any_target, tmp_p
         "select count(*), count(*) from intermediate.int_identity_nodes_numbered"
     )
 
-    # the identity models, and the marts that follow the changed customers
+    # a staging table appends only new loads; once its SQL changes it is read from all loads
+    (contact,), *_ = any_target.fetch_all(
+        "select contact_id from staging.stg_crm__contacts order by contact_id"
+    )
+    contacts = "select count(*) from staging.stg_crm__contacts"
+    (count,) = any_target.fetch_all(contacts)
+    execute(any_target, f"delete from staging.stg_crm__contacts where contact_id = '{contact}'")
+    build(target_name)
+    assert any_target.fetch_all(contacts) == [(count[0] - 1,)]
+    execute(
+        any_target,
+        "update intermediate.incremental_marks set fingerprint = 'edited' "
+        "where model_name = 'stg_crm__contacts'",
+    )
+    build(target_name)
+    assert any_target.fetch_all(contacts) == [count]
+
+    # staging, the identity models, and the marts that follow the changed customers
     assert_incremental_equals_full_refresh(
         any_target,
         target_name,
-        ("intermediate.", "marts.bdg_", "marts.dim_customers"),
+        ("staging.", "intermediate.", "marts.bdg_", "marts.dim_customers"),
     )

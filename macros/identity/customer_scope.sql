@@ -4,9 +4,9 @@
 
     Every identity build appends the customers it changed to int_identity_scope_customers
     (ids before and after; one full_build row after a full build). Such a mart keeps, in
-    <intermediate>.customer_scope_applied, the built_at it has applied up to and the
-    fingerprint of its SQL and of every model and seed upstream of it. An incremental build
-    deletes the mart's rows of the customers appended since then and inserts them
+    its incremental mark (macros/incremental/incremental_marks.sql) the built_at it has
+    applied up to and the fingerprint of its SQL and of every model and seed upstream of
+    it. An incremental build deletes the mart's rows of the customers appended since then and inserts them
     recomputed; a customer's rows depend only on the records and identifiers of that
     customer, and every node of a changed customer is in the identity scope, so the rest is
     as a full build leaves it. A pending full_build row, a new fingerprint (the mart's SQL,
@@ -29,66 +29,13 @@
     }) }}
 {%- endmacro %}
 
-{#- The table of marks, one row per mart: model_name, applied_through, fingerprint. -#}
-{% macro customer_scope_marks() -%}
-    {{ return(api.Relation.create(
-        database=target.database,
-        schema=generate_schema_name('intermediate', none) | trim,
-        identifier='customer_scope_applied',
-    )) }}
-{%- endmacro %}
-
-
-{#- on-run-start: the marks table, created once per invocation before any mart builds. -#}
-{% macro create_customer_scope_marks() -%}
-    {%- if execute -%}
-        {%- set marks = cdp.customer_scope_marks() -%}
-        {%- set text = dbt.type_string() -%}
-        {% do run_query('create schema if not exists ' ~ marks.schema) %}
-        {% do run_query(
-            'create table if not exists ' ~ marks ~ ' (model_name ' ~ text
-            ~ ', applied_through timestamp, fingerprint ' ~ text ~ ')') %}
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#- md5 of the checksums of this model and of every model and seed upstream of it. -#}
-{% macro customer_scope_fingerprint() -%}
-    {%- set ids = [model.unique_id] -%}
-    {%- set parts = [] -%}
-    {%- for id in ids -%}  {#- a list iterated while it grows: a walk over the ancestors -#}
-        {%- set node = graph.nodes.get(id) -%}
-        {%- if node is not none -%}
-            {%- do parts.append(id ~ '=' ~ node.checksum.checksum) -%}
-            {%- for parent in node.depends_on.nodes if parent not in ids -%}
-                {%- do ids.append(parent) -%}
-            {%- endfor -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(local_md5(parts | sort | join('\n'))) }}
-{%- endmacro %}
-
-
-{#- (applied_through, fingerprint) of this mart, or none before its first build. -#}
-{% macro customer_scope_mark() -%}
-    {%- set marks = cdp.customer_scope_marks() -%}
-    {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set rows = run_query(
-        "select applied_through, fingerprint from " ~ marks
-        ~ " where model_name = '" ~ this.identifier ~ "'").rows -%}
-    {{ return(rows[0] if rows | length == 1 and rows[0][0] is not none else none) }}
-{%- endmacro %}
-
-
 {#- True when this mart builds only the changed customers (false while parsing). -#}
 {% macro customers_incremental() -%}
     {%- if not execute or flags.FULL_REFRESH or not is_incremental() -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set mark = cdp.customer_scope_mark() -%}
-    {%- if mark is none or mark[1] != cdp.customer_scope_fingerprint() -%}
+    {%- set mark = cdp.incremental_mark() -%}
+    {%- if mark is none or mark[0] is none or mark[1] != cdp.model_fingerprint() -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set full = run_query(
@@ -104,7 +51,7 @@
     from {{ ref('int_identity_scope_customers') }} as scope
     where
         scope.customer_id is not null
-        and scope.built_at > cast('{{ cdp.customer_scope_mark()[0] }}' as timestamp)
+        and scope.built_at > cast('{{ cdp.incremental_mark()[0] }}' as timestamp)
 {%- endmacro %}
 
 
@@ -137,15 +84,8 @@
 
 {#- Post-hook: the mark moves to the newest identity build, with this mart's fingerprint. -#}
 {% macro record_customer_scope_applied() -%}
-    {%- if execute -%}
-        {%- set marks = cdp.customer_scope_marks() -%}
-        {%- set name = "'" ~ this.identifier ~ "'" -%}
-        {% do run_query("delete from " ~ marks ~ " where model_name = " ~ name) %}
-        {% do run_query(
-            "insert into " ~ marks ~ " select " ~ name ~ ", max(built_at), '"
-            ~ cdp.customer_scope_fingerprint() ~ "' from " ~ ref('int_identity_scope_customers')) %}
-    {%- endif -%}
-    select 1 where false
+    {{ return(cdp.record_incremental_mark(
+        '(select max(built_at) from ' ~ ref('int_identity_scope_customers') ~ ')')) }}
 {%- endmacro %}
 
 
@@ -162,7 +102,7 @@
                 {%- do marts.append("'" ~ node.alias ~ "'") -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- set marks = cdp.customer_scope_marks() -%}
+        {%- set marks = cdp.incremental_marks() -%}
         {%- if marts and adapter.get_relation(marks.database, marks.schema, marks.identifier) is not none -%}
             {%- set applied = run_query(
                 "select count(distinct model_name), min(applied_through) from " ~ marks

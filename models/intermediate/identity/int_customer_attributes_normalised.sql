@@ -2,11 +2,20 @@
     Profile attributes written one way, so equal values count as one in the golden record's
     survivorship: names through normalise_name (one-case names title-cased, spaces
     collapsed), country and postal code upper case. Email and phone are normalised already.
+    Append-only, as int_customer_attributes_unioned.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='new_loads',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    post_hook=["{{ cdp.record_incremental_mark() }}"],
+) }}
 with
 
 attributes as (
     select * from {{ ref('int_customer_attributes_unioned') }}
+    where {{ cdp.loaded_since_last_build('loaded_at') }}
 ),
 
 normalised as (
@@ -19,7 +28,8 @@ normalised as (
             when attribute in ('country', 'postal_code') then upper(attribute_value)
             else attribute_value
         end as attribute_value,
-        seen_at
+        seen_at,
+        loaded_at
     from attributes
 )
 

@@ -1,8 +1,19 @@
 {#-
     Profile attributes (names, address, birth date) as each source record wrote them
-    (trimmed), from the `attributes` of every model that declares `meta.identity`, with
-    email and phone taken from the kept identifiers.
+    (trimmed), from the `attributes` of every model that declares `meta.identity`. Email and
+    phone come from the kept identifiers (dim_customers reads them there).
+
+    Append-only, as staging: a build adds the rows loaded after the newest row of their
+    source here, and an edited model (or staging model) rebuilds it in full (strategy
+    new_loads, macros/incremental).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='new_loads',
+    on_schema_change='sync_all_columns',
+    tags=['incremental'],
+    post_hook=["{{ cdp.record_incremental_mark() }}"],
+) }}
 {#- parse-time refs to every model that declares meta.identity (generated list) #}
 {%- for name in cdp.identity_input_models() %}
 -- depends_on: {{ ref(name) }}
@@ -20,8 +31,12 @@ with
         {{ cdp.identity_record_id(decl) }} as source_record_id,
         declared.attribute,
         declared.attribute_value,
-        {{ decl.seen_at or '_loaded_at' }} as seen_at
-    from {{ ref(decl.name) }}
+        {{ decl.seen_at or '_loaded_at' }} as seen_at,
+        _loaded_at as loaded_at  -- noqa: RF02
+    from (
+        select * from {{ ref(decl.name) }}
+        where {{ cdp.loaded_since_last_build('_loaded_at', 'loaded_at', "source = '" ~ decl.source ~ "'") }}
+    ) as staged
     cross join
         lateral (
             values
@@ -33,23 +48,23 @@ with
 ),
 {% endfor %}
 
-identifier_attributes as (
-    select
-        source,
-        source_record_id,
-        identifier_type as attribute,  -- noqa: RF04
-        identifier_value as attribute_value,
-        seen_at
-    from {{ ref('int_identifiers_kept') }}
-    where identifier_type in ('email', 'phone')
-),
-
 unioned as (
     {%- for decl in declarations %}
     select * from {{ decl.name }}_attributes
+    {%- if not loop.last %}
     union all
+    {%- endif %}
     {%- endfor %}
-    select * from identifier_attributes
+    {%- if not declarations %}
+    select
+        cast(null as {{ text }}) as source,
+        cast(null as {{ text }}) as source_record_id,
+        cast(null as {{ text }}) as attribute,
+        cast(null as {{ text }}) as attribute_value,
+        cast(null as timestamp) as seen_at,
+        cast(null as timestamp) as loaded_at
+    where false
+    {%- endif %}
 )
 
 select * from unioned

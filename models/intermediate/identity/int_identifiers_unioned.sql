@@ -5,7 +5,8 @@
     macros/identity/_generated_identity_inputs.sql.
 
     Append-only: a build adds the rows loaded after the newest row of their source here
-    (records are immutable: staging keeps the first load of each). See
+    (records are immutable: staging keeps the first load of each), filtered before the
+    identifiers are unpivoted. See
     macros/identity/identity_incremental.sql.
 -#}
 {{ config(
@@ -34,7 +35,17 @@ with
         declared.country_code,
         {{ decl.seen_at or '_loaded_at' }} as seen_at,
         _loaded_at as loaded_at  -- noqa: RF02
-    from {{ ref(decl.name) }}
+    from (
+        select * from {{ ref(decl.name) }}
+        {%- if incremental %}
+        -- the rows loaded after the newest row of this source here
+        where _loaded_at > (
+            select coalesce(max(built.loaded_at), cast('1900-01-01' as timestamp))
+            from {{ this }} as built
+            where built.source = '{{ decl.source }}'
+        )
+        {%- endif %}
+    ) as staged
     cross join
         lateral (
             values
@@ -80,24 +91,6 @@ unioned as (
         cast(null as timestamp) as loaded_at
     where false
     {%- endif %}
-),
-
-new_rows as (
-    {%- if incremental %}
-    -- rows loaded after the newest row of their source here
-    select unioned.*
-    from unioned
-    left join (
-        select
-            source,
-            max(loaded_at) as loaded_through
-        from {{ this }}
-        group by source
-    ) as built on unioned.source = built.source
-    where built.loaded_through is null or unioned.loaded_at > built.loaded_through
-    {%- else %}
-    select * from unioned
-    {%- endif %}
 )
 
-select * from new_rows
+select * from unioned

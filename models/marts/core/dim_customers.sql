@@ -23,7 +23,23 @@ customer_ids as (
 ),
 
 attributes as (
-    select * from {{ ref('int_customer_attributes_normalised') }}
+    select
+        source,
+        source_record_id,
+        attribute,
+        attribute_value,
+        seen_at
+    from {{ ref('int_customer_attributes_normalised') }}
+    union all
+    -- email and phone: the kept identifiers, normalised already
+    select
+        source,
+        source_record_id,
+        identifier_type as attribute,  -- noqa: RF04
+        identifier_value as attribute_value,
+        seen_at
+    from {{ ref('int_identifiers_kept') }}
+    where identifier_type in ('email', 'phone')
 ),
 
 rules as (

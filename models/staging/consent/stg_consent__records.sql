@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('consent', 'records') }}
+    where {{ cdp.loaded_since_last_build() }}
 ),
 
 renamed as (
@@ -44,7 +45,7 @@ email_subjects_lowered as (
 ),
 
 deduplicated as (
-    {{ cdp.first_load_per_record('email_subjects_lowered') }}
+    {{ cdp.first_loads_not_built('email_subjects_lowered') }}
 ),
 
 final as (

@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('crm', 'contacts') }}
+    where {{ cdp.loaded_since_last_build() }}
 ),
 
 renamed as (
@@ -27,7 +28,7 @@ renamed as (
 ),
 
 deduplicated as (
-    {{ cdp.first_load_per_record('renamed') }}
+    {{ cdp.first_loads_not_built('renamed') }}
 ),
 
 final as (

@@ -1,16 +1,8 @@
-{#-
-    Incremental: a build reads only raw rows loaded since the newest staged row, and keeps
-    the first-loaded copy of each record (a later copy of a staged record is dropped), so
-    it holds the same rows as a full refresh. Downstream models read a table, not the
-    raw payload.
--#}
-{{ config(materialized='incremental', on_schema_change='fail', tags=['incremental']) }}
-
 with
 
 source as (
     select * from {{ source('email', 'events') }}
-    where {{ cdp.loaded_since_last_build('_loaded_at') }}
+    where {{ cdp.loaded_since_last_build() }}
 ),
 
 renamed as (
@@ -30,8 +22,8 @@ renamed as (
     from source
 ),
 
-first_loaded as (
-    {{ cdp.first_load_per_record('renamed') }}
+deduplicated as (
+    {{ cdp.first_loads_not_built('renamed') }}
 ),
 
 final as (
@@ -48,8 +40,7 @@ final as (
         _source_file,
         _source_row,
         _loaded_at
-    from first_loaded
-    where {{ cdp.not_built_yet('email_event_id', 'first_loaded') }}
+    from deduplicated
 )
 
 select * from final

@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('loyalty', 'members') }}
+    where {{ cdp.loaded_since_last_build() }}
 ),
 
 renamed as (
@@ -25,7 +26,7 @@ renamed as (
 ),
 
 deduplicated as (
-    {{ cdp.first_load_per_record('renamed') }}
+    {{ cdp.first_loads_not_built('renamed') }}
 ),
 
 final as (

@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('shop', 'order_items') }}
+    where {{ cdp.loaded_since_last_build() }}
 ),
 
 renamed as (
@@ -29,7 +30,7 @@ key_and_amount_added as (
 ),
 
 deduplicated as (
-    {{ cdp.first_load_per_record('key_and_amount_added') }}
+    {{ cdp.first_loads_not_built('key_and_amount_added') }}
 ),
 
 final as (

@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('shop', 'orders') }}
+    where {{ cdp.loaded_since_last_build() }}
 ),
 
 renamed as (
@@ -31,7 +32,7 @@ renamed as (
 ),
 
 deduplicated as (
-    {{ cdp.first_load_per_record('renamed') }}
+    {{ cdp.first_loads_not_built('renamed') }}
 ),
 
 final as (

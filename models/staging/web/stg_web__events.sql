@@ -1,10 +1,3 @@
-{#-
-    Incremental: a build reads only raw rows loaded since the newest staged row, and keeps
-    the first-loaded copy of each record (a later copy of a staged record is dropped), so
-    it holds the same rows as a full refresh. Downstream models read a table, not the
-    raw payload.
--#}
-{{ config(materialized='incremental', on_schema_change='fail', tags=['incremental']) }}
 {#- JSON in the payload: the objects kept as JSON, and the text fields (first path found) -#}
 {%- set objects = ['traits', 'properties', 'context'] %}
 {%- set texts = {
@@ -34,7 +27,7 @@ with
 
 source as (
     select * from {{ source('web', 'events') }}
-    where {{ cdp.loaded_since_last_build('_loaded_at') }}
+    where {{ cdp.loaded_since_last_build() }}
 ),
 
 renamed as (
@@ -56,14 +49,8 @@ renamed as (
     from source
 ),
 
-first_loaded as (
-    {{ cdp.first_load_per_record('renamed', wide_rows=true) }}
-),
-
 deduplicated as (
-    select *
-    from first_loaded
-    where {{ cdp.not_built_yet('event_id', 'first_loaded') }}
+    {{ cdp.first_loads_not_built('renamed', wide_rows=true) }}
 ),
 
 json_fields_extracted as (
