@@ -19,6 +19,7 @@ class Model:
     tags: tuple[str, ...]
     meta: dict
     original_file_path: str
+    incremental_strategy: str | None = None
 
     @property
     def relation(self) -> str:
@@ -64,6 +65,16 @@ class Manifest:
             if "incremental" in m.tags
         }
 
+    def customer_scoped(self) -> dict[str, str]:
+        """The marts that rebuild only the customers identity changed (incremental strategy
+        `customer_scope`), schema.table -> the schema.table of the list of those customers."""
+        scope = next((m for m in self.models if m.name == "int_identity_scope_customers"), None)
+        return {
+            m.relation: scope.relation
+            for m in self.models
+            if scope is not None and m.incremental_strategy == "customer_scope"
+        }
+
     def models_declaring(self, key: str) -> list[Model]:
         """The models whose YAML meta holds `key` (syncs, identity, ...)."""
         return [m for m in self.models if m.meta.get(key)]
@@ -88,6 +99,7 @@ def _read(path: str, mtime_ns: int, size: int) -> Manifest:
                 tags=tuple(n.get("tags") or ()),
                 meta=(n.get("config") or {}).get("meta") or n.get("meta") or {},
                 original_file_path=n.get("original_file_path", ""),
+                incremental_strategy=(n.get("config") or {}).get("incremental_strategy"),
             )
             for n in nodes
             if n["resource_type"] == "model"

@@ -197,3 +197,71 @@ def test_a_failed_blocking_check_names_its_suite_file_check_and_finding(duckdb_t
         "gx_raw:\n1 blocking check failed; what is downstream does not run\n"
         f"  expectations/raw/crm_contacts.json: email_format ({INVALID} of {ROWS:,} rows)"
     )
+
+
+@pytest.mark.parametrize("which", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_customer_scoped_marts_check_the_changed_customers_until_they_pass(which, request):
+    """A customer-scoped mart's row-wise checks see the customers the identity builds since
+    the last passing validation changed; a critical failure keeps them in the next batch; a
+    full build checks every row again."""
+    from orchestration.quality.suites import Suite
+
+    target = request.getfixturevalue("pg_target" if which == "postgres" else "duckdb_target")
+    scope = "intermediate.int_identity_scope_customers"
+    suite = Suite(
+        name="marts.scoped_mart",
+        table="marts.scoped_mart",
+        asset=("marts", "scoped_mart"),
+        gate=False,
+        chunk_rows=100,
+        expectations=[
+            {
+                "check": "count_range",
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "source_count", "min_value": 1, "max_value": 10},
+            },
+            {
+                "check": "three_rows_at_most",
+                "type": "expect_table_row_count_to_be_between",
+                "kwargs": {"max_value": 3},
+                "severity": "warning",
+            },
+        ],
+        path=request.path,
+        changed_customers=scope,
+    )
+    execute(
+        target,
+        "create schema if not exists intermediate",
+        "create schema if not exists marts",
+        f"create table {scope} (customer_id varchar, full_build boolean, built_at timestamp)",
+        "create table marts.scoped_mart (customer_id varchar, source_count integer)",
+        f"insert into {scope} values (null, true, '2026-01-01 00:00:00')",
+        "insert into marts.scoped_mart values ('c1', 1), ('c2', 2)",
+    )
+
+    def check(run_id: str) -> tuple:
+        (outcome,) = validate([suite], target, run_id=run_id)
+        assert outcome.error is None, outcome.error
+        return _by_check(outcome)["count_range"], _by_check(outcome)["three_rows_at_most"][0]
+
+    assert check("full") == ((True, 2, 0), True)
+    execute(
+        target,
+        f"insert into {scope} values ('c3', false, '2026-01-02 00:00:00')",
+        "insert into marts.scoped_mart values ('c3', 20)",
+    )
+    assert check("changed") == ((False, 1, 1), True)  # c3 only
+    assert check("again") == ((False, 1, 1), True)  # failed: c3 is checked again
+    execute(target, "update marts.scoped_mart set source_count = 3 where customer_id = 'c3'")
+    assert check("mended") == ((True, 1, 0), True)
+    assert check("nothing new") == ((True, 0, 0), True)
+    execute(
+        target,
+        f"insert into {scope} values (null, true, '2026-01-03 00:00:00')",
+        "insert into marts.scoped_mart values ('c4', 4)",
+    )
+    assert check("full again") == ((True, 4, 0), False)
+    assert target.fetch_all(
+        "select run_id from quality.validated_identity_builds order by built_through, run_id"
+    ) == [("full",), ("mended",), ("nothing new",), ("full again",)]

@@ -33,7 +33,17 @@ not null, the column set) run on the rows of the loads the suite has not validat
 tables are append-only, so older rows cannot have changed); the other checks (row counts)
 run on the whole table, which stays cheap. The loads each validation covered are kept in
 quality.validated_loads; a run with no new load for a table checks zero new rows (element
-count 0) and the table's row count. Mart and segment suites validate their whole table.
+count 0) and the table's row count.
+
+The suites of the customer-scoped marts (the bridges and dim_customers, which rebuild only
+the customers an identity build changed) check each change once in the same way: their
+row-wise and schema checks run on the rows of the customers listed in
+int_identity_scope_customers by the identity builds since the suite's last validation, the
+rest on the whole table. The newest build each passing validation covered is kept in
+quality.validated_identity_builds (after a critical failure the same customers are checked
+again, with the next builds' changes). After a full identity build, or when builds the suite
+has not seen were pruned from that list, the whole table is checked. Other mart and
+segment suites validate their whole table.
 
 Every validation appends its results to quality.validation_results (one row per check).
 Reading the files is cheap; great_expectations is imported only to validate.
@@ -83,6 +93,14 @@ LOADS_COLUMNS = [
     ("run_id", "varchar"),
     ("validated_at", "timestamp"),
 ]
+# the newest identity build whose changed customers each customer-scoped mart suite checked
+BUILDS_TABLE = "validated_identity_builds"
+BUILDS_COLUMNS = [
+    ("suite", "varchar"),
+    ("built_through", "timestamp"),
+    ("run_id", "varchar"),
+    ("validated_at", "timestamp"),
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,9 @@ class Suite:
     expectations: list[dict]
     path: Path
     per_load: bool = False  # row-wise checks on the loads not yet validated (raw suites)
+    # row-wise checks on the customers this list (schema.table) names since the last
+    # validation (customer-scoped marts)
+    changed_customers: str | None = None
 
     def checks(self) -> list[dict]:
         """Name, severity and description of every check, in file order (items that differ
@@ -121,6 +142,9 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
     loads: list[str] = field(default_factory=list)  # the loads validated (per-load suites)
+    # the newest identity build validated (customer-scoped suites), kept only when no
+    # critical check failed: failing rows are checked again until they are mended
+    through: datetime | None = None
 
 
 def segment_models(manifest_path: Path) -> list[str]:
@@ -234,7 +258,10 @@ def discover(manifest_path: Path | None = None, folder: Path | None = None) -> l
     (templates expand to each segment model)."""
     import os
 
+    from orchestration import manifest
+
     folder = folder or Path(os.environ.get("CDP_EXPECTATIONS_DIR") or SUITES_DIR)
+    scoped = manifest.read(manifest_path).customer_scoped() if manifest_path else {}
     suites = _raw_suites(folder)
     for path in sorted(folder.rglob("*.json")):
         if path.parent == folder / "raw":
@@ -258,6 +285,7 @@ def discover(manifest_path: Path | None = None, folder: Path | None = None) -> l
                     chunk_rows=int(spec.get("duckdb", {}).get("chunk_rows", DEFAULT_CHUNK_ROWS)),
                     expectations=_resolved(spec["expectations"]),
                     path=path,
+                    changed_customers=scoped.get(table),
                 )
             )
     return suites
@@ -290,11 +318,13 @@ def docs_index(docs: Path) -> Path:
 
 @dataclass(frozen=True)
 class Batch:
-    """The rows a per-load suite validates: `where` selects them (None: every row, the
-    suite's first validation), `loads` are the loads they come from."""
+    """The rows a per-load or customer-scoped suite validates: `where` selects them (None:
+    every row, e.g. the suite's first validation), `loads` are the loads they come from,
+    `through` the newest identity build whose changes they hold."""
 
     where: str | None
     loads: list[str]
+    through: datetime | None = None
 
 
 def new_loads(suite: Suite, target: Warehouse) -> Batch:
@@ -329,6 +359,37 @@ def new_loads(suite: Suite, target: Warehouse) -> Batch:
     if not todo:
         return Batch("1 = 0", [])
     return Batch(f"_load_id in ({', '.join(sql_literal(load) for load in todo)})", todo)
+
+
+def changed_customers(suite: Suite, target: Warehouse) -> Batch:
+    """The rows of the customers the identity builds since the suite's last validation
+    changed (the list read before the rows: a build committed meanwhile waits for the next
+    run); every row after a full build, on the first validation, or when the list no longer
+    holds every build since."""
+    scope = suite.changed_customers
+    schema, table = scope.split(".")
+    if table not in target.existing_tables(schema):
+        return Batch(None, [])
+    with target.read_session() as run:
+        ((earliest, newest),) = run(f"select min(built_at), max(built_at) from {scope}")
+        if newest is None:
+            return Batch(None, [])
+        through = None
+        if BUILDS_TABLE in target.existing_tables(RESULTS_SCHEMA):
+            ((through,),) = run(
+                f"select max(built_through) from {qualified(RESULTS_SCHEMA, BUILDS_TABLE)} "
+                "where suite = ?",
+                [suite.name],
+            )
+        since = f"cast({sql_literal(str(through))} as timestamp)" if through else None
+        if through is None or earliest > through:
+            return Batch(None, [], newest)
+        if run(f"select count(*) from {scope} where full_build and built_at > {since}")[0][0]:
+            return Batch(None, [], newest)
+    if newest <= through:
+        return Batch("1 = 0", [], through)
+    changed = f"select customer_id from {scope} where built_at > {since}"
+    return Batch(f"customer_id in ({changed} and customer_id is not null)", [], newest)
 
 
 def _whole_table(item) -> bool:
@@ -419,13 +480,21 @@ def validate(
             url = target.sqlalchemy_url()
             backend = target.name if url else "pandas"
             gx_suite = build_suite(suite.expectations, backend, suite.name)
-            batch = new_loads(suite, target) if suite.per_load else None
+            batch = (
+                new_loads(suite, target)
+                if suite.per_load
+                else changed_customers(suite, target)
+                if suite.changed_customers
+                else None
+            )
             if url:
                 result = _validate_in_database(ctx, suite, gx_suite, url, batch)
             else:
                 result = _validate_frames(ctx, suite, gx_suite, target, batch)
             outcome.rows = summary_rows(result, n=5)
             outcome.loads = batch.loads if batch else []
+            passed = all(r["success"] or r["severity"] != "critical" for r in outcome.rows)
+            outcome.through = batch.through if batch and passed else None
             if docs:
                 ctx.suites.add_or_update(gx_suite)
                 rendered.append(store_for_docs(ctx, result, batch_name=run_id))
@@ -481,11 +550,13 @@ def store(outcomes: list[Outcome], target: Warehouse, run_id: str) -> None:
         for r in o.rows
     ]
     loads = [(o.suite.name, load, run_id, now) for o in outcomes for load in o.loads]
+    builds = [(o.suite.name, o.through, run_id, now) for o in outcomes if o.through is not None]
     with target.session() as session, session.transaction():
         session.run(f"create schema if not exists {quote_ident(RESULTS_SCHEMA)}")
         for name, columns, values in (
             (RESULTS_TABLE, RESULT_COLUMNS, rows),
             (LOADS_TABLE, LOADS_COLUMNS, loads),
+            (BUILDS_TABLE, BUILDS_COLUMNS, builds),
         ):
             table = qualified(RESULTS_SCHEMA, name)
             session.run(f"create table if not exists {table} ({target.column_ddl(columns)})")
