@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,39 @@ def test_identity_builds_incrementally_as_a_full_refresh_would(any_target, tmp_p
     )
     build(target_name)
     assert any_target.fetch_all(contacts) == [count]
+
+    # the tests of a customer-scoped mart check the customers changed since they last passed
+    def test_dim_customers() -> subprocess.CompletedProcess:
+        return run_dbt("test", "--select", "dim_customers", "--indirect-selection", "cautious",
+                       target=target_name)  # fmt: skip
+
+    marks = "select applied_through from intermediate.incremental_marks where model_name = ?"
+    assert test_dim_customers().returncode == 0
+    assert any_target.fetch_all(marks, ["dim_customers:tested"]) == any_target.fetch_all(
+        marks, ["dim_customers"]
+    )
+    (email,) = any_target.fetch_all(
+        f"select email from marts.dim_customers where customer_id = '{bystander}'"
+    )[0]
+    execute(
+        any_target,
+        f"update marts.dim_customers set email = 'NOT Normalised' where customer_id = '{bystander}'",
+    )
+    assert test_dim_customers().returncode == 0  # an unchanged customer is not read again
+    execute(
+        any_target,
+        "delete from intermediate.incremental_marks where model_name = 'dim_customers:tested'",
+    )
+    failed = test_dim_customers()  # without a mark: the whole table
+    assert (
+        failed.returncode != 0 and "is_normalised_identifier_dim_customers_email" in failed.stdout
+    )
+    assert any_target.fetch_all(marks, ["dim_customers:tested"]) == []
+    execute(
+        any_target,
+        f"update marts.dim_customers set email = {'null' if email is None else sql_literal(email)} "
+        f"where customer_id = '{bystander}'",
+    )
 
     # staging, the identity models, and the marts that follow the changed customers
     assert_incremental_equals_full_refresh(
