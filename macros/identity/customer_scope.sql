@@ -6,8 +6,8 @@
     (ids before and after; one full_build row after a full build). Such a mart keeps, in
     its incremental mark (macros/incremental/incremental_marks.sql) the built_at it has
     applied up to and the fingerprint of its SQL and of every model and seed upstream of
-    it. An incremental build deletes the mart's rows of the customers appended since then and inserts them
-    recomputed; a customer's rows depend only on the records and identifiers of that
+    it. An incremental build deletes the mart's rows of the customers appended since then
+    and inserts them recomputed; a customer's rows depend only on the records and identifiers of that
     customer, and every node of a changed customer is in the identity scope, so the rest is
     as a full build leaves it. A pending full_build row, a new fingerprint (the mart's SQL,
     the attribute models or the survivorship rules changed) or --full-refresh rebuilds the

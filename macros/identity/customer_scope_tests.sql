@@ -43,18 +43,11 @@
 {%- endmacro %}
 
 
-{#- The relation of a model of this project, by name, without a ref (tests cannot add one). -#}
-{% macro model_relation(name) -%}
-    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) -%}
-    {{ return(adapter.get_relation(node.database, node.schema, node.alias)) }}
-{%- endmacro %}
-
-
 {#- The condition on customer_id for a test of `relation`, or '' (the whole table). -#}
 {% macro tested_customer_scope(relation) -%}
     {%- set mart = cdp.tested_customer_scoped_mart(relation) -%}
     {%- set marks = cdp.incremental_marks() -%}
-    {%- set scope = cdp.model_relation('int_identity_scope_customers') if mart is not none else none -%}
+    {%- set scope = cdp.identity_previous_build('int_identity_scope_customers') if mart is not none else none -%}
     {%- if scope is none
         or adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
         {{ return('') }}

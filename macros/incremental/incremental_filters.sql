@@ -59,6 +59,21 @@
 
 
 {#-
+    The config of an append-only model outside staging (staging states the same keys for
+    its whole folder in dbt_project.yml, where YAML cannot call a macro).
+-#}
+{% macro new_loads_config() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'new_loads',
+        'on_schema_change': 'sync_all_columns',
+        'tags': ['incremental'],
+        'post_hook': ["{{ cdp.record_incremental_mark() }}"],
+    }) }}
+{%- endmacro %}
+
+
+{#-
     The strategy of the staging tables: append the new rows; when the model's fingerprint
     changed (its SQL was edited), every row is deleted first and the model read all loads.
 -#}

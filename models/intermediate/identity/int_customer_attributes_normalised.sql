@@ -4,13 +4,7 @@
     collapsed), country and postal code upper case. Email and phone are normalised already.
     Append-only, as int_customer_attributes_unioned.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='new_loads',
-    on_schema_change='sync_all_columns',
-    tags=['incremental'],
-    post_hook=["{{ cdp.record_incremental_mark() }}"],
-) }}
+{{ config(**cdp.new_loads_config()) }}
 with
 
 attributes as (

@@ -7,13 +7,7 @@
     source here, and an edited model (or staging model) rebuilds it in full (strategy
     new_loads, macros/incremental).
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='new_loads',
-    on_schema_change='sync_all_columns',
-    tags=['incremental'],
-    post_hook=["{{ cdp.record_incremental_mark() }}"],
-) }}
+{{ config(**cdp.new_loads_config()) }}
 {#- parse-time refs to every model that declares meta.identity (generated list) #}
 {%- for name in cdp.identity_input_models() %}
 -- depends_on: {{ ref(name) }}
