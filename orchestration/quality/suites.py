@@ -38,8 +38,8 @@ count 0) and the table's row count.
 The suites of the customer-scoped marts (the bridges and dim_customers, which rebuild only
 the customers an identity build changed) check each change once in the same way: their
 row-wise and schema checks run on the rows of the customers listed in
-int_identity_scope_customers by the identity builds since the suite's last validation, the
-rest on the whole table. The newest build each passing validation covered is kept in
+int_identity_scope_customers by the identity builds since the suite's last passing
+validation, the rest on the whole table. The newest build each passing validation covered is kept in
 quality.validated_identity_builds (after a critical failure the same customers are checked
 again, with the next builds' changes). After a full identity build, or when builds the suite
 has not seen were pruned from that list, the whole table is checked. Other mart and
@@ -362,8 +362,8 @@ def new_loads(suite: Suite, target: Warehouse) -> Batch:
 
 
 def changed_customers(suite: Suite, target: Warehouse) -> Batch:
-    """The rows of the customers the identity builds since the suite's last validation
-    changed (the list read before the rows: a build committed meanwhile waits for the next
+    """The rows of the customers the identity builds since the suite's last passing
+    validation changed (the list read before the rows: a build committed meanwhile waits for the next
     run); every row after a full build, on the first validation, or when the list no longer
     holds every build since."""
     scope = suite.changed_customers
