@@ -8,6 +8,7 @@ import sys
 import click
 
 from orchestration.cli import (  # noqa: F401 - each registers its commands on the group
+    collect,
     explain,
     generate,
     landing,
