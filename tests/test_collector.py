@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import run_dbt
 
 from orchestration.live.collector import CollectorError, write_keys_from
 from orchestration.loading.loader import load_tables, raw_row_counts
@@ -134,11 +135,21 @@ def test_the_python_sdks_events_arrive_whole_and_load(collector, duckdb_target):
     assert sources == {"seg": "website", "rud": "backend"}
     assert by_id[sent[1]["messageId"]]["context"]["ip"] == "10.1.2.3"
 
+    # an SDK's retry: the same batch (same messageIds) again, after it was answered
+    retried = {"batch": sent[:2]}
+    assert _post(collector, "/v1/batch", retried, key=KEYS["backend"]).status_code == 200
     collector.stop()  # every file published: the loader takes them whole
     loads = load_tables(duckdb_target, [EVENTS], collector.landing)
     assert loads[0].errors == [] and loads[0].waiting == []
     assert sum(f.rows_quarantined for f in loads[0].files) == 0
-    assert raw_row_counts(duckdb_target)["web_events"] == len(sent)
+    assert raw_row_counts(duckdb_target)["web_events"] == len(sent) + 2
+
+    built = run_dbt("run", "--select", "stg_web__events")
+    assert built.returncode == 0, built.stdout[-3000:]
+    staged = duckdb_target.fetch_all(
+        "select count(*), count(distinct event_id) from staging.stg_web__events"
+    )
+    assert staged == [(len(sent), len(sent))]
 
 
 def test_bad_requests_get_their_status_and_nothing_is_kept(collector):
