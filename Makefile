@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_end_to_end.py --customers 100000 --target postgres
 	$(BIN)/python bench/bench_end_to_end.py --customers 1000000
 	$(BIN)/python bench/bench_syncs.py
+	$(BIN)/python bench/bench_collector.py
 	$(BIN)/python bench/bench_quality.py
 
 ui: $(STAMP)
