@@ -20,6 +20,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+# The browser SDK of the collector's test (tests/browser/package-lock.json), where npm is
+# installed; without npm that one test skips (CI requires it: CDP_REQUIRE_BROWSER=1).
+NODE_STAMP := tests/browser/node_modules/.installed-stamp
+$(NODE_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm > /dev/null; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the browser SDK test will skip"; fi
+
 install: $(STAMP)
 
 # The demo builds a warehouse of its own, afresh: demo/cdp.duckdb (not the default one).
@@ -40,7 +48,7 @@ lint-python: $(STAMP)
 # running beside pytest, whose two workers leave a core partly idle while they wait on
 # subprocesses and PostgreSQL. Either failing fails the target; sqlfluff's whole report
 # follows when it fails.
-test: lint-python
+test: lint-python $(NODE_STAMP)
 	@$(SQLFLUFF) --processes 1 > $(VENV)/sqlfluff.log 2>&1 & lint=$$!; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder; tests=$$?; \
 	wait $$lint; sql=$$?; echo "sqlfluff lint (exit $$sql)"; \

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +26,10 @@ from orchestration.loading.loader import load_tables, raw_row_counts
 from orchestration.sources import get_table
 
 CDP = str(Path(sys.executable).with_name("cdp"))
+# the browser SDK from npm (tests/browser/package-lock.json; `make test` installs it)
+BROWSER_SDK = Path(__file__).parent / "browser/node_modules/@segment/analytics-next/dist/umd"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRE_BROWSER = os.environ.get("CDP_REQUIRE_BROWSER") == "1"
 KEYS = {"website": "wk_site_1", "backend": "wk_backend_2"}
 EVENTS = get_table("web", "events")
 
@@ -275,3 +282,72 @@ def test_write_keys_are_named_pairs():
                       ("a=k,b=k", "two sources")]:  # fmt: skip
         with pytest.raises(CollectorError, match=says):
             write_keys_from(bad)
+
+
+PAGE = """<!doctype html><html><body><pre id="out">loading</pre>
+<script src="index.js"></script>
+<script>
+const out = document.getElementById("out");
+AnalyticsNext.AnalyticsBrowser.load({
+  writeKey: "%(key)s",
+  cdnSettings: {integrations: {"Segment.io": {apiKey: "%(key)s", apiHost: "%(host)s/v1",
+                                              protocol: "http"}}},
+}).then(async ([analytics]) => {
+  await analytics.identify("user-b1", {email: "Browser.User@Example.com", plan: "pro"});
+  await analytics.page("Docs", "Install", {path: "/docs/install"});
+  await analytics.track("Clicked", {button: "buy"});
+  out.textContent = "sent " + analytics.user().anonymousId();
+}).catch((e) => { out.textContent = "error " + e; });
+</script></body></html>
+"""
+
+
+def test_the_browser_sdk_in_chromium_sends_to_the_collector(collector, tmp_path, duckdb_target):
+    """@segment/analytics-next, from npm, on a page of another origin in headless Chromium:
+    identify, page and track arrive with the page's context, and reach staging."""
+    missing = [what for what, ok in (("chromium", CHROMIUM), ("the SDK (npm ci in tests/browser)",
+               BROWSER_SDK.is_dir())) if not ok]  # fmt: skip
+    if missing:
+        reason = f"needs {' and '.join(missing)}"
+        if REQUIRE_BROWSER:
+            pytest.fail(f"{reason} (CDP_REQUIRE_BROWSER=1)")
+        pytest.skip(reason)
+    site = tmp_path / "site"
+    shutil.copytree(BROWSER_SDK, site, ignore=shutil.ignore_patterns("*.gz", "*.map"))
+    host = collector.url.removeprefix("http://")
+    (site / "index.html").write_text(PAGE % {"key": KEYS["website"], "host": host})
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = subprocess.run(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
+             "--virtual-time-budget=20000", "--dump-dom",
+             f"http://127.0.0.1:{server.server_address[1]}/index.html"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+    assert 'id="out">sent ' in page.stdout, page.stdout[-2000:] + page.stderr[-2000:]
+    device = page.stdout.split('id="out">sent ')[1].split("<")[0]
+
+    lines = collector.wait_for(3)
+    assert [line["type"] for line in lines] == ["identify", "page", "track"]
+    for line in lines:
+        assert line["anonymousId"] == device and line["userId"] == "user-b1"
+        assert line["context"]["library"]["name"] == "analytics.js"
+        assert line["context"]["userAgent"].find("HeadlessChrome") >= 0
+        assert line["context"]["cdpSource"] == "website"
+        assert line["messageId"].startswith("ajs-")
+    assert lines[0]["traits"] == {"email": "Browser.User@Example.com", "plan": "pro"}
+    assert lines[1]["properties"]["path"] == "/docs/install"
+    assert lines[2]["event"] == "Clicked"
+
+    collector.stop()
+    assert load_tables(duckdb_target, [EVENTS], collector.landing)[0].errors == []
+    built = run_dbt("run", "--select", "stg_web__events")
+    assert built.returncode == 0, built.stdout[-3000:]
+    staged = duckdb_target.fetch_all(
+        "select event_id, anonymous_id, user_id from staging.stg_web__events order by event_at"
+    )
+    assert staged == [(line["messageId"], device, "user-b1") for line in lines]
