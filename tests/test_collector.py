@@ -351,3 +351,20 @@ def test_the_browser_sdk_in_chromium_sends_to_the_collector(collector, tmp_path,
         "select event_id, anonymous_id, user_id from staging.stg_web__events order by event_at"
     )
     assert staged == [(line["messageId"], device, "user-b1") for line in lines]
+
+
+def test_a_port_in_use_is_one_line_naming_the_option(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [CDP, "collect", "--landing", str(tmp_path), "--port", str(port)],
+            env={**os.environ, "CDP_WRITE_KEYS": "website=k"},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"cdp: error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        "choose another --port"
+    )

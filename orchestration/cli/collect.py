@@ -37,12 +37,34 @@ def collect(landing: Path | None, host: str, port: int, roll_seconds: float) -> 
         keys = write_keys_from(os.environ.get(WRITE_KEYS_ENV))
     except CollectorError as exc:
         raise CliError(str(exc)) from None
+    _check_free(host, port)
     landing_dir = Settings.resolve(landing=landing).landing_dir
     landing_dir.mkdir(parents=True, exist_ok=True)
     sources = ", ".join(sorted(set(keys.values())))
     console.print(
-        f"collecting on http://{host}:{port}/v1/ for {sources} into {landing_dir}/web/",
+        f"collecting on http://{host}:{port}/v1/ for {sources} into {landing_dir}/web/ "
+        "(Ctrl-C stops it)",
         soft_wrap=True,
     )
     app_ = create_app(landing_dir, keys, roll_seconds=roll_seconds)
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _check_free(host: str, port: int) -> None:
+    """One line naming the option to change, before the server starts, when the address
+    is taken or cannot be used."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise CliError(f"--host {host}: not an address of this machine ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CliError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port"
+            ) from None
