@@ -23,6 +23,7 @@ from orchestration.assets.identity import identity_quality
 from orchestration.assets.predictions import customer_predictions
 from orchestration.assets.quality import quality_checks
 from orchestration.assets.raw import loader_assets
+from orchestration.assets.serving import serving_asset
 from orchestration.assets.syncs import sync_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.progress import cdp_console_logger
@@ -89,6 +90,7 @@ def build_definitions(settings: Settings) -> Definitions:
             cdp_dbt_traits_and_segments,
             identity_quality,
             customer_predictions,
+            serving_asset(),
             *(asset for _, asset in syncs),
         ],
         jobs=[cdp_job, cdp_sync_job, *sync_jobs],

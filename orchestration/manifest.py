@@ -20,6 +20,8 @@ class Model:
     meta: dict
     original_file_path: str
     incremental_strategy: str | None = None
+    pii_columns: tuple[str, ...] = ()  # the columns the YAML tags `pii`
+    columns: tuple[str, ...] = ()  # the YAML's columns, in its order (the contract's)
 
     @property
     def relation(self) -> str:
@@ -75,6 +77,10 @@ class Manifest:
             if scope is not None and m.incremental_strategy == "customer_scope"
         }
 
+    def model(self, relation: str) -> Model | None:
+        """The model built as schema.table, if any."""
+        return next((m for m in self.models if m.relation == relation), None)
+
     def models_declaring(self, key: str) -> list[Model]:
         """The models whose YAML meta holds `key` (syncs, identity, ...)."""
         return [m for m in self.models if m.meta.get(key)]
@@ -100,6 +106,13 @@ def _read(path: str, mtime_ns: int, size: int) -> Manifest:
                 meta=(n.get("config") or {}).get("meta") or n.get("meta") or {},
                 original_file_path=n.get("original_file_path", ""),
                 incremental_strategy=(n.get("config") or {}).get("incremental_strategy"),
+                columns=tuple(n.get("columns") or ()),
+                pii_columns=tuple(
+                    name
+                    for name, column in (n.get("columns") or {}).items()
+                    if "pii" in (column.get("tags") or ())
+                    or "pii" in ((column.get("config") or {}).get("tags") or ())
+                ),
             )
             for n in nodes
             if n["resource_type"] == "model"

@@ -356,3 +356,137 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     assert_incremental_build_repairs(pg, "postgres")
     checks = pg.fetch_all("select count(*) from quality.validation_results")[0][0]
     assert checks > 100 and _quality_failures(pg) == []
+
+    # the profile API reads PostgreSQL's tables and DuckDB's serving copy alike
+    from orchestration.dbt_project import MANIFEST
+    from orchestration.live.profiles import lookup
+    from orchestration.manifest import read
+
+    manifest = read(MANIFEST)
+    emails = duck.fetch_all(
+        "select email from marts.dim_customers where email is not null order by email limit 5"
+    )
+    for (email,) in emails:
+        ours = lookup(pg.serving(), "email", email.upper(), pii=True, manifest=manifest)
+        theirs = lookup(duck.serving(), "email", email, pii=True, manifest=manifest)
+        assert ours["profile"]["email"] == email
+        assert ours["consent"] == theirs["consent"], email
+        assert [s["segment"] for s in ours["segments"]] == [
+            s["segment"] for s in theirs["segments"]
+        ]  # (since: each warehouse's own run time)
+        assert ours["traits"]["orders_count"] == theirs["traits"]["orders_count"]
+        assert sorted((i["type"], i["value"]) for i in ours["identifiers"]) == sorted(
+            (i["type"], i["value"]) for i in theirs["identifiers"]
+        )
+        assert [e["event_id"] for e in ours["recent_events"]] == [
+            e["event_id"] for e in theirs["recent_events"]
+        ]
+
+
+def _serve(db: Path, tokens: str):
+    """`cdp serve` on the DuckDB warehouse `db`, on a free port: (process, base url)."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [CDP, "serve", "--port", str(port)],
+        env={**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_API_TOKENS": tokens},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("cdp serve did not answer /health within 60 s")
+
+
+def test_profiles_are_served_by_any_identifier_and_never_wait_for_a_run(
+    duckdb_run, tmp_path, monkeypatch
+):
+    import httpx
+
+    from orchestration.live import profiles
+
+    db = tmp_path / "cdp.duckdb"
+    shutil.copy(duckdb_run[0], db)  # its own copy: this test writes to it
+    shutil.copy(duckdb_run[0].with_name("cdp.serving.duckdb"), db.with_name("cdp.serving.duckdb"))
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(db))
+    target = resolve_warehouse("duckdb")
+    [(email, customer, phone)] = target.fetch_all(
+        "select email, customer_id, phone from marts.dim_customers "
+        "where email is not null and phone is not null order by customer_id limit 1"
+    )
+    [(device,)] = target.fetch_all(
+        "select identifier_value from marts.bdg_customer_identifiers "
+        "where identifier_type = 'anonymous_id' and customer_id = ? limit 1",
+        [customer],
+    ) or [(None,)]
+    proc, url = _serve(db, "support=tok-support:pii,website=tok-site")
+    support = {"Authorization": "Bearer tok-support"}
+    site = {"Authorization": "Bearer tok-site"}
+    try:
+        # as a caller types it: the models' rule normalises it
+        messy = f"  {email.upper()} "
+        got = httpx.get(f"{url}/v1/profiles/email/{messy}", headers=support).json()
+        assert got["customer_id"] == customer and got["profile"]["email"] == email
+        assert got["merged_from"] is None
+        assert {i["type"] for i in got["identifiers"]} >= {"email", "phone"}
+        assert all("value" in i for i in got["identifiers"])
+        by_phone = httpx.get(f"{url}/v1/profiles/phone/{phone}", headers=site).json()
+        assert by_phone["customer_id"] == customer
+        # a caller without PII sees no names, emails, phones or identifier values
+        assert not {"email", "phone", "first_name", "last_name"} & set(by_phone["profile"])
+        assert all("value" not in i for i in by_phone["identifiers"])
+        assert by_phone["traits"] == got["traits"]
+        if device:
+            by_device = httpx.get(f"{url}/v1/profiles/anonymous_id/{device}", headers=site)
+            assert by_device.json()["customer_id"] == customer
+        events = got["recent_events"]
+        assert len(events) <= profiles.RECENT_EVENTS
+        assert [e["event_at"] for e in events] == sorted((e["event_at"] for e in events),
+                                                         reverse=True)  # fmt: skip
+        segments = target.fetch_all(
+            "select segment_name from segments.segment_memberships "
+            "where customer_id = ? and exited_at is null order by 1",
+            [customer],
+        )
+        assert [s["segment"] for s in got["segments"]] == [name for (name,) in segments]
+
+        assert httpx.get(f"{url}/v1/profiles/email/{email}").status_code == 401
+        assert httpx.get(f"{url}/v1/profiles/email/{email}",
+                         headers={"Authorization": "Bearer nope"}).status_code == 401  # fmt: skip
+        assert httpx.get(f"{url}/v1/profiles/email/no@x.example", headers=site).status_code == 404
+        assert httpx.get(f"{url}/v1/profiles/shoe_size/42", headers=site).status_code == 400
+        spec = httpx.get(f"{url}/openapi.json").text
+        assert "/v1/profiles/{identifier_type}/{value}" in spec
+
+        # a merge recorded by the next build: the old id answers with the survivor, once the
+        # new state is published, while the server runs
+        with target.session() as session:
+            session.run(
+                "insert into marts.customer_id_history values (?, ?, now(), 'merge', 'test', 1)",
+                ["cus_gone_0001", customer],
+            )
+        profiles.publish(target)
+        merged = httpx.get(f"{url}/v1/profiles/customer_id/cus_gone_0001", headers=site).json()
+        assert (merged["customer_id"], merged["merged_from"]) == (customer, "cus_gone_0001")
+
+        # a run holding the warehouse (one writer, no readers beside it) delays no answer
+        with target.connect():
+            held = httpx.get(f"{url}/v1/profiles/customer_id/{customer}", headers=site, timeout=5)
+        assert held.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

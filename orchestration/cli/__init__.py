@@ -15,6 +15,7 @@ from orchestration.cli import (  # noqa: F401 - each registers its commands on t
     quality,
     run,
     segments,
+    serve,
     syncs,
     ui,
 )

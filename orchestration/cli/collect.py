@@ -37,7 +37,7 @@ def collect(landing: Path | None, host: str, port: int, roll_seconds: float) -> 
         keys = write_keys_from(os.environ.get(WRITE_KEYS_ENV))
     except CollectorError as exc:
         raise CliError(str(exc)) from None
-    _check_free(host, port)
+    check_free(host, port)
     landing_dir = Settings.resolve(landing=landing).landing_dir
     landing_dir.mkdir(parents=True, exist_ok=True)
     sources = ", ".join(sorted(set(keys.values())))
@@ -50,7 +50,7 @@ def collect(landing: Path | None, host: str, port: int, roll_seconds: float) -> 
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _check_free(host: str, port: int) -> None:
+def check_free(host: str, port: int) -> None:
     """One line naming the option to change, before the server starts, when the address
     is taken or cannot be used."""
     import socket

@@ -116,7 +116,7 @@ def _explain(q: Query, query: str, cap: int) -> Explanation:
         out = Explanation(query, "customer_id")
         out.customers.append(_customer(q, customer_id, None, cap, "the queried customer_id"))
         return out
-    merged = _follow_merges(q, query.strip())
+    merged = follow_merges(q, query.strip())
     if merged:
         out = Explanation(query, "merged customer_id")
         chain = " -> ".join([query.strip(), *(row.new_customer_id for row in merged)])
@@ -167,7 +167,7 @@ def _find_customer(q: Query, value: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-def _follow_merges(q: Query, value: str) -> list[HistoryRow]:
+def follow_merges(q: Query, value: str) -> list[HistoryRow]:
     """History rows leading from a vanished customer_id to the one holding its identifiers."""
     hops: list[HistoryRow] = []
     current = value

@@ -258,6 +258,20 @@ class Warehouse(ABC):
         """Create this warehouse empty where the engine needs that (a server's database);
         the default does nothing (a file appears when first opened)."""
 
+    # ------------------------------------------------------------------ serving
+
+    def serving(self) -> Warehouse:
+        """What the profile API reads: by default this warehouse itself, whose tables a
+        run replaces in transactions, so a reader never waits for a run nor sees half of
+        one."""
+        return self
+
+    def publish_serving(self, tables: Sequence[tuple[str, str]], functions: Sequence[str]) -> str:
+        """Make the state the last build left readable by `serving()`: `tables` are
+        (schema.table, select) pairs, `functions` schema.name of functions the reads call.
+        The default has nothing to do; says where the reads go."""
+        return f"read from the tables of {self.label}"
+
     @abstractmethod
     def copy_as(self, suffix: str) -> Warehouse:
         """A copy of this whole warehouse beside it (its name + `suffix`), replacing an

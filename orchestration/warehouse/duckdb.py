@@ -18,6 +18,7 @@ from orchestration.warehouse.base import (
     first_line,
     literal_path,
     placeholders,
+    sql_literal,
 )
 
 DEFAULT_PATH = PROJECT_DIR / "warehouse" / "cdp.duckdb"
@@ -89,6 +90,50 @@ class DuckDBWarehouse(Warehouse):
         copy = self.path.with_name(f"{self.path.stem}{suffix}{self.path.suffix}")
         shutil.copyfile(self.path, copy)
         return replace(self, path=copy)
+
+    @property
+    def serving_path(self) -> Path:
+        return self.path.with_name(f"{self.path.stem}.serving{self.path.suffix}")
+
+    def serving(self) -> DuckDBWarehouse:
+        """A file of its own: readers of the main file would wait for every run (one
+        writing process, and no reader beside it)."""
+        return replace(self, path=self.serving_path)
+
+    def publish_serving(self, tables: Sequence[tuple[str, str]], functions: Sequence[str]) -> str:
+        """Writes the tables and functions into a new file beside the warehouse and swaps it
+        in whole (rename): readers keep the file they opened and see the new one next."""
+        import os
+
+        target = self.serving_path
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            with self.connect() as con:
+                con.execute(f"attach {sql_literal(str(tmp))} as serving")
+                names = [t for t, _ in tables] + list(functions)
+                for schema in dict.fromkeys(n.split(".")[0] for n in names):
+                    con.execute(f"create schema serving.{schema}")
+                for relation, select in tables:
+                    con.execute(f"create table serving.{relation} as {select}")
+                for function in functions:
+                    schema, name = function.split(".")
+                    [(params, body)] = con.execute(
+                        "select parameters, macro_definition from duckdb_functions() "
+                        "where database_name = current_database() and schema_name = ? "
+                        "and function_name = ?",
+                        [schema, name],
+                    ).fetchall()
+                    con.execute(
+                        f"create macro serving.{schema}.{name}({', '.join(params)}) as {body}"
+                    )
+                con.execute("detach serving")
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return f"written to {target}"
 
     def drop(self) -> None:
         self.path.unlink(missing_ok=True)
