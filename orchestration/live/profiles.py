@@ -63,7 +63,7 @@ def lookup(
         raise ValueError(
             f"unknown identifier type {identifier_type!r}: one of {', '.join(LOOKUP_TYPES)}"
         )
-    with serving.read_session() as run:
+    with serving.reader() as run:
         found = _resolve(run, identifier_type, value)
         if found is None:
             return None

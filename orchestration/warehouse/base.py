@@ -266,6 +266,14 @@ class Warehouse(ABC):
         one."""
         return self
 
+    @contextmanager
+    def reader(self) -> Iterator[Run]:
+        """A read-only `run(sql, params)` for a server answering many small reads: on a
+        connection kept between calls where the engine allows (the default opens one per
+        call)."""
+        with self.read_session() as run:
+            yield run
+
     def publish_serving(self, tables: Sequence[tuple[str, str]], functions: Sequence[str]) -> str:
         """Make the state the last build left readable by `serving()`: `tables` are
         (schema.table, select) pairs, `functions` schema.name of functions the reads call.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,6 +23,9 @@ from orchestration.warehouse.base import (
 )
 
 DEFAULT_PATH = PROJECT_DIR / "warehouse" / "cdp.duckdb"
+# Read-only connections kept for `reader()`: path -> ((inode, mtime), connection)
+_READERS: dict = {}
+_READERS_LOCK = threading.Lock()
 # What an unset CDP_DUCKDB_MEMORY_LIMIT means: DuckDB's own default (profiles.yml gives dbt
 # the same; cdp's connections leave the setting alone).
 UNSET_MEMORY_LIMIT = "80%"
@@ -100,14 +104,44 @@ class DuckDBWarehouse(Warehouse):
         writing process, and no reader beside it)."""
         return replace(self, path=self.serving_path)
 
-    def publish_serving(self, tables: Sequence[tuple[str, str]], functions: Sequence[str]) -> str:
-        """Writes the tables and functions into a new file beside the warehouse and swaps it
-        in whole (rename): readers keep the file they opened and see the new one next."""
+    @contextmanager
+    def reader(self) -> Iterator:
+        """A cursor of one read-only connection per file. A serving state is a link to its
+        current version (see publish_serving): a new version is a new file, opened on the
+        next call, while readers of the old one finish on it."""
         import os
 
-        target = self.serving_path
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
+        current = os.path.realpath(self.path)
+        if not os.path.exists(current):
+            raise WarehouseError(
+                f"no DuckDB warehouse at {self.path}: run {self.build_command} first"
+            )
+        key = str(self.path)
+        with _READERS_LOCK:
+            kept = _READERS.get(key)
+            if kept is None or kept[0] != current:
+                import duckdb
+
+                con = duckdb.connect(current, read_only=True, config=_config(self.memory_limit))
+                _READERS[key] = kept = (current, con)
+        cursor = kept[1].cursor()
+        try:
+            yield _DuckDBSession(self, cursor).run
+        finally:
+            cursor.close()
+
+    def publish_serving(self, tables: Sequence[tuple[str, str]], functions: Sequence[str]) -> str:
+        """Writes the tables and functions into a new file beside the warehouse (a version
+        of its own, `<name>.serving.<time>.duckdb`), then points the link
+        `<name>.serving.duckdb` at it in one rename. A reader opens the link's file and keeps
+        it; the next open finds the new one (DuckDB caches a database by its file name, so
+        each version has its own). Older versions go (readers that hold one still read it)."""
+        import os
+        import time
+
+        link = self.serving_path
+        version = link.with_name(f"{link.stem}.{time.time_ns()}{link.suffix}")
+        tmp = version.with_name(f".{version.name}.tmp")
         try:
             with self.connect() as con:
                 con.execute(f"attach {sql_literal(str(tmp))} as serving")
@@ -130,14 +164,29 @@ class DuckDBWarehouse(Warehouse):
                 con.execute("detach serving")
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
-            os.replace(tmp, target)
+            os.replace(tmp, version)
+            pointer = link.with_name(f".{link.name}.{os.getpid()}.link")
+            pointer.unlink(missing_ok=True)
+            os.symlink(version.name, pointer)
+            os.replace(pointer, link)
+            fd = os.open(link.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         finally:
             tmp.unlink(missing_ok=True)
-        return f"written to {target}"
+        for older in link.parent.glob(f"{link.stem}.*{link.suffix}"):
+            if older != version and older.stem.rsplit(".", 1)[-1].isdigit():
+                older.unlink(missing_ok=True)
+        return f"written to {version}"
 
     def drop(self) -> None:
         self.path.unlink(missing_ok=True)
         self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+        link = self.serving_path
+        for served in [link, *link.parent.glob(f"{link.stem}.*{link.suffix}")]:
+            served.unlink(missing_ok=True)
 
     def dbt_env(self) -> dict[str, str]:
         env = {"CDP_TARGET": self.name, "CDP_DUCKDB_PATH": str(self.path)}

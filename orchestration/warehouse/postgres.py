@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,9 @@ LIBPQ_DEFAULTS = {
     "PGPASSWORD": "",
     "PGDATABASE": "postgres",
 }
+# Connection pools of `reader()`, per database.
+_POOLS: dict = {}
+_POOLS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,38 @@ class PostgresWarehouse(Warehouse):
                 yield session
             finally:
                 session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator:
+        """A read-only connection from a pool kept per database (up to 8 at once)."""
+        import psycopg2
+        from psycopg2.pool import ThreadedConnectionPool
+
+        params = self.params()
+        key = tuple(sorted(params.items()))
+        with _POOLS_LOCK:
+            pool = _POOLS.get(key)
+            if pool is None:
+                try:
+                    pool = ThreadedConnectionPool(1, 8, connect_timeout=5, **params)
+                except psycopg2.OperationalError as exc:
+                    raise WarehouseError(
+                        f"cannot reach PostgreSQL at {params['host']}:{params['port']}"
+                        f"/{params['dbname']}: {first_line(exc, 'connection failed')}"
+                    ) from exc
+                _POOLS[key] = pool
+        con = pool.getconn()
+        broken = False
+        try:
+            con.set_session(readonly=True)
+            yield _PostgresSession(self, con).run
+        except psycopg2.OperationalError:
+            broken = True  # the server closed it: not handed out again
+            raise
+        finally:
+            if not broken:
+                con.rollback()
+            pool.putconn(con, close=broken)
 
     def sqlalchemy_url(self) -> str:
         from sqlalchemy.engine import URL

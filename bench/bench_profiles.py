@@ -1,0 +1,164 @@
+"""Benchmark: profile API latency at a steady request rate, under Locust.
+
+On a warehouse built by `cdp run` (a generated landing folder of N customers, or the
+warehouse given with --warehouse), `cdp serve` runs in its own process and Locust
+(headless, its own process, bench/locust_profiles.py) asks for profiles by email, phone
+and anonymous_id drawn from the warehouse at `--rate` requests a second in all, for
+`--seconds`, with a token that may read PII and, side by side, one that may not.
+
+Printed: requests a second reached, latency p50/p95/p99 (Locust's, per request, measured
+at the client), failures and the server's peak RSS. Target: p99 at most 20 ms at 200
+requests a second. Client and server share this machine's cores.
+
+    python bench/bench_profiles.py [--customers 10000] [--rate 200] [--seconds 30]
+                                   [--warehouse PATH.duckdb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench_collector import _free_port  # noqa: E402
+
+from orchestration.warehouse import resolve_warehouse  # noqa: E402
+
+CDP = str(Path(sys.executable).with_name("cdp"))
+LOCUST = str(Path(sys.executable).with_name("locust"))
+TOKENS = {"pii": "tok_bench_pii", "no_pii": "tok_bench_plain"}
+USERS = 20
+TARGET_P99_MS = 20
+
+
+def _build(work: Path, customers: int) -> Path:
+    landing, db = work / "landing", work / "cdp.duckdb"
+    env = {**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_LANDING_SETTLE_SECONDS": "0",
+           "DAGSTER_HOME": str(work / "dagster")}  # fmt: skip
+    for args in (["generate", "--customers", str(customers), "--out", str(landing)],
+                 ["run", "--landing", str(landing)]):  # fmt: skip
+        proc = subprocess.run([CDP, *args], env=env, capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"cdp {args[0]} failed:\n{proc.stderr[-2000:]}")
+    return db
+
+
+def _identifiers(db: Path, work: Path) -> Path:
+    target = resolve_warehouse("duckdb", duckdb_path=db).serving()
+    rows = target.fetch_all(
+        "select identifier_type, identifier_value from marts.bdg_customer_identifiers "
+        "where identifier_type in ('email', 'phone', 'anonymous_id') "
+        "order by hash(identifier_value) limit 3000"
+    )
+    path = work / "ids.json"
+    path.write_text(json.dumps([list(r) for r in rows]))
+    return path
+
+
+def _phase(db: Path, ids: Path, token: str, rate: float, seconds: int, work: Path) -> dict:
+    port = _free_port()
+    server = subprocess.Popen(
+        [CDP, "serve", "--port", str(port)],
+        env={**os.environ, "CDP_DUCKDB_PATH": str(db),
+             "CDP_API_TOKENS": ",".join(f"{k}={v}" + (":pii" if k == "pii" else "")
+                                        for k, v in TOKENS.items())},
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit("cdp serve did not start")
+            time.sleep(0.1)
+    report = work / f"locust_{token}.json"
+    try:
+        with (work / f"locust_{token}.log").open("w") as log:
+            subprocess.run(
+                [LOCUST, "-f", str(HERE / "locust_profiles.py"), "--headless",
+                 "-u", str(USERS), "-r", str(USERS), "-t", f"{seconds}s",
+                 "--host", f"http://127.0.0.1:{port}",
+                 "--json-file", str(report.with_suffix("")), "--skip-log"],
+                env={**os.environ, "CDP_BENCH_IDS": str(ids), "CDP_BENCH_TOKEN": token,
+                     "CDP_BENCH_RATE": str(rate / USERS)},
+                stdout=log, stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, _, usage = os.wait4(server.pid, 0)
+    stats = json.loads(report.read_text())
+    times: dict[int, int] = {}
+    for entry in stats:
+        for ms, n in entry["response_times"].items():
+            times[int(ms)] = times.get(int(ms), 0) + n
+    counts = sorted(times.items())
+    requests = sum(e["num_requests"] for e in stats)
+    span = max(e["last_request_timestamp"] for e in stats) - min(e["start_time"] for e in stats)
+    return {
+        "rps": requests / span,
+        "p50": _percentile(counts, 0.50),
+        "p95": _percentile(counts, 0.95),
+        "p99": _percentile(counts, 0.99),
+        "requests": requests,
+        "failures": sum(e["num_failures"] for e in stats),
+        "peak_mib": usage.ru_maxrss / 1024,
+    }
+
+
+def _percentile(counts: list[tuple[int, int]], share: float) -> int:
+    total, seen = sum(n for _, n in counts), 0
+    for ms, n in counts:
+        seen += n
+        if seen >= share * total:
+            return ms
+    return counts[-1][0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--warehouse", type=Path, help="a built DuckDB warehouse to serve")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cdp-bench-profiles-") as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        db = args.warehouse.resolve() if args.warehouse else _build(work, args.customers)
+        built = time.perf_counter() - started
+        ids = _identifiers(db, work)
+        phases = {k: _phase(db, ids, t, args.rate, args.seconds, work) for k, t in TOKENS.items()}
+    what = (
+        f"{db.name}" if args.warehouse else f"{args.customers:,} customers, built in {built:.0f} s"
+    )
+    print(f"profile API on DuckDB ({what}); {USERS} Locust users at {args.rate:,.0f}/s "
+          f"for {args.seconds} s each\n")  # fmt: skip
+    print(f"{'':<26}{'PII token':>14}{'no-PII token':>14}")
+    for label, key, fmt in [("requests/s", "rps", "{:,.0f}"), ("latency p50 (ms)", "p50", "{}"),
+                            ("latency p95 (ms)", "p95", "{}"), ("latency p99 (ms)", "p99", "{}"),
+                            ("requests", "requests", "{:,}"), ("failed", "failures", "{:,}"),
+                            ("server peak RSS (MiB)", "peak_mib", "{:,.0f}")]:  # fmt: skip
+        print(f"{label:<26}" + "".join(f"{fmt.format(p[key]):>14}" for p in phases.values()))
+    worst = max(p["p99"] for p in phases.values())
+    verdict = "met" if worst <= TARGET_P99_MS else "MISSED"
+    print(
+        f"\np99 at {args.rate:,.0f} requests/s: {worst} ms (target <= {TARGET_P99_MS} ms) {verdict}"
+    )
+    if any(p["failures"] for p in phases.values()):
+        sys.exit("some lookups failed")
+
+
+if __name__ == "__main__":
+    main()
