@@ -17,97 +17,33 @@ Client and collector share this machine's cores; the figures are the pair's.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-CDP = str(Path(sys.executable).with_name("cdp"))
-LOCUST = str(Path(sys.executable).with_name("locust"))
+from locust_run import run_against
+
 KEY = "wk_bench"
 TARGET_EVENTS_PER_SECOND = 5_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_collector(landing: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [CDP, "collect", "--landing", str(landing), "--port", str(port)],
-        env={**os.environ, "CDP_WRITE_KEYS": f"bench={KEY}"},
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                sys.exit("cdp collect exited before answering /health")
-            time.sleep(0.1)
-    sys.exit("cdp collect did not answer /health within 60 s")
-
-
 def _phase(batch: int, users: int, seconds: int, work: Path) -> dict:
     landing = work / f"landing_{batch}"
-    port = _free_port()
-    collector = _start_collector(landing, port)
-    report = work / f"locust_{batch}.json"
-    try:
-        with (work / f"locust_{batch}.log").open("w") as log:
-            subprocess.run(
-                [LOCUST, "-f", str(HERE / "locust_collector.py"), "--headless",
-                 "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
-                 "--host", f"http://127.0.0.1:{port}", "--json-file", str(report.with_suffix("")),
-                 "--skip-log"],
-                env={**os.environ, "CDP_BENCH_WRITE_KEY": KEY, "CDP_BENCH_BATCH": str(batch)},
-                check=False,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-    finally:
-        collector.send_signal(signal.SIGTERM)
-        _, _, usage = os.wait4(collector.pid, 0)
-    [stats] = json.loads(report.read_text())
-    requests, failures = stats["num_requests"], stats["num_failures"]
-    seconds_sent = stats["last_request_timestamp"] - stats["start_time"]
-    times = sorted((int(ms), n) for ms, n in stats["response_times"].items())
+    figures = run_against(
+        ["collect", "--landing", str(landing)], {"CDP_WRITE_KEYS": f"bench={KEY}"},
+        "locust_collector.py", users, seconds,
+        {"CDP_BENCH_WRITE_KEY": KEY, "CDP_BENCH_BATCH": str(batch)}, work, f"batch_{batch}",
+    )  # fmt: skip
     stored = sum(
         len(p.read_bytes().splitlines()) for p in (landing / "web").glob("events-collected-*")
     )
     return {
+        **figures,
         "batch": batch,
-        "rps": requests / seconds_sent,
-        "events_s": requests * batch / seconds_sent,
-        "p50": _percentile(times, 0.50),
-        "p99": _percentile(times, 0.99),
-        "requests": requests,
-        "failures": failures,
-        "answered_events": (requests - failures) * batch,
+        "events_s": figures["rps"] * batch,
+        "answered_events": (figures["requests"] - figures["failures"]) * batch,
         "stored_events": stored,
-        "peak_mib": usage.ru_maxrss / 1024,
     }
-
-
-def _percentile(counts: list[tuple[int, int]], share: float) -> int:
-    """The response time (ms, as Locust rounds it) below which `share` of requests fall."""
-    total, seen = sum(n for _, n in counts), 0
-    for ms, n in counts:
-        seen += n
-        if seen >= share * total:
-            return ms
-    return counts[-1][0]
 
 
 def main() -> None:

@@ -19,23 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench_collector import _free_port  # noqa: E402
+from locust_run import CDP, run_against  # noqa: E402
 
 from orchestration.warehouse import resolve_warehouse  # noqa: E402
 
-CDP = str(Path(sys.executable).with_name("cdp"))
-LOCUST = str(Path(sys.executable).with_name("locust"))
 TOKENS = {"pii": "tok_bench_pii", "no_pii": "tok_bench_plain"}
 USERS = 20
 TARGET_P99_MS = 20
@@ -66,64 +62,13 @@ def _identifiers(db: Path, work: Path) -> Path:
 
 
 def _phase(db: Path, ids: Path, token: str, rate: float, seconds: int, work: Path) -> dict:
-    port = _free_port()
-    server = subprocess.Popen(
-        [CDP, "serve", "--port", str(port)],
-        env={**os.environ, "CDP_DUCKDB_PATH": str(db),
-             "CDP_API_TOKENS": ",".join(f"{k}={v}" + (":pii" if k == "pii" else "")
-                                        for k, v in TOKENS.items())},
-        stdout=subprocess.DEVNULL,
+    tokens = ",".join(f"{k}={v}" + (":pii" if k == "pii" else "") for k, v in TOKENS.items())
+    return run_against(
+        ["serve"], {"CDP_DUCKDB_PATH": str(db), "CDP_API_TOKENS": tokens},
+        "locust_profiles.py", USERS, seconds,
+        {"CDP_BENCH_IDS": str(ids), "CDP_BENCH_TOKEN": token, "CDP_BENCH_RATE": str(rate / USERS)},
+        work, token,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit("cdp serve did not start")
-            time.sleep(0.1)
-    report = work / f"locust_{token}.json"
-    try:
-        with (work / f"locust_{token}.log").open("w") as log:
-            subprocess.run(
-                [LOCUST, "-f", str(HERE / "locust_profiles.py"), "--headless",
-                 "-u", str(USERS), "-r", str(USERS), "-t", f"{seconds}s",
-                 "--host", f"http://127.0.0.1:{port}",
-                 "--json-file", str(report.with_suffix("")), "--skip-log"],
-                env={**os.environ, "CDP_BENCH_IDS": str(ids), "CDP_BENCH_TOKEN": token,
-                     "CDP_BENCH_RATE": str(rate / USERS)},
-                stdout=log, stderr=subprocess.STDOUT, check=False,
-            )  # fmt: skip
-    finally:
-        server.send_signal(signal.SIGTERM)
-        _, _, usage = os.wait4(server.pid, 0)
-    stats = json.loads(report.read_text())
-    times: dict[int, int] = {}
-    for entry in stats:
-        for ms, n in entry["response_times"].items():
-            times[int(ms)] = times.get(int(ms), 0) + n
-    counts = sorted(times.items())
-    requests = sum(e["num_requests"] for e in stats)
-    span = max(e["last_request_timestamp"] for e in stats) - min(e["start_time"] for e in stats)
-    return {
-        "rps": requests / span,
-        "p50": _percentile(counts, 0.50),
-        "p95": _percentile(counts, 0.95),
-        "p99": _percentile(counts, 0.99),
-        "requests": requests,
-        "failures": sum(e["num_failures"] for e in stats),
-        "peak_mib": usage.ru_maxrss / 1024,
-    }
-
-
-def _percentile(counts: list[tuple[int, int]], share: float) -> int:
-    total, seen = sum(n for _, n in counts), 0
-    for ms, n in counts:
-        seen += n
-        if seen >= share * total:
-            return ms
-    return counts[-1][0]
 
 
 def main() -> None:

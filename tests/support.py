@@ -46,6 +46,34 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 60) -> None:
+    """Return once the server `proc` answers GET `url`/health with 200; fail the test
+    with its error output when it exits first or does not answer within `timeout`."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else proc.args
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"{proc.args[:2]} did not answer /health within {timeout:.0f} s")
+
+
 def cdp(*args: str, timeout: float = 400, **env: str) -> subprocess.CompletedProcess:
     """The `cdp` command in a child process, with `env` over this process's environment."""
     return subprocess.run(

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import CDP
+from support import CDP, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -139,14 +139,6 @@ def test_killing_cdp_run_ends_dbt_and_frees_the_warehouse(tmp_path):
             cdp.wait()
         for pid, _ in still_running(tree):  # started by this test: leave nothing behind
             os.kill(pid, signal.SIGKILL)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_killing_cdp_ui_stops_the_dagster_ui(tmp_path):

@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,13 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import run_dbt
+from support import CDP, free_port, run_dbt, wait_healthy
 
 from orchestration.live.collector import CollectorError, write_keys_from
 from orchestration.loading.loader import load_tables, raw_row_counts
 from orchestration.sources import get_table
 
-CDP = str(Path(sys.executable).with_name("cdp"))
 # the browser SDK from npm (tests/browser/package-lock.json; `make test` installs it)
 BROWSER_SDK = Path(__file__).parent / "browser/node_modules/@segment/analytics-next/dist/umd"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,18 +32,12 @@ KEYS = {"website": "wk_site_1", "backend": "wk_backend_2"}
 EVENTS = get_table("web", "events")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Collector:
     """`cdp collect` in its own process, on a free port."""
 
     def __init__(self, landing: Path):
         self.landing = landing
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
@@ -61,15 +53,8 @@ class Collector:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stderr.read().decode()
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("the collector did not answer /health within 60 s")
+        wait_healthy(self.proc, self.url)
+        return self
 
     def stop(self, sig=signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
@@ -82,10 +67,9 @@ class Collector:
         return [json.loads(line) for f in files for line in f.read_text().splitlines()]
 
     def wait_for(self, n: int, timeout: float = 20) -> list[dict]:
+        """The published lines once there are `n` (or what there is after `timeout`)."""
         deadline = time.monotonic() + timeout
-        while (lines := self.lines()) and len(lines) < n or not lines:
-            if time.monotonic() > deadline:
-                break
+        while len(lines := self.lines()) < n and time.monotonic() < deadline:
             time.sleep(0.1)
         return lines
 

@@ -83,3 +83,23 @@ def prepare(target: str | None, landing: Path | None, **defaults):
     except RuntimeError as exc:
         raise CliError(str(exc)) from exc
     return settings
+
+
+def check_free(host: str, port: int) -> None:
+    """One line naming the option to change, before the server starts, when the address
+    is taken or cannot be used."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise CliError(f"--host {host}: not an address of this machine ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CliError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port"
+            ) from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from orchestration.cli.app import LANDING_OPTION, CliError, app, console
+from orchestration.cli.app import LANDING_OPTION, CliError, app, check_free, console
 
 
 @app.command()
@@ -48,23 +48,3 @@ def collect(landing: Path | None, host: str, port: int, roll_seconds: float) -> 
     )
     app_ = create_app(landing_dir, keys, roll_seconds=roll_seconds)
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
-
-
-def check_free(host: str, port: int) -> None:
-    """One line naming the option to change, before the server starts, when the address
-    is taken or cannot be used."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise CliError(f"--host {host}: not an address of this machine ({exc.strerror})") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise CliError(
-                f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port"
-            ) from None

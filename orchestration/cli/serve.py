@@ -6,8 +6,7 @@ import os
 
 import click
 
-from orchestration.cli.app import TARGET_OPTION, CliError, app, console, settings_for
-from orchestration.cli.collect import check_free
+from orchestration.cli.app import TARGET_OPTION, CliError, app, check_free, console, settings_for
 
 
 @app.command()

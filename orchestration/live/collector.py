@@ -191,7 +191,6 @@ def create_app(landing_dir: Path, write_keys: dict[str, str], *, roll_seconds: f
     async def lifespan(app):
         log.recover()
         writer = asyncio.create_task(log.run())
-        app.state.log = log
         try:
             yield
         finally:

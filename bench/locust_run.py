@@ -1,0 +1,87 @@
+"""What the Locust benchmarks share: a `cdp` server on a free port, a headless Locust run
+against it, and Locust's figures (requests/s, latency percentiles, failures) with the
+server's own peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CDP = str(Path(sys.executable).with_name("cdp"))
+LOCUST = str(Path(sys.executable).with_name("locust"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_against(
+    command: list[str], env: dict[str, str], locustfile: str, users: int, seconds: int,
+    locust_env: dict[str, str], work: Path, name: str,
+) -> dict:  # fmt: skip
+    """Start `cdp <command> --port P` (answering /health), run Locust's `locustfile` with
+    `users` users for `seconds` against it, stop it; Locust's figures and the server's."""
+    port = free_port()
+    server = subprocess.Popen(
+        [CDP, *command, "--port", str(port)], env={**os.environ, **env}, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"cdp {command[0]} did not answer /health")
+            time.sleep(0.1)
+    report = work / f"locust_{name}.json"
+    try:
+        with (work / f"locust_{name}.log").open("w") as log:
+            subprocess.run(
+                [LOCUST, "-f", str(HERE / locustfile), "--headless",
+                 "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
+                 "--host", f"http://127.0.0.1:{port}",
+                 "--json-file", str(report.with_suffix("")), "--skip-log"],
+                env={**os.environ, **locust_env},
+                stdout=log, stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, _, usage = os.wait4(server.pid, 0)
+    stats = json.loads(report.read_text())
+    times: dict[int, int] = {}
+    for entry in stats:
+        for ms, n in entry["response_times"].items():
+            times[int(ms)] = times.get(int(ms), 0) + n
+    counts = sorted(times.items())
+    requests = sum(e["num_requests"] for e in stats)
+    span = max(e["last_request_timestamp"] for e in stats) - min(e["start_time"] for e in stats)
+    return {
+        "rps": requests / span,
+        "p50": _percentile(counts, 0.50),
+        "p95": _percentile(counts, 0.95),
+        "p99": _percentile(counts, 0.99),
+        "requests": requests,
+        "failures": sum(e["num_failures"] for e in stats),
+        "peak_mib": usage.ru_maxrss / 1024,
+    }
+
+
+def _percentile(counts: list[tuple[int, int]], share: float) -> int:
+    """The response time (ms, as Locust rounds it) below which `share` of requests fall."""
+    total, seen = sum(n for _, n in counts), 0
+    for ms, n in counts:
+        seen += n
+        if seen >= share * total:
+            return ms
+    return counts[-1][0]
