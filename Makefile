@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_end_to_end.py --customers 1000000
 	$(BIN)/python bench/bench_syncs.py
 	$(BIN)/python bench/bench_collector.py
+	$(BIN)/python bench/bench_profiles.py
 	$(BIN)/python bench/bench_quality.py
 
 ui: $(STAMP)
