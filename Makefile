@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_syncs.py
 	$(BIN)/python bench/bench_collector.py
 	$(BIN)/python bench/bench_profiles.py
+	$(BIN)/python bench/bench_freshness.py
 	$(BIN)/python bench/bench_quality.py
 
 ui: $(STAMP)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,25 +26,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from locust_run import CDP, run_against  # noqa: E402
+from locust_run import build_warehouse, run_against  # noqa: E402
 
 from orchestration.warehouse import resolve_warehouse  # noqa: E402
 
 TOKENS = {"pii": "tok_bench_pii", "no_pii": "tok_bench_plain"}
 USERS = 20
 TARGET_P99_MS = 20
-
-
-def _build(work: Path, customers: int) -> Path:
-    landing, db = work / "landing", work / "cdp.duckdb"
-    env = {**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_LANDING_SETTLE_SECONDS": "0",
-           "DAGSTER_HOME": str(work / "dagster")}  # fmt: skip
-    for args in (["generate", "--customers", str(customers), "--out", str(landing)],
-                 ["run", "--landing", str(landing)]):  # fmt: skip
-        proc = subprocess.run([CDP, *args], env=env, capture_output=True, text=True)
-        if proc.returncode:
-            sys.exit(f"cdp {args[0]} failed:\n{proc.stderr[-2000:]}")
-    return db
 
 
 def _identifiers(db: Path, work: Path) -> Path:
@@ -81,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cdp-bench-profiles-") as tmp:
         work = Path(tmp)
         started = time.perf_counter()
-        db = args.warehouse.resolve() if args.warehouse else _build(work, args.customers)
+        db = args.warehouse.resolve() if args.warehouse else build_warehouse(work, args.customers)
         built = time.perf_counter() - started
         ids = _identifiers(db, work)
         phases = {k: _phase(db, ids, t, args.rate, args.seconds, work) for k, t in TOKENS.items()}

@@ -19,10 +19,61 @@ CDP = str(Path(sys.executable).with_name("cdp"))
 LOCUST = str(Path(sys.executable).with_name("locust"))
 
 
+def build_warehouse(work: Path, customers: int, **env: str) -> Path:
+    """A DuckDB warehouse in `work` built by `cdp run` from `customers` generated customers
+    (with `env` set for both steps); its path."""
+    landing, db = work / "landing", work / "cdp.duckdb"
+    env = {**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_LANDING_SETTLE_SECONDS": "0",
+           "DAGSTER_HOME": str(work / "dagster"), **env}  # fmt: skip
+    for args in (["generate", "--customers", str(customers), "--out", str(landing)],
+                 ["run", "--landing", str(landing)]):  # fmt: skip
+        proc = subprocess.run([CDP, *args], env=env, capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"cdp {args[0]} failed:\n{proc.stderr[-2000:]}")
+    return db
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_server(command: list[str], env: dict[str, str], log=subprocess.DEVNULL):
+    """(process, port): `cdp <command> --port P` started on a free port, answering /health."""
+    port = free_port()
+    server = subprocess.Popen(
+        [CDP, *command, "--port", str(port)], env={**os.environ, **env}, stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return server, port
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"cdp {command[0]} did not answer /health")
+            time.sleep(0.1)
+
+
+def stop(process) -> float:
+    """SIGTERM to a started process; its peak RSS in MiB once it ended."""
+    process.send_signal(signal.SIGTERM)
+    _, _, usage = os.wait4(process.pid, 0)
+    return usage.ru_maxrss / 1024
+
+
+def start_locust(locustfile: str, users: int, seconds: int, port: int, report: Path,
+                 locust_env: dict[str, str], log) -> subprocess.Popen:  # fmt: skip
+    """Headless Locust with `users` users (all started at once) for `seconds` against the
+    server on `port`; its JSON report goes to `report`."""
+    return subprocess.Popen(
+        [LOCUST, "-f", str(HERE / locustfile), "--headless",
+         "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
+         "--host", f"http://127.0.0.1:{port}",
+         "--json-file", str(report.with_suffix("")), "--skip-log"],
+        env={**os.environ, **locust_env}, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
 
 
 def run_against(
@@ -31,33 +82,18 @@ def run_against(
 ) -> dict:  # fmt: skip
     """Start `cdp <command> --port P` (answering /health), run Locust's `locustfile` with
     `users` users for `seconds` against it, stop it; Locust's figures and the server's."""
-    port = free_port()
-    server = subprocess.Popen(
-        [CDP, *command, "--port", str(port)], env={**os.environ, **env}, stdout=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"cdp {command[0]} did not answer /health")
-            time.sleep(0.1)
+    server, port = start_server(command, env)
     report = work / f"locust_{name}.json"
     try:
         with (work / f"locust_{name}.log").open("w") as log:
-            subprocess.run(
-                [LOCUST, "-f", str(HERE / locustfile), "--headless",
-                 "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
-                 "--host", f"http://127.0.0.1:{port}",
-                 "--json-file", str(report.with_suffix("")), "--skip-log"],
-                env={**os.environ, **locust_env},
-                stdout=log, stderr=subprocess.STDOUT, check=False,
-            )  # fmt: skip
+            start_locust(locustfile, users, seconds, port, report, locust_env, log).wait()
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, _, usage = os.wait4(server.pid, 0)
+        peak_mib = stop(server)
+    return {**locust_figures(report), "peak_mib": peak_mib}
+
+
+def locust_figures(report: Path) -> dict:
+    """Requests/s, latency percentiles (ms), requests and failures of a Locust JSON report."""
     stats = json.loads(report.read_text())
     times: dict[int, int] = {}
     for entry in stats:
@@ -73,7 +109,6 @@ def run_against(
         "p99": _percentile(counts, 0.99),
         "requests": requests,
         "failures": sum(e["num_failures"] for e in stats),
-        "peak_mib": usage.ru_maxrss / 1024,
     }
 
 

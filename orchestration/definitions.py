@@ -19,16 +19,17 @@ from dagster import (
 
 from orchestration.activation.spec import SyncSpecError
 from orchestration.assets.dbt import cdp_dbt_assets, cdp_dbt_traits_and_segments
-from orchestration.assets.identity import identity_quality
-from orchestration.assets.predictions import customer_predictions
+from orchestration.assets.identity import IDENTITY_QUALITY_KEY, identity_quality
+from orchestration.assets.predictions import PREDICTIONS_KEY, customer_predictions
 from orchestration.assets.quality import quality_checks
 from orchestration.assets.raw import loader_assets
 from orchestration.assets.serving import serving_asset
 from orchestration.assets.syncs import sync_assets
 from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
+from orchestration.live.stream import LIVE_JOB, LIVE_TAG, live_selection
 from orchestration.progress import cdp_console_logger
 from orchestration.resources import CdpDbtCli, CdpSettings
-from orchestration.sensors import build_landing_sensor
+from orchestration.sensors import build_landing_sensor, build_live_sensor
 from orchestration.settings import WAREHOUSE_TAG, Settings
 
 
@@ -52,6 +53,17 @@ def build_definitions(settings: Settings) -> Definitions:
         executor_def=in_process_executor,
         tags=tags,
         description="Everything cdp_all does, then every sync its checks let through.",
+    )
+    # `cdp stream` and the live sensor run subsets of it: what new landing files touch.
+    live_job = define_asset_job(
+        LIVE_JOB,
+        selection=live_selection([PREDICTIONS_KEY, IDENTITY_QUALITY_KEY]),
+        executor_def=in_process_executor,
+        tags={**tags, LIVE_TAG: "true"},
+        description=(
+            "Live micro-batch: load new landing files, build the models downstream of them "
+            "(no tests; last predictions kept) and publish the profiles the API serves."
+        ),
     )
     daily = ScheduleDefinition(
         name="cdp_daily", job=cdp_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
@@ -93,9 +105,12 @@ def build_definitions(settings: Settings) -> Definitions:
             serving_asset(),
             *(asset for _, asset in syncs),
         ],
-        jobs=[cdp_job, cdp_sync_job, *sync_jobs],
+        jobs=[cdp_job, cdp_sync_job, live_job, *sync_jobs],
         schedules=[daily, *sync_schedules],
-        sensors=[build_landing_sensor(cdp_job, settings.landing_dir)],
+        sensors=[
+            build_landing_sensor(cdp_job, settings.landing_dir),
+            build_live_sensor(live_job, settings.landing_dir),
+        ],
         loggers={"console": cdp_console_logger},
         resources={
             "cdp": CdpSettings.of(settings),

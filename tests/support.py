@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,6 +74,51 @@ def wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 60) -> None:
             time.sleep(0.1)
     proc.kill()
     raise AssertionError(f"{proc.args[:2]} did not answer /health within {timeout:.0f} s")
+
+
+class Collector:
+    """`cdp collect` in its own process, on a free port."""
+
+    def __init__(self, landing: Path, keys: dict[str, str], env: dict[str, str] | None = None):
+        self.landing = landing
+        self.keys = keys
+        self.env = env or {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Collector:
+        env = {
+            **os.environ,
+            **self.env,
+            "CDP_WRITE_KEYS": ",".join(f"{s}={k}" for s, k in self.keys.items()),
+        }
+        self.proc = subprocess.Popen(
+            [CDP, "collect", "--landing", str(self.landing), "--port", str(self.port),
+             "--roll-seconds", "0.2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        wait_healthy(self.proc, self.url)
+        return self
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def lines(self) -> list[dict]:
+        """Every published line, each parsed (a torn line fails the test)."""
+        files = sorted((self.landing / "web").glob("events-collected-*.jsonl"))
+        return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+
+    def wait_for(self, n: int, timeout: float = 20) -> list[dict]:
+        """The published lines once there are `n` (or what there is after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while len(lines := self.lines()) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return lines
 
 
 def cdp(*args: str, timeout: float = 400, **env: str) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import CDP, free_port, run_dbt, wait_healthy
+from support import CDP, Collector, run_dbt
 
 from orchestration.live.collector import CollectorError, write_keys_from
 from orchestration.loading.loader import load_tables, raw_row_counts
@@ -32,51 +32,9 @@ KEYS = {"website": "wk_site_1", "backend": "wk_backend_2"}
 EVENTS = get_table("web", "events")
 
 
-class Collector:
-    """`cdp collect` in its own process, on a free port."""
-
-    def __init__(self, landing: Path):
-        self.landing = landing
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Collector:
-        env = {
-            **os.environ,
-            "CDP_WRITE_KEYS": ",".join(f"{s}={k}" for s, k in KEYS.items()),
-        }
-        self.proc = subprocess.Popen(
-            [CDP, "collect", "--landing", str(self.landing), "--port", str(self.port),
-             "--roll-seconds", "0.2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
-        wait_healthy(self.proc, self.url)
-        return self
-
-    def stop(self, sig=signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-
-    def lines(self) -> list[dict]:
-        """Every published line, each parsed (a torn line fails the test)."""
-        files = sorted((self.landing / "web").glob("events-collected-*.jsonl"))
-        return [json.loads(line) for f in files for line in f.read_text().splitlines()]
-
-    def wait_for(self, n: int, timeout: float = 20) -> list[dict]:
-        """The published lines once there are `n` (or what there is after `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while len(lines := self.lines()) < n and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return lines
-
-
 @pytest.fixture
 def collector(tmp_path):
-    c = Collector(tmp_path / "landing").start()
+    c = Collector(tmp_path / "landing", KEYS).start()
     try:
         yield c
     finally:
@@ -216,7 +174,7 @@ def test_the_browser_sdk_calls_with_the_key_in_the_body(collector):
 def test_no_answered_event_is_lost_to_sigkill(tmp_path):
     """10,000 events in batches of 100 from 4 senders; SIGKILL half-way; every event
     answered 200 is in the landing files after the restart, and no line is torn."""
-    c = Collector(tmp_path / "landing").start()
+    c = Collector(tmp_path / "landing", KEYS).start()
     answered: list[str] = []
     lock = threading.Lock()
     batches = [

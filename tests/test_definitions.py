@@ -14,7 +14,7 @@ from orchestration.sources import all_tables
 ensure_manifest()
 
 from orchestration.definitions import build_definitions  # noqa: E402
-from orchestration.sensors import build_landing_sensor  # noqa: E402
+from orchestration.sensors import build_landing_sensor, build_live_sensor  # noqa: E402
 from orchestration.settings import Settings  # noqa: E402
 
 defs = build_definitions(Settings.resolve())
@@ -85,6 +85,58 @@ def test_sensor_requests_a_run_for_new_files_only(tmp_path):
     assert isinstance(sensor(build_sensor_context(cursor=cursor)), RunRequest)
 
 
+def test_the_landing_sensor_leaves_collected_events_to_the_live_path(tmp_path):
+    sensor = build_landing_sensor(defs.resolve_job_def("cdp_all"), tmp_path)
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "events-collected-20261207T000000-1-000001.jsonl").write_text("{}\n")
+    assert isinstance(sensor(build_sensor_context()), SkipReason)
+    (tmp_path / "web" / "events_part-0001.jsonl").write_text("{}\n")
+    assert isinstance(sensor(build_sensor_context()), RunRequest)
+
+
+def test_the_live_job_builds_models_only_and_keeps_the_full_run_s_work():
+    from orchestration.assets.identity import IDENTITY_QUALITY_KEY
+    from orchestration.assets.predictions import PREDICTIONS_KEY
+    from orchestration.assets.serving import SERVING_KEY
+
+    job = defs.resolve_job_def("cdp_live")
+    keys = job.asset_layer.selected_asset_keys
+    assert AssetKey(["raw", "web", "events"]) in keys and SERVING_KEY in keys
+    assert AssetKey(["marts", "customer_traits"]) in keys
+    assert not {PREDICTIONS_KEY, IDENTITY_QUALITY_KEY} & keys
+    declared = next(j for j in defs.jobs if j.name == "cdp_live")
+    checks = declared.selection.resolve_checks(defs.resolve_asset_graph())
+    assert checks and {c.name for c in checks} == {"batch_contract"}
+
+
+def test_a_live_cycle_takes_the_changed_sources_and_what_is_downstream(tmp_path):
+    from orchestration.live.stream import Changes, cycle_selection
+    from orchestration.sources import load_sources
+
+    web = load_sources()["web"]
+    keys, checks = cycle_selection(defs.get_repository_def(), [web])
+    assert AssetKey(["staging", "stg_web__events"]) in keys
+    assert AssetKey(["segments", "retention_offer"]) in keys
+    assert AssetKey(["staging", "stg_crm__contacts"]) not in keys
+    assert {c.asset_key for c in checks} == {AssetKey(t.asset_key) for t in web.tables}
+
+    sensor = defs.resolve_sensor_def("live_landing_sensor")
+    assert sensor.default_status.value == "STOPPED"
+    live = build_live_sensor(defs.resolve_job_def("cdp_live"), tmp_path)
+    (tmp_path / "web").mkdir()
+    changes = Changes(tmp_path)
+    changes.commit(scanned := changes.scan(), list(scanned))  # every source as it is now
+    context = build_sensor_context(cursor=changes.to_cursor(), definitions=defs)
+    assert isinstance(live(context), SkipReason)
+    (tmp_path / "web" / "events-collected-20261207T000000-1-000001.jsonl").write_text("{}\n")
+    request = live(context)
+    assert isinstance(request, RunRequest)
+    assert AssetKey(["staging", "stg_web__events"]) in request.asset_selection
+    assert AssetKey(["staging", "stg_crm__contacts"]) not in request.asset_selection
+    assert isinstance(live(build_sensor_context(cursor=context.cursor, definitions=defs)),
+                      SkipReason)  # fmt: skip
+
+
 def test_expectation_suites_are_asset_checks_blocking_where_they_gate():
     specs = {
         (spec.asset_key, spec.name): spec
@@ -108,9 +160,9 @@ def test_duckdb_runs_queue_one_at_a_time(tmp_path, monkeypatch):
 
     for target in ("duckdb", "postgres"):
         built = build_definitions(Settings.resolve(target))
-        for job in [built.resolve_job_def(n) for n in ("cdp_all", "cdp_all_and_syncs")] + [
-            built.resolve_job_def(s.job_name) for s in built.schedules
-        ]:
+        for job in [
+            built.resolve_job_def(n) for n in ("cdp_all", "cdp_all_and_syncs", "cdp_live")
+        ] + [built.resolve_job_def(s.job_name) for s in built.schedules]:
             assert job.tags.get(WAREHOUSE_TAG) == target, job.name
 
     home = tmp_path / "home"

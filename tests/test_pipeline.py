@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -384,19 +385,15 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
             e["event_id"] for e in theirs["recent_events"]
         ]
 
+    # the seed scenario, live on PostgreSQL (a landing folder of its own: the stream writes)
+    shutil.copytree(landing, tmp_path / "live_landing")
+    env = {"CDP_TARGET": "postgres", "DAGSTER_HOME": str(tmp_path / "dagster_live")}
+    _seed_scenario(pg, tmp_path / "live_landing", env)
+
 
 def _serve(db: Path, tokens: str):
     """`cdp serve` on the DuckDB warehouse `db`, on a free port: (process, base url)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [CDP, "serve", "--port", str(port)],
-        env={**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_API_TOKENS": tokens},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_healthy(proc, url)
-    return proc, url
+    return _serve_env({**os.environ, "CDP_DUCKDB_PATH": str(db), "CDP_API_TOKENS": tokens})
 
 
 def test_profiles_are_served_by_any_identifier_and_never_wait_for_a_run(
@@ -475,3 +472,118 @@ def test_profiles_are_served_by_any_identifier_and_never_wait_for_a_run(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+FRESHNESS_LIMIT_S = 60  # a new event is in the profile API within this (issue's target)
+
+
+def _seed_scenario(target, landing: Path, env: dict[str, str]) -> None:
+    """A customer tells support they want to cancel; later an anonymous page view from their
+    known device arrives through the real SDK. The profile API, asked by that device's
+    anonymous_id, answers with the customer, the intends_to_cancel trait and the
+    retention_offer segment within the freshness limit, all kept fresh by `cdp stream`."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import httpx
+    from segment.analytics import Client as SegmentClient
+    from support import Collector
+
+    from orchestration.sources import get_table
+
+    [(customer, email, device)] = target.fetch_all(
+        "select c.customer_id, c.email, min(i.identifier_value) from marts.dim_customers as c "
+        "join marts.bdg_customer_identifiers as i on i.customer_id = c.customer_id "
+        "and i.identifier_type = 'anonymous_id' join marts.customer_traits as t "
+        "on t.customer_id = c.customer_id where c.email is not null and not t.intends_to_cancel "
+        "group by c.customer_id, c.email order by c.customer_id limit 1"
+    )
+    # the support desk's next export: one ticket, the customer's words
+    columns = [c.name for c in get_table("support", "tickets").columns]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ticket = {"ticket_id": f"TCK-LIVE-{uuid.uuid4().hex[:8]}", "requester_email": email,
+              "channel": "phone", "subject": "I want to cancel my membership, it is too expensive",
+              "status": "open", "priority": "high", "created_at": now}  # fmt: skip
+    with (landing / "support" / "tickets_live-0001.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerow({c: ticket.get(c, "") for c in columns})
+
+    keys = {"web": "wk_scenario"}
+    run_env = {**os.environ, **env, "CDP_API_TOKENS": "site=tok-site,care=tok-care:pii"}
+    stream = subprocess.Popen(
+        [CDP, "stream", "--landing", str(landing), "--every", "1"],
+        env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    collector = Collector(landing, keys, env).start()
+    api, url = _serve_env(run_env)
+    care, site = {"Authorization": "Bearer tok-care"}, {"Authorization": "Bearer tok-site"}
+    try:
+
+        def profile(kind: str, value: str, headers: dict) -> dict | None:
+            answer = httpx.get(f"{url}/v1/profiles/{kind}/{value}", headers=headers)
+            return answer.json() if answer.status_code == 200 else None
+
+        def flagged(got: dict | None) -> bool:
+            return (
+                bool(got)
+                and got["traits"]["intends_to_cancel"]
+                and "retention_offer" in [s["segment"] for s in got["segments"]]
+            )
+
+        # the ticket reaches the trait and the segment through the stream's first cycle
+        # (every source; on PostgreSQL the API reads each table as soon as it is replaced)
+        deadline = time.monotonic() + 240
+        while not flagged(got := profile("email", email, care)):
+            assert stream.poll() is None, stream.stdout.read()
+            assert time.monotonic() < deadline, "the ticket never reached the profile"
+            time.sleep(0.5)
+        assert got["customer_id"] == customer
+
+        # an hour later: the website, not logged in, on the device seen before
+        message = f"scenario-{uuid.uuid4()}"
+        sdk = SegmentClient(keys["web"], host=collector.url, sync_mode=True)
+        sdk.page(anonymous_id=device, name="Pricing", properties={"path": "/pricing"},
+                 message_id=message)  # fmt: skip
+        sent = time.monotonic()
+        while True:
+            seen = profile("anonymous_id", device, site)
+            if seen and f"web_events:{message}" in [e["event_id"] for e in seen["recent_events"]]:
+                break
+            assert stream.poll() is None, stream.stdout.read()
+            assert time.monotonic() - sent < FRESHNESS_LIMIT_S, "the page view was not served"
+            time.sleep(0.5)
+        assert seen["customer_id"] == customer
+        assert flagged(seen)
+        assert "email" not in seen["profile"]  # the website's token reads no PII
+    finally:
+        collector.stop()
+        api.terminate()
+        api.wait(timeout=30)
+        stream.terminate()
+        out, _ = stream.communicate(timeout=60)
+    assert stream.returncode in (0, 130, -15), out  # stopped by SIGTERM, not by an error
+    assert ": failed" not in out, out
+
+
+def _serve_env(env: dict[str, str]):
+    """`cdp serve` with `env`, on a free port: (process, base url)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [CDP, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(proc, url)
+    return proc, url
+
+
+def test_seed_scenario_live_on_duckdb(landing, duckdb_run, tmp_path, monkeypatch):
+    db = tmp_path / "cdp.duckdb"
+    shutil.copy(duckdb_run[0], db)  # its own copy and landing folder: the stream writes
+    shutil.copytree(landing, tmp_path / "landing")
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(db))
+    env = {"CDP_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    _seed_scenario(resolve_warehouse("duckdb"), tmp_path / "landing", env)

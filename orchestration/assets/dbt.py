@@ -22,6 +22,7 @@ from dagster_dbt import (
 )
 
 from orchestration.dbt_project import dbt_project, keep_partial_parse
+from orchestration.resources import CdpSettings
 from orchestration.run_report import REPORT_KEY, DbtErrors
 
 
@@ -82,9 +83,21 @@ def _import_meanwhile(modules: tuple[str, ...]) -> threading.Thread:
     return thread
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource, later: tuple[str, ...] = ()):
+def _build(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    cdp: CdpSettings,
+    later: tuple[str, ...] = (),
+):
     """Run `dbt build` on the selected models; tests report as asset checks. When dbt fails,
-    the step fails with every error dbt reported: the node, its file and dbt's message."""
+    the step fails with every error dbt reported: the node, its file and dbt's message.
+    A run of the live job (orchestration/live/stream.py) runs the models only, in this
+    process, with its environment variable set for dbt."""
+    from orchestration.live.stream import LIVE_TAG
+
+    if context.run.tags.get(LIVE_TAG):
+        yield from _run_live(context, dbt, cdp.warehouse())
+        return
     total_models = len(context.selected_asset_keys)
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     importing = _import_meanwhile(later)
@@ -92,6 +105,77 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, later: tuple[str
         yield from _stream(context, invocation, total_models)
     finally:
         importing.join()
+
+
+def _run_live(context: AssetExecutionContext, dbt: DbtCliResource, warehouse):
+    """`dbt run` of the selected models in this process (dbt_project.run_in_process): a live
+    cycle every few seconds pays no dbt start-up. Each built model is an output; when dbt
+    fails, the step fails with every error it reported, as `_stream` says them."""
+    import os
+
+    from dbt_common.events.functions import msg_to_dict
+
+    from orchestration.dbt_project import run_in_process
+    from orchestration.live.stream import LIVE_ENV
+    from orchestration.warehouse import PROJECT_DIR
+
+    wanted = {}  # dbt selector -> asset key, of the models this step is to build
+    for props in _manifest_models():
+        key = translator.get_asset_key(props)
+        if key in context.selected_asset_keys:
+            wanted[props["unique_id"]] = (".".join(props["fqn"]), key)
+    errors = DbtErrors()
+    name, value = LIVE_ENV
+    previous = os.environ.get(name)
+    os.environ[name] = value  # read by the models as dbt renders them
+    try:
+        result = run_in_process(
+            ["run", "--select", *(selector for selector, _ in wanted.values())],
+            target=dbt.target,
+            callbacks=[lambda event: errors.observe(msg_to_dict(event))],
+        )
+    finally:
+        warehouse.release_dbt()
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+    if isinstance(result.exception, KeyboardInterrupt | SystemExit) or (
+        result.exception is not None and "Interrupt" in type(result.exception).__name__
+    ):
+        raise result.exception
+    built = 0
+    for node in getattr(result.result, "results", None) or []:
+        if node.node.unique_id in wanted and str(node.status) == "success":
+            built += 1
+            key = wanted[node.node.unique_id][1]
+            context.log.info(f"built {'/'.join(key.path)} ({built} of {len(wanted)})")
+            yield Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key))
+    if result.success:
+        return
+    if not errors and result.exception is not None:
+        errors.general.append([f"{type(result.exception).__name__}: {result.exception}"])
+    log = PROJECT_DIR / "logs" / "dbt.log"
+    raise Failure(
+        description=errors.report("run", log),
+        metadata={REPORT_KEY: True, "dbt_log": MetadataValue.path(str(log))},
+    )
+
+
+def _manifest_models() -> list[dict]:
+    """The models of the project's manifest, as dagster-dbt sees them (cached per file)."""
+    import json
+
+    from orchestration.dbt_project import MANIFEST
+
+    stamp = MANIFEST.stat().st_mtime_ns
+    if _MODELS.get("stamp") != stamp:
+        nodes = json.loads(MANIFEST.read_text(encoding="utf-8"))["nodes"].values()
+        _MODELS.update(stamp=stamp, models=[n for n in nodes if n["resource_type"] == "model"])
+    return _MODELS["models"]
+
+
+_MODELS: dict = {}
 
 
 def _stream(context: AssetExecutionContext, invocation, total_models: int):
@@ -147,9 +231,9 @@ def _stream(context: AssetExecutionContext, invocation, total_models: int):
     dagster_dbt_translator=translator,
     exclude=AFTER_PREDICTIONS,
 )
-def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, cdp: CdpSettings):
     """Seeds, staging, identity resolution, customers and facts."""
-    yield from _build(context, dbt, later=_needed_later(context))
+    yield from _build(context, dbt, cdp, later=_needed_later(context))
 
 
 @dbt_assets(
@@ -159,6 +243,8 @@ def cdp_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     select=AFTER_PREDICTIONS,
     name="cdp_dbt_traits_and_segments",
 )
-def cdp_dbt_traits_and_segments(context: AssetExecutionContext, dbt: DbtCliResource):
+def cdp_dbt_traits_and_segments(
+    context: AssetExecutionContext, dbt: DbtCliResource, cdp: CdpSettings
+):
     """Customer traits and segments, which read the predictions."""
-    yield from _build(context, dbt)
+    yield from _build(context, dbt, cdp)

@@ -16,6 +16,7 @@ from orchestration.cli import (  # noqa: F401 - each registers its commands on t
     run,
     segments,
     serve,
+    stream,
     syncs,
     ui,
 )

@@ -549,6 +549,8 @@ SUPPORT_SUBJECTS = [
     "Order cancelled by mistake",
     "Gift card balance",
     "Package marked delivered but not received",
+    "Please cancel my membership",
+    "I want to close my account",
 ]
 SUPPORT_CHANNELS = ["email", "email", "email", "chat", "chat", "phone", "web_form"]
 

@@ -36,10 +36,11 @@ from orchestration.live.events import (
     Rejected,
     parse_body,
 )
+from orchestration.loading.landing import PUBLISHED_WHOLE
 
 SOURCE_FOLDER = "web"  # the web source's landing folder (its pattern: web/events*.jsonl)
 WORKING_FOLDER = ".collecting"
-PUBLISHED_PREFIX = "events-collected-"
+PUBLISHED_PREFIX = f"events{PUBLISHED_WHOLE}"  # taken by the loader at once
 WRITE_KEYS_ENV = "CDP_WRITE_KEYS"
 CORS_ENV = "CDP_COLLECTOR_CORS_ORIGINS"
 

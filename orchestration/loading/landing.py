@@ -8,7 +8,9 @@ A landing file is taken literally and only when it is safe to read:
 - it is complete: a file modified less than the settle period ago (dbt_project.yml
   `vars.cdp_loading.landing_settle_seconds`) is still being written. The load waits for it once, up to that
   period; one that is still changing is left for the next run. A file that changes while
-  it is being loaded is rolled back and left for the next run too.
+  it is being loaded is rolled back and left for the next run too. A file whose name holds
+  `PUBLISHED_WHOLE` was written and flushed elsewhere and moved in by one rename (the
+  collector's, `cdp collect`): it is complete when it appears, and taken at once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from pathlib import Path
 
 from orchestration.sources import Table
 from orchestration.warehouse import descriptor_path
+
+PUBLISHED_WHOLE = "-collected-"
+
+
+def published_whole(name: str) -> bool:
+    """The file was moved into the landing folder complete (see the module's notes)."""
+    return PUBLISHED_WHOLE in name
 
 
 class Refused(Exception):
@@ -155,14 +164,15 @@ def settle(found: list[tuple[str, Path]], seconds: float) -> tuple[list, list[st
         return (st.st_size, st.st_mtime_ns)
 
     seen = [(rel, path, look(path)) for rel, path in found]
-    times = [state[1] for _, _, state in seen if state is not None]
+    times = [state[1] for _, path, state in seen
+             if state is not None and not published_whole(path.name)]  # fmt: skip
     wait = seconds - (time.time_ns() - max(times)) / 1e9 if times and seconds > 0 else 0
     if wait <= 0:
         return seen, []
     time.sleep(min(wait, seconds))
     ready, writing = [], []
     for rel, path, state in seen:
-        if state is not None and look(path) != state:
+        if state is not None and not published_whole(path.name) and look(path) != state:
             writing.append(rel)
         else:
             ready.append((rel, path, state))

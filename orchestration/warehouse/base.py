@@ -145,6 +145,12 @@ class Warehouse(ABC):
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt and other children, identical at parse and run time."""
 
+    def release_dbt(self) -> None:
+        """Let go of what dbt run in this process (dbt_project.run_in_process) still holds
+        open, so this process's own connections can open the warehouse next. PostgreSQL:
+        nothing (dbt's connections are closed after each invocation)."""
+        return None
+
     def check_reachable(self) -> None:
         """Raise WarehouseError, in one line, when the warehouse cannot be used."""
         with self.connect():

@@ -188,6 +188,16 @@ class DuckDBWarehouse(Warehouse):
         for served in [link, *link.parent.glob(f"{link.stem}.*{link.suffix}")]:
             served.unlink(missing_ok=True)
 
+    def release_dbt(self) -> None:
+        """dbt-duckdb keeps its database open for the process (a DuckDB instance of its own
+        settings, which `connect` could not open beside it): closed here."""
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        with DuckDBConnectionManager._LOCK:
+            if DuckDBConnectionManager._ENV is not None:
+                DuckDBConnectionManager._ENV.close()
+                DuckDBConnectionManager._ENV = None
+
     def dbt_env(self) -> dict[str, str]:
         env = {"CDP_TARGET": self.name, "CDP_DUCKDB_PATH": str(self.path)}
         if self.memory_limit:

@@ -41,6 +41,8 @@ final as (
         traits.preferred_store_id,
         traits.support_contacts,
         traits.support_satisfaction_avg,
+        traits.cancel_intent_at,
+        traits.intends_to_cancel,
         traits.predicted_value_12m,
         traits.churn_probability
     from customers

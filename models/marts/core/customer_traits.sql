@@ -6,7 +6,8 @@
     Predicted 12-month value and churn probability come from the predictions asset
     (source predictions.customer_predictions, written by Dagster before this model); they are
     null when it has not run on this data (a dbt-only build, CDP_PREDICTIONS=0 after new
-    data): predictions are joined only when their as_of_at is this build's.
+    data): predictions are joined only when their as_of_at is this build's. A live build
+    (`cdp stream`, CDP_LIVE_BUILD) keeps the last fit: it refits at the next full run.
 -#}
 {%- set predictions_source = source('predictions', 'customer_predictions') %}
 {%- set predictions_table = adapter.get_relation(
@@ -125,7 +126,8 @@ ticket_stats as (
     select
         customer_id,
         count(*) as support_contacts,
-        avg(satisfaction_score) as support_satisfaction_avg
+        avg(satisfaction_score) as support_satisfaction_avg,
+        max(case when expresses_cancel_intent then created_at end) as cancel_intent_at
     from tickets
     group by customer_id
 ),
@@ -164,6 +166,16 @@ joined as (
         email_stats.emails_clicked * 1.0 / nullif(email_stats.emails_received, 0) as email_click_rate,
         coalesce(ticket_stats.support_contacts, 0) as support_contacts,
         ticket_stats.support_satisfaction_avg,
+        ticket_stats.cancel_intent_at,
+        coalesce(
+            ticket_stats.cancel_intent_at
+            > {{ dbt.dateadd('day', -var('cancel_intent_days'), 'as_of.as_of_at') }}
+            and (
+                order_stats.last_order_at is null
+                or order_stats.last_order_at < ticket_stats.cancel_intent_at
+            ),
+            false
+        ) as intends_to_cancel,
         consent_state.consent_email,
         consent_state.consent_sms,
         consent_state.consent_push,
@@ -184,10 +196,14 @@ joined as (
     left join ticket_stats on customers.customer_id = ticket_stats.customer_id
     left join consent_state on customers.customer_id = consent_state.customer_id
     left join predictions
-        -- only predictions fitted on this data (same as_of): older ones are left out
+        -- only predictions fitted on this data (same as_of): older ones are left out, except
+        -- in a live build (CDP_LIVE_BUILD, set by the live job: orchestration/live/stream.py),
+        -- which keeps the last fit until the next full run
         on
             customers.customer_id = predictions.customer_id
+            {%- if env_var('CDP_LIVE_BUILD', '') != 'true' %}
             and as_of.as_of_at = predictions.as_of_at
+            {%- endif %}
 ),
 
 scored as (
@@ -223,6 +239,8 @@ final as (
         cast(joined.email_click_rate as double precision) as email_click_rate,
         joined.support_contacts,
         cast(joined.support_satisfaction_avg as double precision) as support_satisfaction_avg,
+        joined.cancel_intent_at,
+        joined.intends_to_cancel,
         joined.consent_email,
         joined.consent_sms,
         joined.consent_push,

@@ -15,6 +15,7 @@ final as (
         record_customers.customer_id,
         tickets.channel,
         tickets.subject,
+        {{ cdp.expresses_cancel_intent('tickets.subject') }} as expresses_cancel_intent,
         tickets.ticket_status,
         tickets.ticket_priority,
         tickets.created_at,
