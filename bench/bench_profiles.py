@@ -36,7 +36,7 @@ TARGET_P99_MS = 20
 
 
 def _identifiers(db: Path, work: Path) -> Path:
-    target = resolve_warehouse("duckdb", duckdb_path=db).serving()
+    target = resolve_warehouse("duckdb", duckdb_path=db)
     rows = target.fetch_all(
         "select identifier_type, identifier_value from marts.bdg_customer_identifiers "
         "where identifier_type in ('email', 'phone', 'anonymous_id') "

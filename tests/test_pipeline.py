@@ -385,6 +385,14 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
             e["event_id"] for e in theirs["recent_events"]
         ]
 
+    # the served tables carry indexes on the keys lookups use (views excepted)
+    indexed = pg.fetch_all(
+        "select schemaname || '.' || tablename from pg_indexes where indexname like '%cdp_key%'"
+    )
+    assert {"marts.dim_customers", "marts.bdg_customer_identifiers", "marts.fct_events"} <= {
+        name for (name,) in indexed
+    }
+
     # the seed scenario, live on PostgreSQL (a landing folder of its own: the stream writes)
     shutil.copytree(landing, tmp_path / "live_landing")
     env = {"CDP_TARGET": "postgres", "DAGSTER_HOME": str(tmp_path / "dagster_live")}
@@ -405,9 +413,9 @@ def test_profiles_are_served_by_any_identifier_and_never_wait_for_a_run(
 
     db = tmp_path / "cdp.duckdb"
     shutil.copy(duckdb_run[0], db)  # its own copy: this test writes to it
-    shutil.copy(duckdb_run[0].with_name("cdp.serving.duckdb"), db.with_name("cdp.serving.duckdb"))
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(db))
     target = resolve_warehouse("duckdb")
+    profiles.publish(target)
     # a customer with an email, a phone and a device, as the lookups below need
     [(email, customer, phone, device)] = target.fetch_all(
         "select c.email, c.customer_id, c.phone, min(i.identifier_value) "

@@ -190,3 +190,45 @@ def test_messages_name_the_command_that_builds_this_warehouse(tmp_path):
     quoted = resolve_warehouse("duckdb", {"CDP_DUCKDB_PATH": str(tmp_path / "it's.duckdb")})
     with pytest.raises(WarehouseError, match="set CDP_DUCKDB_PATH to a file named without"):
         quoted.check_reachable()  # what `cdp run` asks first
+
+
+def test_the_duckdb_serving_copy_keeps_types_versions_and_functions(tmp_path):
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from orchestration.warehouse import ServedTable
+
+    duck = resolve_warehouse("duckdb", duckdb_path=tmp_path / "w.duckdb")
+    with duck.session() as session:
+        session.run("create schema marts")
+        session.run(
+            "create table marts.people as select * from (values "
+            "('c1', timestamp '2026-01-02 03:04:05.123456', date '2000-02-29', "
+            "cast(12.50 as decimal(18, 2)), true, 3, 0.25, 'x'), "
+            "('c2', null, null, null, false, null, null, null)) "
+            "as v(customer_id, seen_at, born, spent, active, n, rate, note)"
+        )
+        session.run("create macro marts.shout(v) as upper(v) || '!'")
+    tables = [ServedTable("marts.people", "select * from marts.people")]
+    duck.publish_serving(tables, ["marts.shout"])
+    serving = duck.serving()
+    with serving.reader() as run:
+        [row] = run("select * from marts.people where customer_id = ?", ["c1"])
+        assert row == ("c1", datetime(2026, 1, 2, 3, 4, 5, 123456), date(2000, 2, 29),
+                       Decimal("12.50"), True, 3, 0.25, "x")  # fmt: skip
+        assert run("select active, n from marts.people where customer_id = 'c2'") == [(False, None)]
+        plan = run("explain query plan select * from marts.people where customer_id = 'c1'")
+        assert "people_key0" in str(plan)  # looked up by its key, not scanned
+        assert serving.function_run(run)("select marts.shout(?)", ["hi"]) == [("HI!",)]
+
+        # a new version: this reader's next call sees it; versions before the previous go
+        with duck.session() as session:
+            session.run("update marts.people set note = 'y' where customer_id = 'c1'")
+        for _ in range(3):
+            duck.publish_serving(tables, ["marts.shout"])
+    with serving.reader() as run:
+        assert run("select note from marts.people where customer_id = 'c1'") == [("y",)]
+    versions = [p for p in tmp_path.iterdir() if p.name.startswith("w.serving.")]
+    assert len(versions) == 2 and (tmp_path / "w.serving").is_symlink()
+    duck.drop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

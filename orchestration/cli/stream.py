@@ -49,8 +49,12 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
         soft_wrap=True,
     )
 
-    def stop(signum, frame):  # SIGTERM as Ctrl-C: between cycles at once, in one the run
-        raise KeyboardInterrupt  # is marked failed by Dagster and the stream ends after it
+    in_cycle, stopping = [], []
+
+    def stop(signum, frame):  # SIGTERM: between cycles at once; in one, after it (an
+        if not in_cycle:  # exception raised at any point of a run could leave a lock held)
+            raise KeyboardInterrupt
+        stopping.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
     last_failure = None
@@ -60,7 +64,11 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
             scanned = changes.scan()
             names = changes.changed(scanned)
             if names:
-                cycle = run_cycle(defs, instance, names, log)
+                in_cycle.append(True)
+                try:
+                    cycle = run_cycle(defs, instance, names, log)
+                finally:
+                    in_cycle.clear()
                 if cycle.interrupted:
                     raise KeyboardInterrupt
                 stamp = time.strftime("%H:%M:%S")
@@ -82,6 +90,9 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
                         markup=False,
                     )
                 console.file.flush()
+                if stopping:
+                    console.print("stopped (SIGTERM) after the cycle")
+                    return
                 if once:
                     if not cycle.success:
                         raise CliError(f"run {cycle.run_id} failed")

@@ -1,7 +1,8 @@
 """One customer's profile, looked up by any identifier, from the serving state.
 
 The serving state is what the last build left, in a form readers never wait for: on
-PostgreSQL the tables themselves, on DuckDB a copy written beside the warehouse after each
+PostgreSQL the tables themselves, on DuckDB an indexed copy in SQLite written beside the
+warehouse after each
 build and swapped in whole (warehouse `publish_serving`). `SERVED` says what it holds.
 
 A lookup takes an identifier type and a value as a caller has it: emails and phones are
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 
 from orchestration.identity.explain import CUSTOMERS, HISTORY, IDENTIFIERS, follow_merges
 from orchestration.identity.normalise import FUNCTION, RULE_TYPES, normalise
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import ServedTable, Warehouse
 
 TRAITS = "marts.customer_traits"
 EVENTS = "marts.fct_events"
@@ -30,16 +31,22 @@ RECENT_EVENTS = 20  # events a profile shows, newest first
 # The identifier types a profile can be looked up by (customer_id: the profile's own id).
 LOOKUP_TYPES = ("email", "phone", "user_id", "anonymous_id", "loyalty_card_id", "customer_id")
 
-# What the serving state holds: (schema.table, the select that fills it from the warehouse).
-SERVED: tuple[tuple[str, str], ...] = (
-    (CUSTOMERS, f"select * from {CUSTOMERS}"),
-    (IDENTIFIERS, f"select * from {IDENTIFIERS}"),
-    (HISTORY, f"select * from {HISTORY}"),
-    (TRAITS, f"select * from {TRAITS}"),
-    (MEMBERSHIPS, f"select * from {MEMBERSHIPS} where exited_at is null"),
-    (CONSENTS, f"select * from {CONSENTS}"),
-    (CALLING_CODES, f"select * from {CALLING_CODES}"),  # read by the normalise function
-    (
+# What the serving state holds, and the keys each table is looked up by.
+SERVED: tuple[ServedTable, ...] = (
+    ServedTable(CUSTOMERS, f"select * from {CUSTOMERS}"),
+    ServedTable(
+        IDENTIFIERS,
+        f"select * from {IDENTIFIERS}",
+        keys=(("identifier_type", "identifier_value"), ("customer_id",)),
+    ),
+    ServedTable(HISTORY, f"select * from {HISTORY}", keys=(("old_customer_id",),)),
+    ServedTable(TRAITS, f"select * from {TRAITS}"),
+    ServedTable(MEMBERSHIPS, f"select * from {MEMBERSHIPS} where exited_at is null"),
+    ServedTable(CONSENTS, f"select * from {CONSENTS}"),
+    ServedTable(
+        CALLING_CODES, f"select * from {CALLING_CODES}", keys=(), read_by_functions=True
+    ),  # read by the normalise function
+    ServedTable(
         EVENTS,
         f"select * from (select *, row_number() over (partition by customer_id "
         f"order by event_at desc, event_id) as recent_rank from {EVENTS} "
@@ -64,7 +71,7 @@ def lookup(
             f"unknown identifier type {identifier_type!r}: one of {', '.join(LOOKUP_TYPES)}"
         )
     with serving.reader() as run:
-        found = _resolve(run, identifier_type, value)
+        found = _resolve(run, serving.function_run(run), identifier_type, value)
         if found is None:
             return None
         customer_id, merged_from = found
@@ -112,8 +119,9 @@ def lookup(
     }
 
 
-def _resolve(run, identifier_type: str, value: str) -> tuple[str, str | None] | None:
-    """(customer_id, the merged-away id asked for or None), or None when nothing matches."""
+def _resolve(run, functions, identifier_type: str, value: str) -> tuple[str, str | None] | None:
+    """(customer_id, the merged-away id asked for or None), or None when nothing matches.
+    `functions` runs the warehouse's functions (the normalisation)."""
     value = value.strip()
     if not value:
         return None
@@ -123,7 +131,7 @@ def _resolve(run, identifier_type: str, value: str) -> tuple[str, str | None] | 
         hops = follow_merges(run, value)
         return (hops[-1].new_customer_id, value) if hops else None
     if identifier_type in RULE_TYPES:
-        value = normalise(run, identifier_type, value)
+        value = normalise(functions, identifier_type, value)
         if value is None:
             return None
     rows = run(

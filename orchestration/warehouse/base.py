@@ -19,6 +19,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, ClassVar
 
@@ -41,6 +42,18 @@ PORTABLE_TYPES = (
 )
 
 Run = Callable[..., list[tuple]]
+
+
+@dataclass(frozen=True)
+class ServedTable:
+    """A table of the profile API's serving state: `relation` (schema.table) filled by
+    `select`, looked up by the column lists `keys` (the first is also its order), and
+    whether the warehouse's functions read it."""
+
+    relation: str
+    select: str
+    keys: tuple[tuple[str, ...], ...] = (("customer_id",),)
+    read_by_functions: bool = False
 
 
 class WarehouseError(RuntimeError):
@@ -266,11 +279,17 @@ class Warehouse(ABC):
 
     # ------------------------------------------------------------------ serving
 
-    def serving(self) -> Warehouse:
-        """What the profile API reads: by default this warehouse itself, whose tables a
+    def serving(self):
+        """What the profile API reads (`reader()`, `function_run()`, `fetch_all()`,
+        `missing_relation()`, `label`): by default this warehouse itself, whose tables a
         run replaces in transactions, so a reader never waits for a run nor sees half of
         one."""
         return self
+
+    def function_run(self, run: Run) -> Run:
+        """The `run(sql, params)` on which the warehouse's functions (the identifier
+        normalisation) are evaluated for a reader of `run`: that same one by default."""
+        return run
 
     @contextmanager
     def reader(self) -> Iterator[Run]:
@@ -280,10 +299,10 @@ class Warehouse(ABC):
         with self.read_session() as run:
             yield run
 
-    def publish_serving(self, tables: Sequence[tuple[str, str]], functions: Sequence[str]) -> str:
-        """Make the state the last build left readable by `serving()`: `tables` are
-        (schema.table, select) pairs, `functions` schema.name of functions the reads call.
-        The default has nothing to do; says where the reads go."""
+    def publish_serving(self, tables: Sequence[ServedTable], functions: Sequence[str]) -> str:
+        """Make the state the last build left readable by `serving()`: `tables` what the
+        reads query, `functions` schema.name of functions they call. The default has
+        nothing to do; says where the reads go."""
         return f"read from the tables of {self.label}"
 
     @abstractmethod

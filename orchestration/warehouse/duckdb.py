@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -13,19 +12,16 @@ from typing import IO
 
 from orchestration.warehouse.base import (
     PROJECT_DIR,
+    ServedTable,
     Session,
     Warehouse,
     WarehouseError,
     first_line,
     literal_path,
     placeholders,
-    sql_literal,
 )
 
 DEFAULT_PATH = PROJECT_DIR / "warehouse" / "cdp.duckdb"
-# Read-only connections kept for `reader()`: path -> ((inode, mtime), connection)
-_READERS: dict = {}
-_READERS_LOCK = threading.Lock()
 # What an unset CDP_DUCKDB_MEMORY_LIMIT means: DuckDB's own default (profiles.yml gives dbt
 # the same; cdp's connections leave the setting alone).
 UNSET_MEMORY_LIMIT = "80%"
@@ -97,73 +93,33 @@ class DuckDBWarehouse(Warehouse):
 
     @property
     def serving_path(self) -> Path:
-        return self.path.with_name(f"{self.path.stem}.serving{self.path.suffix}")
+        """The link to the current version of the serving copy (serving_copy.py)."""
+        return self.path.with_name(f"{self.path.stem}.serving")
 
-    def serving(self) -> DuckDBWarehouse:
-        """A file of its own: readers of the main file would wait for every run (one
-        writing process, and no reader beside it)."""
-        return replace(self, path=self.serving_path)
+    def serving(self):
+        """A copy of its own, in SQLite (serving_copy.py): readers of the main file would
+        wait for every run (one writing process, and no reader beside it), and DuckDB has
+        no index it would use for a lookup by one key."""
+        from orchestration.warehouse.serving_copy import ServingCopy
 
-    @contextmanager
-    def reader(self) -> Iterator:
-        """A cursor of one read-only connection per file. A serving state is a link to its
-        current version (see publish_serving): a new version is a new file, opened on the
-        next call, while readers of the old one finish on it."""
-        import os
+        return ServingCopy(self.serving_path, self.build_command)
 
-        current = os.path.realpath(self.path)
-        if not os.path.exists(current):
-            raise WarehouseError(
-                f"no DuckDB warehouse at {self.path}: run {self.build_command} first"
-            )
-        key = str(self.path)
-        with _READERS_LOCK:
-            kept = _READERS.get(key)
-            if kept is None or kept[0] != current:
-                import duckdb
-
-                con = duckdb.connect(current, read_only=True, config=_config(self.memory_limit))
-                _READERS[key] = kept = (current, con)
-        cursor = kept[1].cursor()
-        try:
-            yield _DuckDBSession(self, cursor).run
-        finally:
-            cursor.close()
-
-    def publish_serving(self, tables: Sequence[tuple[str, str]], functions: Sequence[str]) -> str:
-        """Writes the tables and functions into a new file beside the warehouse (a version
-        of its own, `<name>.serving.<time>.duckdb`), then points the link
-        `<name>.serving.duckdb` at it in one rename. A reader opens the link's file and keeps
-        it; the next open finds the new one (DuckDB caches a database by its file name, so
-        each version has its own). Older versions go (readers that hold one still read it)."""
+    def publish_serving(self, tables: Sequence[ServedTable], functions: Sequence[str]) -> str:
+        """Writes the serving copy's new version (a folder of its own,
+        `<name>.serving.<time>/`), then points the link `<name>.serving` at it in one
+        rename. Versions before the previous one go (a reader may still be opening the
+        previous one; readers that hold an older one keep reading its unlinked files)."""
         import os
         import time
 
+        from orchestration.warehouse import serving_copy
+
         link = self.serving_path
-        version = link.with_name(f"{link.stem}.{time.time_ns()}{link.suffix}")
+        version = link.with_name(f"{link.name}.{time.time_ns()}")
         tmp = version.with_name(f".{version.name}.tmp")
         try:
             with self.connect() as con:
-                con.execute(f"attach {sql_literal(str(tmp))} as serving")
-                names = [t for t, _ in tables] + list(functions)
-                for schema in dict.fromkeys(n.split(".")[0] for n in names):
-                    con.execute(f"create schema serving.{schema}")
-                for relation, select in tables:
-                    con.execute(f"create table serving.{relation} as {select}")
-                for function in functions:
-                    schema, name = function.split(".")
-                    [(params, body)] = con.execute(
-                        "select parameters, macro_definition from duckdb_functions() "
-                        "where database_name = current_database() and schema_name = ? "
-                        "and function_name = ?",
-                        [schema, name],
-                    ).fetchall()
-                    con.execute(
-                        f"create macro serving.{schema}.{name}({', '.join(params)}) as {body}"
-                    )
-                con.execute("detach serving")
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
+                serving_copy.write(con, tmp, tables, functions)
             os.replace(tmp, version)
             pointer = link.with_name(f".{link.name}.{os.getpid()}.link")
             pointer.unlink(missing_ok=True)
@@ -175,18 +131,26 @@ class DuckDBWarehouse(Warehouse):
             finally:
                 os.close(fd)
         finally:
-            tmp.unlink(missing_ok=True)
-        for older in link.parent.glob(f"{link.stem}.*{link.suffix}"):
-            if older != version and older.stem.rsplit(".", 1)[-1].isdigit():
-                older.unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+        for older in self._serving_versions()[:-2]:
+            shutil.rmtree(older, ignore_errors=True)
         return f"written to {version}"
+
+    def _serving_versions(self) -> list[Path]:
+        """The serving copy's versions, oldest first."""
+        link = self.serving_path
+        found = [
+            p for p in link.parent.glob(f"{link.name}.*")
+            if p.is_dir() and not p.is_symlink() and p.name.rsplit(".", 1)[-1].isdigit()
+        ]  # fmt: skip
+        return sorted(found, key=lambda p: int(p.name.rsplit(".", 1)[-1]))
 
     def drop(self) -> None:
         self.path.unlink(missing_ok=True)
         self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
-        link = self.serving_path
-        for served in [link, *link.parent.glob(f"{link.stem}.*{link.suffix}")]:
-            served.unlink(missing_ok=True)
+        for version in self._serving_versions():
+            shutil.rmtree(version, ignore_errors=True)
+        self.serving_path.unlink(missing_ok=True)
 
     def release_dbt(self) -> None:
         """dbt-duckdb keeps its database open for the process (a DuckDB instance of its own

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from orchestration.warehouse.base import (
+    ServedTable,
     Session,
     Warehouse,
     WarehouseError,
@@ -135,6 +136,29 @@ class PostgresWarehouse(Warehouse):
                 yield session
             finally:
                 session.close()
+
+    def publish_serving(self, tables: Sequence[ServedTable], functions: Sequence[str]) -> str:
+        """Reads go to the tables themselves; each table (not a view) gets an index on each
+        of its keys where it has none (a table a build replaced lost its own)."""
+        with self.session() as session, session.transaction():
+            base_tables = {
+                f"{schema}.{name}"
+                for schema, name in session.run(
+                    "select table_schema, table_name from information_schema.tables "
+                    "where table_type = 'BASE TABLE'"
+                )
+            }
+            for table in tables:
+                if table.relation not in base_tables:
+                    continue
+                name = table.relation.split(".")[1]
+                for i, key in enumerate(table.keys):
+                    columns = ", ".join(quote_ident(c) for c in key)
+                    index = quote_ident(f"{name}_cdp_key{i}")
+                    session.run(
+                        f"create index if not exists {index} on {table.relation} ({columns})"
+                    )
+        return f"read from the tables of {self.label}, indexed on their keys"
 
     @contextmanager
     def reader(self) -> Iterator:

@@ -195,10 +195,10 @@ joined as (
     left join email_stats on customers.customer_id = email_stats.customer_id
     left join ticket_stats on customers.customer_id = ticket_stats.customer_id
     left join consent_state on customers.customer_id = consent_state.customer_id
+    -- only predictions fitted on this data (same as_of): older ones are left out, except
+    -- in a live build (CDP_LIVE_BUILD, set by the live job: orchestration/live/stream.py),
+    -- which keeps the last fit until the next full run
     left join predictions
-        -- only predictions fitted on this data (same as_of): older ones are left out, except
-        -- in a live build (CDP_LIVE_BUILD, set by the live job: orchestration/live/stream.py),
-        -- which keeps the last fit until the next full run
         on
             customers.customer_id = predictions.customer_id
             {%- if env_var('CDP_LIVE_BUILD', '') != 'true' %}
