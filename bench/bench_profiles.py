@@ -3,7 +3,8 @@
 On a warehouse built by `cdp run` (a generated landing folder of N customers, or the
 warehouse given with --warehouse), `cdp serve` runs in its own process and Locust
 (headless, its own process, bench/locust_profiles.py) asks for profiles by email, phone
-and anonymous_id drawn from the warehouse at `--rate` requests a second in all, for
+and anonymous_id drawn from the warehouse (one email or phone in four written as a person
+types it: upper case, spaces; `--typed-every`) at `--rate` requests a second in all, for
 `--seconds`, with a token that may read PII and, side by side, one that may not.
 
 Printed: requests a second reached, latency p50/p95/p99 (Locust's, per request, measured
@@ -11,7 +12,7 @@ at the client), failures and the server's peak RSS. Target: p99 at most 20 ms at
 requests a second. Client and server share this machine's cores.
 
     python bench/bench_profiles.py [--customers 10000] [--rate 200] [--seconds 30]
-                                   [--warehouse PATH.duckdb]
+                                   [--typed-every 4] [--warehouse PATH.duckdb]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ USERS = 20
 TARGET_P99_MS = 20
 
 
-def _identifiers(db: Path, work: Path) -> Path:
+def _identifiers(db: Path, work: Path, typed_every: int) -> Path:
     target = resolve_warehouse("duckdb", duckdb_path=db)
     rows = target.fetch_all(
         "select identifier_type, identifier_value from marts.bdg_customer_identifiers "
@@ -43,8 +44,18 @@ def _identifiers(db: Path, work: Path) -> Path:
         "order by hash(identifier_value) limit 3000"
     )
     path = work / "ids.json"
-    path.write_text(json.dumps([list(r) for r in rows]))
+    path.write_text(json.dumps([_typed(kind, value, i, typed_every) for i, (kind, value) in
+                                enumerate(rows)]))  # fmt: skip
     return path
+
+
+def _typed(kind: str, value: str, i: int, every: int) -> list:
+    """[type, value, typed]: one email or phone in `every` as a person types it (the rule
+    normalises it), the rest as stored."""
+    if not every or i % every or kind not in ("email", "phone"):
+        return [kind, value, False]
+    typed = f" {value.upper()} " if kind == "email" else f"{value[:2]} {value[2:5]} {value[5:]}"
+    return [kind, typed, True]
 
 
 def _phase(db: Path, ids: Path, token: str, rate: float, seconds: int, work: Path) -> dict:
@@ -62,6 +73,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--typed-every", type=int, default=4, metavar="N",
+                        help="one email or phone in N as a person types it (0: none)")  # fmt: skip
     parser.add_argument("--warehouse", type=Path, help="a built DuckDB warehouse to serve")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cdp-bench-profiles-") as tmp:
@@ -69,7 +82,7 @@ def main() -> None:
         started = time.perf_counter()
         db = args.warehouse.resolve() if args.warehouse else build_warehouse(work, args.customers)
         built = time.perf_counter() - started
-        ids = _identifiers(db, work)
+        ids = _identifiers(db, work, args.typed_every)
         phases = {k: _phase(db, ids, t, args.rate, args.seconds, work) for k, t in TOKENS.items()}
     what = (
         f"{db.name}" if args.warehouse else f"{args.customers:,} customers, built in {built:.0f} s"
@@ -82,6 +95,10 @@ def main() -> None:
                             ("requests", "requests", "{:,}"), ("failed", "failures", "{:,}"),
                             ("server peak RSS (MiB)", "peak_mib", "{:,.0f}")]:  # fmt: skip
         print(f"{label:<26}" + "".join(f"{fmt.format(p[key]):>14}" for p in phases.values()))
+    names = sorted({n for p in phases.values() for n in p["p99_by_name"]} - {"Aggregated"})
+    for name in names:
+        print(f"{'  p99 ' + name + ' (ms)':<26}"
+              + "".join(f"{p['p99_by_name'].get(name, '-'):>14}" for p in phases.values()))  # fmt: skip
     worst = max(p["p99"] for p in phases.values())
     verdict = "met" if worst <= TARGET_P99_MS else "MISSED"
     print(

@@ -1,7 +1,8 @@
 """Locust users for bench/bench_profiles.py: profile lookups at a steady rate.
 
 Each user asks `GET /v1/profiles/<type>/<value>` for identifiers drawn from
-CDP_BENCH_IDS (a JSON list of [type, value] taken from the warehouse), at
+CDP_BENCH_IDS (a JSON list of [type, value, typed] taken from the warehouse; each kind
+and form is a name of its own in the report), at
 CDP_BENCH_RATE requests a second, with the bearer token CDP_BENCH_TOKEN.
 """
 
@@ -24,9 +25,9 @@ class Caller(FastHttpUser):
 
     @task
     def lookup(self) -> None:
-        kind, value = random.choice(IDS)
+        kind, value, typed = random.choice(IDS)
         self.client.get(
             f"/v1/profiles/{kind}/{quote(value, safe='')}",
             headers=HEADERS,
-            name=f"/v1/profiles/{kind}",
+            name=f"{kind} as typed" if typed else kind,
         )

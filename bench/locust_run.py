@@ -109,6 +109,13 @@ def locust_figures(report: Path) -> dict:
         "p99": _percentile(counts, 0.99),
         "requests": requests,
         "failures": sum(e["num_failures"] for e in stats),
+        "p99_by_name": {
+            e["name"]: _percentile(
+                sorted((int(ms), n) for ms, n in e["response_times"].items()), 0.99
+            )
+            for e in stats
+            if e["response_times"]
+        },  # fmt: skip
     }
 
 

@@ -130,16 +130,21 @@ def _resolve(run, functions, identifier_type: str, value: str) -> tuple[str, str
             return value, None
         hops = follow_merges(run, value)
         return (hops[-1].new_customer_id, value) if hops else None
-    if identifier_type in RULE_TYPES:
+    rows = _by_identifier(run, identifier_type, value)
+    if not rows and identifier_type in RULE_TYPES:
+        # not found as given: the rule's form (a normalised value is its own normal form,
+        # so a value found as given needs no rule; tests/test_normalise.py checks this)
         value = normalise(functions, identifier_type, value)
-        if value is None:
-            return None
-    rows = run(
+        rows = _by_identifier(run, identifier_type, value) if value is not None else []
+    return (rows[0][0], None) if rows else None
+
+
+def _by_identifier(run, identifier_type: str, value: str) -> list[tuple]:
+    return run(
         f"select customer_id from {IDENTIFIERS} where identifier_type = ? "
         f"and identifier_value = ? order by customer_id",
         [identifier_type, value],
     )
-    return (rows[0][0], None) if rows else None
 
 
 def _row(run, manifest, relation: str, customer_id: str, pii: bool) -> dict | None:
