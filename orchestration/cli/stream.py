@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import time
 from pathlib import Path
@@ -49,14 +50,11 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
         soft_wrap=True,
     )
 
-    in_cycle, stopping = [], []
-
-    def stop(signum, frame):  # SIGTERM: between cycles at once; in one, after it (an
-        if not in_cycle:  # exception raised at any point of a run could leave a lock held)
-            raise KeyboardInterrupt
-        stopping.append(signum)
-
-    signal.signal(signal.SIGTERM, stop)
+    # SIGTERM stops the stream between cycles, or after the running one. Dagster installs
+    # its own handlers while a run executes (and may keep a signal to itself), so the stream
+    # learns of a signal from the wakeup pipe, which every handler writes to.
+    signals = _signal_pipe()
+    terminate = signal.SIGTERM.value.to_bytes(1, "little")
     last_failure = None
     with log_path.open("a", encoding="utf-8") as log:
         while True:
@@ -64,11 +62,8 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
             scanned = changes.scan()
             names = changes.changed(scanned)
             if names:
-                in_cycle.append(True)
-                try:
-                    cycle = run_cycle(defs, instance, names, log)
-                finally:
-                    in_cycle.clear()
+                cycle = run_cycle(defs, instance, names, log)
+                signal.signal(signal.SIGTERM, _noted)  # Dagster leaves its own in place
                 if cycle.interrupted:
                     raise KeyboardInterrupt
                 stamp = time.strftime("%H:%M:%S")
@@ -90,7 +85,7 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
                         markup=False,
                     )
                 console.file.flush()
-                if stopping:
+                if terminate in _drain(signals):
                     console.print("stopped (SIGTERM) after the cycle")
                     return
                 if once:
@@ -99,4 +94,33 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
                     return
             elif once:
                 return
-            time.sleep(max(0.0, every - (time.monotonic() - started)))
+            pause = max(0.0, every - (time.monotonic() - started))
+            if select.select([signals], [], [], pause)[0] and terminate in _drain(signals):
+                console.print("stopped (SIGTERM)")
+                return
+
+
+def _noted(signum, frame) -> None:
+    """A signal handled by being noted in the wakeup pipe only."""
+
+
+def _signal_pipe() -> int:
+    """The read end of a pipe that gets a byte for each signal received."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    signal.signal(signal.SIGTERM, _noted)
+    return read
+
+
+def _drain(fd: int) -> bytes:
+    got = b""
+    while True:
+        try:
+            chunk = os.read(fd, 256)
+        except BlockingIOError:
+            return got
+        if not chunk:
+            return got
+        got += chunk
