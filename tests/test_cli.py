@@ -50,6 +50,14 @@ def test_missing_landing_folder(tmp_path):
     assert "does not exist" in line
 
 
+def test_a_stream_on_an_unbuilt_warehouse_says_to_build_it_first(tmp_path):
+    (tmp_path / "landing").mkdir()
+    db = tmp_path / "new.duckdb"
+    env = {"CDP_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    line = _one_error_line(_cdp("stream", "--landing", str(tmp_path / "landing"), env=env))
+    assert str(db) in line and "run `cdp run` first" in line, line
+
+
 @pytest.mark.parametrize("port", ["1"])
 def test_unreachable_postgres(tmp_path, port):
     (tmp_path / "landing").mkdir()

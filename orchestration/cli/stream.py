@@ -36,6 +36,7 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
     from orchestration.live.stream import Changes, run_cycle
 
     settings = prepare(target, landing)
+    _check_built(settings.warehouse)
     try:
         defs = build_definitions(settings)
     except SyncSpecError as exc:
@@ -98,6 +99,25 @@ def stream(target: str | None, landing: Path | None, every: float, once: bool) -
             if select.select([signals], [], [], pause)[0] and terminate in _drain(signals):
                 console.print("stopped (SIGTERM)")
                 return
+
+
+def _check_built(warehouse) -> None:
+    """A cycle builds only what new files touch: the rest must be there (seeds, every
+    model) from a full run."""
+    from orchestration.live.profiles import TRAITS
+    from orchestration.warehouse import WarehouseError
+
+    try:
+        warehouse.fetch_all(f"select 1 from {TRAITS} limit 1")
+    except WarehouseError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:
+        if not warehouse.missing_relation(exc):
+            raise
+        raise CliError(
+            f"{warehouse.label} has not been built: run {warehouse.build_command} first (a "
+            "stream's cycle builds only what new landing files touch)"
+        ) from None
 
 
 def _noted(signum, frame) -> None:

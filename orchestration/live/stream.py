@@ -117,7 +117,7 @@ def run_cycle(defs, instance, sources: list[str], log) -> Cycle:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
     seconds = time.perf_counter() - started
     loaded = quarantined = built = 0
