@@ -21,7 +21,6 @@ machine's cores.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import re
 import subprocess
@@ -43,6 +42,7 @@ from locust_run import (  # noqa: E402
     start_locust,
     start_server,
     stop,
+    write_key_headers,
 )
 
 from orchestration.warehouse import resolve_warehouse  # noqa: E402
@@ -67,9 +67,8 @@ class Probe:
     """Sends an event from a probe device every PROBE_EVERY s and times its arrival."""
 
     def __init__(self, collector: int, api: int, devices: list[str]) -> None:
-        auth = base64.b64encode(f"{KEY}:".encode()).decode()
         self.collector = httpx.Client(
-            base_url=f"http://127.0.0.1:{collector}", headers={"Authorization": f"Basic {auth}"}
+            base_url=f"http://127.0.0.1:{collector}", headers=write_key_headers(KEY)
         )
         self.api = httpx.Client(
             base_url=f"http://127.0.0.1:{api}", headers={"Authorization": f"Bearer {TOKEN}"}

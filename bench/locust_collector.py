@@ -7,19 +7,16 @@ Each user posts, without pause, either batches of CDP_BENCH_BATCH track events t
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import uuid
 
 from locust import FastHttpUser, constant, task
+from locust_run import write_key_headers  # the locustfile's folder is on the path
 
 KEY = os.environ["CDP_BENCH_WRITE_KEY"]
 BATCH = int(os.environ.get("CDP_BENCH_BATCH", "100"))
-AUTH = {
-    "Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode(),
-    "Content-Type": "application/json",
-}
+AUTH = write_key_headers(KEY)
 
 
 def _event(i: int) -> dict:

@@ -7,7 +7,6 @@ stamped with the time they are sent.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -16,14 +15,12 @@ import uuid
 from pathlib import Path
 
 from locust import FastHttpUser, constant_throughput, task
+from locust_run import write_key_headers  # the locustfile's folder is on the path
 
 KEY = os.environ["CDP_BENCH_WRITE_KEY"]
 BATCH = int(os.environ.get("CDP_BENCH_BATCH", "100"))
 DEVICES = Path(os.environ["CDP_BENCH_DEVICES"]).read_text().split()
-AUTH = {
-    "Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode(),
-    "Content-Type": "application/json",
-}
+AUTH = write_key_headers(KEY)
 
 
 def _event(now: str) -> dict:

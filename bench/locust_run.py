@@ -4,6 +4,7 @@ server's own peak memory."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -31,6 +32,13 @@ def build_warehouse(work: Path, customers: int, **env: str) -> Path:
         if proc.returncode:
             sys.exit(f"cdp {args[0]} failed:\n{proc.stderr[-2000:]}")
     return db
+
+
+def write_key_headers(key: str) -> dict[str, str]:
+    """The headers of a Segment HTTP API call with write key `key` (HTTP Basic, no
+    password), as the server SDKs send them."""
+    token = base64.b64encode(f"{key}:".encode()).decode()
+    return {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from orchestration.warehouse import PROJECT_DIR
 _DBT_TIED = Path(sys.executable).with_name("cdp-dbt")
 DBT_EXECUTABLE = str(_DBT_TIED if _DBT_TIED.exists() else _DBT_TIED.with_name("dbt"))
 MANIFEST = PROJECT_DIR / "target" / "manifest.json"
+DBT_LOG = PROJECT_DIR / "logs" / "dbt.log"  # where dbt writes its log (dbt's default)
 PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's own file name
 # dbt_project.yml's model, macro, seed and test paths, and the project files (not all of
 # tests/, where pytest writes its caches)
@@ -118,7 +119,7 @@ def _parse_failure(output: str) -> str:
         if isinstance(event, dict):
             errors.observe(event)
     if errors:
-        return errors.report("parse", PROJECT_DIR / "logs" / "dbt.log")
+        return errors.report("parse", DBT_LOG)
     return "dbt parse failed: " + (lines[-1] if lines else "no output")
 
 

@@ -16,15 +16,20 @@ from orchestration.loading.landing import published_whole
 from orchestration.sources import Table, all_tables, settle_seconds
 
 
-def scan_landing(landing_dir: Path, tables: Iterable[Table] | None = None) -> dict[str, list[int]]:
+def scan_landing(
+    landing_dir: Path, tables: Iterable[Table] | None = None, *, collected: bool = True
+) -> dict[str, list[int]]:
     """Relative path -> [size, mtime_ns] of every file one of `tables` (by default every
     declared table) would load and the loader would take now: a file modified within the
     settle period is still being written, and counts as new at the first tick after it
-    settles (unless it was published whole)."""
+    settles (unless it was published whole). `collected=False` leaves out the files the
+    collector published."""
     seen = {}
     settled_before = time.time_ns() - int(settle_seconds() * 1e9)
     for table in all_tables() if tables is None else tables:
         for path in landing_dir.glob(table.pattern):
+            if not collected and published_whole(path.name):
+                continue
             if path.is_file():
                 st = path.stat()
                 if st.st_mtime_ns <= settled_before or published_whole(path.name):
@@ -42,8 +47,7 @@ def build_landing_sensor(job, landing_dir: Path, interval_seconds: int = 60):
     def landing_files_sensor(context: SensorEvaluationContext):
         if not landing_dir.is_dir():
             return SkipReason(f"landing folder {landing_dir} does not exist")
-        current = {rel: v for rel, v in scan_landing(landing_dir).items()
-                   if not published_whole(Path(rel).name)}  # fmt: skip
+        current = scan_landing(landing_dir, collected=False)
         previous = json.loads(context.cursor) if context.cursor else {}
         new = sorted(k for k, v in current.items() if previous.get(k) != v)
         if not new:

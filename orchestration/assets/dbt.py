@@ -113,17 +113,23 @@ def _run_live(context: AssetExecutionContext, dbt: DbtCliResource, warehouse):
     fails, the step fails with every error it reported, as `_stream` says them."""
     import os
 
+    from dagster_dbt.asset_utils import (
+        DAGSTER_DBT_UNIQUE_ID_METADATA_KEY,
+        get_manifest_and_translator_from_dbt_assets,
+    )
     from dbt_common.events.functions import msg_to_dict
 
-    from orchestration.dbt_project import run_in_process
+    from orchestration.dbt_project import DBT_LOG, run_in_process
     from orchestration.live.stream import LIVE_ENV
-    from orchestration.warehouse import PROJECT_DIR
 
-    wanted = {}  # dbt selector -> asset key, of the models this step is to build
-    for props in _manifest_models():
-        key = translator.get_asset_key(props)
-        if key in context.selected_asset_keys:
-            wanted[props["unique_id"]] = (".".join(props["fqn"]), key)
+    # unique_id -> (dbt selector, asset key) of the models this step is to build, from the
+    # manifest dagster-dbt holds for these assets
+    manifest, _, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
+    metadata = context.assets_def.metadata_by_key
+    wanted = {}
+    for key in context.selected_asset_keys:
+        unique_id = metadata[key][DAGSTER_DBT_UNIQUE_ID_METADATA_KEY]
+        wanted[unique_id] = (".".join(manifest["nodes"][unique_id]["fqn"]), key)
     errors = DbtErrors()
     name, value = LIVE_ENV
     previous = os.environ.get(name)
@@ -155,27 +161,10 @@ def _run_live(context: AssetExecutionContext, dbt: DbtCliResource, warehouse):
         return
     if not errors and result.exception is not None:
         errors.general.append([f"{type(result.exception).__name__}: {result.exception}"])
-    log = PROJECT_DIR / "logs" / "dbt.log"
     raise Failure(
-        description=errors.report("run", log),
-        metadata={REPORT_KEY: True, "dbt_log": MetadataValue.path(str(log))},
+        description=errors.report("run", DBT_LOG),
+        metadata={REPORT_KEY: True, "dbt_log": MetadataValue.path(str(DBT_LOG))},
     )
-
-
-def _manifest_models() -> list[dict]:
-    """The models of the project's manifest, as dagster-dbt sees them (cached per file)."""
-    import json
-
-    from orchestration.dbt_project import MANIFEST
-
-    stamp = MANIFEST.stat().st_mtime_ns
-    if _MODELS.get("stamp") != stamp:
-        nodes = json.loads(MANIFEST.read_text(encoding="utf-8"))["nodes"].values()
-        _MODELS.update(stamp=stamp, models=[n for n in nodes if n["resource_type"] == "model"])
-    return _MODELS["models"]
-
-
-_MODELS: dict = {}
 
 
 def _stream(context: AssetExecutionContext, invocation, total_models: int):
