@@ -9,7 +9,9 @@
     models normalised. Created at the end of every invocation, so it follows the rule and
     the vars of the last build. It reads seeds.country_calling_codes: until that seed is
     in the warehouse there is nothing to create (PostgreSQL checks the tables a function
-    reads when it is created).
+    reads when it is created). The digits of a phone are computed once (the profile API
+    calls the function per request, and DuckDB compiles each copy of a regular expression
+    whenever it plans a query).
 -#}
 {% macro create_normalise_identifier_function() -%}
     {%- if execute -%}
@@ -23,9 +25,10 @@
             {%- set body -%}
                 select
                     {{ cdp.normalise_identifier(
-                        'identifier_type', 'raw_value', 'calling_codes.calling_code', 'calling_codes.trunk_prefix'
+                        'identifier_type', 'raw_value', 'calling_codes.calling_code', 'calling_codes.trunk_prefix',
+                        'arguments.phone_digits'
                     ) }}
-                from (select 1 as one) as arguments
+                from (select {{ cdp.phone_digits('raw_value') }} as phone_digits) as arguments
                 left join {{ codes }} as calling_codes
                     on calling_codes.country_code = {{ cdp.identity_phone_country('country') }}
             {%- endset -%}

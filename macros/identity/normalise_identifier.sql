@@ -13,11 +13,12 @@
     on-run-end creates from it (create_normalise_identifier_function: what `cdp explain`
     asks to normalise what a user typed), and by the generic test is_normalised_identifier.
     Changing a rule here changes all three; its cases are in tests/normalise_cases.py.
+    `phone_digits_expr`: cdp.phone_digits(value_expr) computed by the caller (optional).
 -#}
-{% macro normalise_identifier(type_expr, value_expr, calling_code_expr, trunk_prefix_expr) -%}
+{% macro normalise_identifier(type_expr, value_expr, calling_code_expr, trunk_prefix_expr, phone_digits_expr=none) -%}
     case {{ type_expr }}
         when 'email' then {{ cdp.normalise_email(value_expr) }}
-        when 'phone' then {{ cdp.normalise_phone(value_expr, calling_code_expr, trunk_prefix_expr) }}
+        when 'phone' then {{ cdp.normalise_phone(value_expr, calling_code_expr, trunk_prefix_expr, phone_digits_expr) }}
         else nullif(trim({{ value_expr }}), '')
     end
 {%- endmacro %}

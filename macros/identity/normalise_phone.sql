@@ -8,12 +8,15 @@
                    (see seeds/identity/country_calling_codes.csv).
     trunk_prefix:  SQL for that country's national trunk prefix ('0' in the UK), dropped
                    before the calling code is added.
+    digits:        SQL for phone_digits(expression) when the caller has it already (the
+                   warehouse function computes it once: each copy of the regular expression
+                   is compiled again whenever a query is planned).
 
     '+' or '00' starts an international number. North American numbers must have a
     valid area code and exchange (so '0000000000' is no number); others 8 to 15 digits.
 -#}
-{% macro normalise_phone(expression, calling_code, trunk_prefix) -%}
-    {%- set digits = "regexp_replace(" ~ expression ~ ", '[^0-9]', '', 'g')" -%}
+{% macro normalise_phone(expression, calling_code, trunk_prefix, digits=none) -%}
+    {%- set digits = digits or cdp.phone_digits(expression) -%}
     {%- set e164 -%}
         case
             when trim({{ expression }}) like '+%' then concat('+', {{ digits }})
@@ -26,9 +29,11 @@
             else concat('+', {{ calling_code }}, {{ digits }})
         end
     {%- endset -%}
-    case
-        when {{ cdp.regex_matches(e164, "'^[+]1'") }}
-            then case when {{ cdp.regex_matches(e164, "'^[+]1[2-9][0-9]{2}[2-9][0-9]{6}$'") }} then {{ e164 }} end
-        when {{ cdp.regex_matches(e164, "'^[+][1-9][0-9]{7,14}$'") }} then {{ e164 }}
-    end
+    {#- +1: a valid North American area code and exchange; other countries 8 to 15 digits -#}
+    {{ cdp.regex_extract_match(e164, "'^[+](?:1[2-9][0-9]{2}[2-9][0-9]{6}|[2-9][0-9]{7,14})$'") }}
+{%- endmacro %}
+
+{#- The digits of a phone number as typed, nothing else. -#}
+{% macro phone_digits(expression) -%}
+    regexp_replace({{ expression }}, '[^0-9]', '', 'g')
 {%- endmacro %}
