@@ -39,6 +39,28 @@ class BatchResult:
     rejected: dict[str, str] = field(default_factory=dict)  # key -> reason
 
 
+# What an erasure asks of a destination, per record it holds of the person, and the answers:
+#   deleted        the destination removed the record (or said it will, for good)
+#   not_found      the destination holds no such record (already gone)
+#   cannot_delete  the destination offers no delete of this kind: the receipt says so
+#   failed         the call failed; the erasure stays open and is tried again on resume
+ERASURE_STATUSES = ("deleted", "not_found", "cannot_delete", "failed")
+
+
+@dataclass(slots=True)
+class Erasure:
+    key: str  # the sync's record key (e.g. customer_id)
+    fields: dict[str, Any]  # the fields last sent (sync_state's payload)
+    destination_id: str | None = None  # the id the destination gave it, if any
+
+
+@dataclass(slots=True)
+class ErasureAnswer:
+    key: str
+    status: str  # one of ERASURE_STATUSES
+    detail: str  # the destination's answer in a few words (HTTP status, its message), no PII
+
+
 class DeliveryError(RuntimeError):
     """The batch could not be delivered (retries exhausted, a 4xx on the whole request)."""
 
@@ -98,6 +120,14 @@ class Destination:
         raise NotImplementedError
 
     http = None  # an orchestration.activation.http.Http, for the HTTP destinations
+
+    def erase(self, records: list[Erasure]) -> list[ErasureAnswer]:
+        """Remove each record for good (a privacy erasure: the person, not only the audience
+        membership), with the delete the vendor offers; one answer per record. Called after
+        open(), from one thread. The base class can delete nothing."""
+        return [
+            ErasureAnswer(r.key, "cannot_delete", f"{self.kind} offers no delete") for r in records
+        ]
 
     def close(self, complete: bool) -> None:
         """After the last batch; `complete` is False when the sync stopped early. Closes the
