@@ -1,10 +1,11 @@
 """A local webhook receiver for the sync tests and the benchmark.
 
 It checks what a real receiver would (the HMAC-SHA256 signature of the body, the auth
-header, the JSON shape) and answers 401/400 when they are wrong. It keeps every record by
-its idempotency key, so a resend of the same change is seen as a repeat, and it can inject
-faults: 5xx, 429 with Retry-After, answers slower than the client's timeout, per-record
-rejections.
+header, the JSON shape, the operation) and answers 401/400 when they are wrong. It keeps
+every record by its idempotency key, so a resend of the same change is seen as a repeat; an
+"erase" record removes everything it holds under that record's key. It can inject faults:
+5xx, 429 with Retry-After, answers slower than the client's timeout, per-record rejections,
+a status for every batch that holds an erasure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from dataclasses import dataclass, field
 
 from vendor_fakes import FakeServer
 
+# What a record's `operation` may say: the sync's operations, and a privacy erasure.
+OPERATIONS = {"upsert", "insert", "update", "clear", "delete", "erase"}
+
 
 @dataclass
 class Faults:
@@ -30,6 +34,7 @@ class Faults:
     slow_batches: int = 0  # the first N batches past the other faults: applied, answered late
     delay: float = 0.0  # seconds every request takes
     reject_keys: set[str] = field(default_factory=set)  # rejected once each, then accepted
+    erase_status: int = 0  # when set, the status of every batch holding an "erase" record
     seed: int = 7
 
 
@@ -48,6 +53,7 @@ class Receiver:
         self.repeats = 0
         self.slowed = 0  # batches answered late on purpose (slow_batches)
         self.rejected_once: set[str] = set()
+        self.erased: set[str] = set()  # keys whose records an erasure removed
         self.throttled: dict[str, float] = {}  # batch id -> when it was answered 429
         self.retry_delays: list[float] = []  # seconds from a 429 to that batch's next attempt
         self.bad_requests: list[str] = []
@@ -94,11 +100,14 @@ class Receiver:
             payload = json.loads(body)
             records = payload["records"]
             assert all({"key", "operation", "fields", "idempotency_key"} <= set(r) for r in records)
+            assert all(r["operation"] in OPERATIONS for r in records)
         except (ValueError, KeyError, AssertionError, TypeError):
             self.bad_requests.append("bad shape")
             return 400, {"error": "bad shape"}
         if f.delay:
             time.sleep(f.delay)
+        if f.erase_status and any(r["operation"] == "erase" for r in records):
+            return f.erase_status, {"error": "injected fault"}
         batch_id = payload.get("batch_id", "")
         with self.lock:
             if batch_id in self.throttled:
@@ -122,7 +131,14 @@ class Receiver:
                     rejected.append({"key": r["key"], "reason": "invalid email for this list"})
                     continue
                 self.deliveries += 1
-                if r["idempotency_key"] in self.by_idempotency:
+                if r["operation"] == "erase":  # forget the person: every change of the key
+                    self.by_idempotency = {
+                        i: kept
+                        for i, kept in self.by_idempotency.items()
+                        if kept["key"] != r["key"]
+                    }
+                    self.erased.add(r["key"])
+                elif r["idempotency_key"] in self.by_idempotency:
                     self.repeats += 1
                 else:
                     self.by_idempotency[r["idempotency_key"]] = r

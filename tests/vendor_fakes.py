@@ -1,10 +1,12 @@
 """Fake HubSpot, Mailchimp and Meta servers on 127.0.0.1 for the destination tests.
 
 Each fake checks the request shape the vendor documents (path, method, auth, body keys,
-batch limits, hashed values) and answers 400 when it is wrong, so a wrong shape fails the
-test; it keeps the vendor-side state, so a test can compare what the vendor ended up with
-against what it should hold. Faults are injected per request: a 5xx, a 429 with Retry-After,
-or a stall longer than the adapter's timeout.
+batch limits, hashed values) and answers 400 when it is wrong, in the vendor's error document
+(`error_doc`), so a wrong shape fails the test; it keeps the vendor-side state, so a test can
+compare what the vendor ended up with against what it should hold, and applies the vendor's
+delete for erasures (Mailchimp's permanent delete, HubSpot's GDPR delete, Meta's removal from
+the audience). Faults are injected per request: a status (any, e.g. 500 on a delete), a 429
+with Retry-After, or a stall longer than the adapter's timeout.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -67,7 +70,9 @@ def require(condition: Any, message: str) -> None:
 
 class FakeServer:
     """ThreadingHTTPServer on a free port that hands requests to a fake vendor's `handle`,
-    which answers (status, JSON document) or (status, document, headers)."""
+    which answers (status, JSON document) or (status, document, headers). Shape errors and
+    injected statuses are answered with the vendor's `error_doc(status, message)` when it
+    has one."""
 
     def __init__(self, vendor):
         self.vendor = vendor
@@ -95,9 +100,10 @@ class FakeServer:
                     self.close_connection = True
                     return
                 if fault and fault[0] == "status":
-                    return self.answer(int(fault[1]), {"message": "injected fault"})
+                    return self.answer(int(fault[1]), server.error(int(fault[1]), "injected"))
                 if fault and fault[0] == "retry_after":
-                    return self.answer(429, {"message": "slow down"}, {"Retry-After": fault[1]})
+                    doc = server.error(429, "slow down")
+                    return self.answer(429, doc, {"Retry-After": fault[1]})
                 extra = None
                 try:
                     status, doc, *extra = server.vendor.handle(
@@ -106,11 +112,11 @@ class FakeServer:
                 except Shape as exc:
                     with server.lock:
                         server.problems.append(f"{self.command} {url.path}: {exc}")
-                    status, doc = 400, {"message": f"bad request: {exc}"}
+                    status, doc = 400, server.error(400, f"bad request: {exc}")
                 except Exception as exc:  # a bug in the fake must not look retryable
                     with server.lock:
                         server.problems.append(f"fake crashed: {exc!r}")
-                    status, doc = 400, {"message": "fake crashed"}
+                    status, doc = 400, server.error(400, "fake crashed")
                 self.answer(status, doc, extra[0] if extra else None)
 
             def answer(self, status: int, doc: Any, headers: dict | None = None) -> None:
@@ -134,6 +140,11 @@ class FakeServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
+    def error(self, status: int, message: str) -> Any:
+        """The vendor's error document, or {"message"} for a vendor without one."""
+        make = getattr(self.vendor, "error_doc", None)
+        return make(status, message) if make else {"message": message}
+
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
@@ -145,27 +156,52 @@ class FakeServer:
 
 
 class HubSpotFake:
-    """CRM v3 contacts: batch upsert and batch update by email (200 / 207) and batch archive
-    (204). Update changes existing contacts only: an unknown email is an OBJECT_NOT_FOUND
-    error."""
+    """CRM v3 contacts: batch upsert and batch update by email (200 / 207), batch archive
+    (204) and the GDPR delete (204). Update changes existing contacts only: an unknown email
+    is an OBJECT_NOT_FOUND error. An archived contact stays restorable (HubSpot keeps it in
+    the recycling bin) until a GDPR delete purges it; a GDPR delete by an email HubSpot does
+    not have blocklists the address and answers 204, by an unknown contact id 404."""
 
     UPSERT = "/crm/v3/objects/contacts/batch/upsert"
     UPDATE = "/crm/v3/objects/contacts/batch/update"
     ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
+    GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
+    CATEGORIES = {
+        400: "VALIDATION_ERROR",
+        401: "INVALID_AUTHENTICATION",
+        403: "MISSING_SCOPES",
+        404: "OBJECT_NOT_FOUND",
+        429: "RATE_LIMITS",
+    }
 
     def __init__(self):
         self.contacts: dict[str, dict] = {}  # email -> {"id", "properties"}
+        self.archived: dict[str, dict] = {}  # email -> contact, in the recycling bin
+        self.purged: set[str] = set()  # emails of contacts GDPR-deleted
+        self.blocklist: set[str] = set()  # emails GDPR-deleted before HubSpot had them
         self.invalid: set[str] = set()  # emails answered with a 207 error
         self.lost: set[str] = set()  # emails left out of a 207 answer
         self.next_id = 501
 
+    @classmethod
+    def error_doc(cls, status: int, message: str) -> dict:
+        category = cls.CATEGORIES.get(status, "INTERNAL_ERROR" if status >= 500 else "ERROR")
+        return {
+            "status": "error",
+            "message": message,
+            "correlationId": str(uuid.uuid4()),
+            "category": category,
+        }
+
     def handle(self, method, path, query, headers, body):
         if headers.get("Authorization") != f"Bearer {HUBSPOT_TOKEN}":
-            return 401, {"status": "error", "category": "INVALID_AUTHENTICATION"}
-        paths = (self.UPSERT, self.UPDATE, self.ARCHIVE)
+            return 401, self.error_doc(401, "Authentication credentials not found.")
+        paths = (self.UPSERT, self.UPDATE, self.ARCHIVE, self.GDPR_DELETE)
         require(method == "POST" and path in paths, "no such endpoint")
         require(headers.get("Content-Type", "").startswith("application/json"), "JSON body")
         doc = json.loads(body)
+        if path == self.GDPR_DELETE:
+            return self.gdpr_delete(doc)
         require(isinstance(doc, dict) and set(doc) == {"inputs"}, "body is {inputs: [...]}")
         inputs = doc["inputs"]
         require(isinstance(inputs, list) and 1 <= len(inputs) <= 100, "1 to 100 inputs")
@@ -234,38 +270,95 @@ class HubSpotFake:
         for i in inputs:
             require(set(i) == {"id"} and str(i["id"]).isdigit(), "archive inputs are {id}")
         gone = {str(i["id"]) for i in inputs}
+        self.archived.update({e: c for e, c in self.contacts.items() if c["id"] in gone})
         self.contacts = {e: c for e, c in self.contacts.items() if c["id"] not in gone}
+        return 204, None
+
+    def gdpr_delete(self, doc):
+        """`{"objectId": <email>, "idProperty": "email"}` or `{"objectId": <contact id>}`."""
+        require(isinstance(doc, dict) and "objectId" in doc, "body is {objectId[, idProperty]}")
+        require(set(doc) <= {"objectId", "idProperty"}, f"unknown body keys {sorted(doc)}")
+        object_id = doc["objectId"]
+        require(isinstance(object_id, str) and object_id, "objectId is a string")
+        by_email = "idProperty" in doc
+        if by_email:
+            require(doc["idProperty"] == "email" and "@" in object_id, "idProperty email")
+            email = object_id.lower()
+            found = email in self.contacts or email in self.archived
+        else:
+            require(object_id.isdigit(), "objectId is a contact id (or give idProperty)")
+            stores = (self.contacts, self.archived)
+            email = next((e for d in stores for e, c in d.items() if c["id"] == object_id), "")
+            found = bool(email)
+        if not found and not by_email:
+            return 404, self.error_doc(404, "Object not found. objectId are usually numeric.")
+        if not found:
+            self.blocklist.add(email)
+        self.contacts.pop(email, None)
+        self.archived.pop(email, None)
+        self.purged.add(email)
         return 204, None
 
 
 class MailchimpFake:
-    """Marketing API 3.0: batch subscribe, PATCH and DELETE (archive) of one member."""
+    """Marketing API 3.0: batch subscribe, PATCH and DELETE (archive) of one member, and the
+    permanent delete of one member (`POST .../members/{hash}/actions/delete-permanent`, no
+    body, 204), which also removes an archived member. A permanently deleted address cannot
+    be imported again."""
 
     STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
     MEMBER_KEYS = {"email_address", "status", "merge_fields", "email_type", "language", "vip"}
+    TITLES = {
+        400: "Invalid Resource",
+        401: "API Key Invalid",
+        403: "Forbidden",
+        404: "Resource Not Found",
+        405: "Method Not Allowed",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
 
     def __init__(self):
         self.members: dict[str, dict] = {}  # subscriber hash -> member
         self.archived: set[str] = set()
+        self.deleted: set[str] = set()  # hashes deleted permanently
         self.invalid: set[str] = set()
         self.compliance: set[str] = set()  # member hashes that refuse PATCH and DELETE
+
+    @classmethod
+    def error_doc(cls, status: int, detail: str, title: str | None = None) -> dict:
+        """Mailchimp's problem document."""
+        return {
+            "type": "https://mailchimp.com/developer/marketing/docs/errors/",
+            "title": title or cls.TITLES.get(status, "Error"),
+            "status": status,
+            "detail": detail,
+            "instance": str(uuid.uuid4()),
+        }
 
     def handle(self, method, path, query, headers, body):
         auth = headers.get("Authorization", "")
         user, _, password = base64.b64decode(auth[6:] or b"").decode().partition(":")
         if not auth.startswith("Basic ") or not user or password != MAILCHIMP_KEY:
-            return 401, {"title": "API Key Invalid", "status": 401, "detail": "Check your key"}
+            return 401, self.error_doc(401, "Your request did not include an API key.")
         base = f"/3.0/lists/{LIST_ID}"
         if method == "POST" and path == base:
             return self.batch(json.loads(body))
-        match = re.fullmatch(re.escape(base) + r"/members/([0-9a-f]{32})", path)
+        member = re.escape(base) + r"/members/([0-9a-f]{32})"
+        match = re.fullmatch(member + "/actions/delete-permanent", path)
+        if match:
+            require(method == "POST", f"delete-permanent is a POST, not {method}")
+            require(not body, "delete-permanent takes no body")
+            return self.delete_permanent(match.group(1))
+        match = re.fullmatch(member, path)
         require(match and method in ("PATCH", "DELETE"), f"no such endpoint {method} {path}")
         member_hash = match.group(1)
         if member_hash not in self.members:
-            return 404, {"title": "Resource Not Found", "status": 404}
+            return 404, self.error_doc(404, "The requested resource could not be found.")
         if member_hash in self.compliance:
             detail = "This member is in a compliance state and cannot be changed."
-            return 400, {"title": "Member In Compliance State", "status": 400, "detail": detail}
+            return 400, self.error_doc(400, detail, "Member In Compliance State")
         if method == "DELETE":
             require(not body, "DELETE takes no body")
             self.archived.add(member_hash)
@@ -275,6 +368,17 @@ class MailchimpFake:
         require(isinstance(doc, dict) and set(doc) == {"merge_fields"}, "PATCH merge_fields")
         self.members[member_hash]["merge_fields"].update(doc["merge_fields"])
         return 200, {"id": member_hash, **self.members[member_hash]}
+
+    def delete_permanent(self, member_hash: str):
+        if member_hash not in self.members and member_hash not in self.archived:
+            return 404, self.error_doc(404, "The requested resource could not be found.")
+        if member_hash in self.compliance:
+            detail = "This member is in a compliance state and cannot be changed."
+            return 400, self.error_doc(400, detail, "Member In Compliance State")
+        self.members.pop(member_hash, None)
+        self.archived.discard(member_hash)
+        self.deleted.add(member_hash)
+        return 204, None
 
     def batch(self, doc):
         require(set(doc) <= {"members", "update_existing", "sync_tags"}, "unknown body key")
@@ -299,6 +403,16 @@ class MailchimpFake:
                     {
                         "email_address": m["email_address"],
                         "error": f"{m['email_address']} looks fake or invalid",
+                        "error_code": "ERROR_GENERIC",
+                    }
+                )
+                continue
+            if member_hash in self.deleted:
+                errors.append(
+                    {
+                        "email_address": m["email_address"],
+                        "error": f"{m['email_address']} was permanently deleted and cannot "
+                        "be re-imported. The contact must re-subscribe to get back on the list.",
                         "error_code": "ERROR_GENERIC",
                     }
                 )
@@ -332,6 +446,13 @@ class MetaFake:
     """Custom audience users: POST adds, DELETE removes, hashed multi-key rows."""
 
     KEYS = {"EMAIL", "PHONE", "FN", "LN", "GEN", "DOBY", "CT", "ST", "ZIP", "COUNTRY"}
+
+    @staticmethod
+    def error_doc(status: int, message: str) -> dict:
+        """A Graph API error: code 100 (invalid parameter) for a 400, 1 (unknown) else."""
+        code = {400: 100, 429: 17}.get(status, 1)
+        error = {"message": message, "type": "OAuthException", "code": code}
+        return {"error": {**error, "fbtrace_id": uuid.uuid4().hex[:11]}}
 
     def __init__(self):
         self.users: set[frozenset] = set()  # each {(schema key, hash), ...} of non-empty values

@@ -17,6 +17,14 @@ back to records by `objectWriteTraceId`, else by the email (or contact id) in th
 properties or the error's `context`. A record reported in neither is rejected. Any other status
 on the whole request (400, 401, 403, ...) raises DeliveryError.
 
+Erasure (`erase`): `POST /crm/v3/objects/contacts/gdpr-delete`, one request per contact, with
+`{"objectId": <email>, "idProperty": "email"}` (the id property's value), or `{"objectId":
+<contact id>}` when the record has no email but HubSpot gave it an id. HubSpot deletes the
+contact and its associated content for good; given an email it has no contact for, it
+blocklists the address and answers as for a delete. 204 is deleted, 404 not found; any other
+answer fails the erasure of that contact with the status and HubSpot's error `category` (its
+`message` may quote the email).
+
 Batch size: 100 inputs per request, the batch endpoints' limit. A second record with the same
 email in one batch is rejected (HubSpot refuses duplicate ids in a batch input).
 
@@ -40,6 +48,8 @@ from orchestration.activation.destinations.base import (
     BatchResult,
     DeliveryError,
     Destination,
+    Erasure,
+    ErasureAnswer,
     Record,
     secret,
 )
@@ -51,6 +61,7 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 UPDATE = "/crm/v3/objects/contacts/batch/update"
 ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
+GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
 BATCH_LIMIT = 100
 NOT_FOUND = "OBJECT_NOT_FOUND"  # the error category of a contact HubSpot does not have
 
@@ -247,6 +258,45 @@ class HubSpotContacts(Destination):
                     result.rejected[key] = _unreported(unmatched)
                 else:
                     result.confirmed[key] = contact_id
+
+    # -- erasure ------------------------------------------------------------------------
+
+    def erase(self, records: list[Erasure]) -> list[ErasureAnswer]:
+        """GDPR-delete each contact, by its email (the id property) or else by its contact
+        id; one request and one answer per record."""
+        return [self._erase(record) for record in records]
+
+    def _erase(self, record: Erasure) -> ErasureAnswer:
+        ident = property_value(record.fields.get(self.id_property)).strip()
+        if ident:
+            body = {"objectId": ident, "idProperty": self.id_property}
+        elif record.destination_id:
+            body = {"objectId": str(record.destination_id)}
+        else:
+            detail = f"no {self.id_property} nor contact id to name the contact"
+            return ErasureAnswer(record.key, "cannot_delete", detail)
+        assert self.http is not None
+        try:
+            response = self.http.request("POST", GDPR_DELETE, json=body)
+        except DeliveryError as exc:  # retries ran out, or the connection failed
+            return ErasureAnswer(record.key, "failed", str(exc)[:200])
+        status = response.status_code
+        if status in (200, 204):
+            return ErasureAnswer(record.key, "deleted", f"HTTP {status}")
+        if status == 404:
+            return ErasureAnswer(record.key, "not_found", "HTTP 404")
+        category = _category(response)
+        detail = f"HTTP {status}: {category}" if category else f"HTTP {status}"
+        return ErasureAnswer(record.key, "failed", detail)
+
+
+def _category(response) -> str:
+    """The `category` of HubSpot's error document (VALIDATION_ERROR, MISSING_SCOPES, ...)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("category") or "")[:100] if isinstance(body, dict) else ""
 
 
 def _match(id_property: str, value: Any) -> str:

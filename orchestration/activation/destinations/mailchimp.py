@@ -18,6 +18,12 @@ counts as done (already gone). A member is known by email: when a record's email
 the engine first clears or deletes the member with the old address (`identity`), then
 writes the new one.
 
+Erasure (`erase`): `POST /lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent`
+(no body), one request per member, `member_workers` at a time. Unlike the archive above it
+removes the member and its history for good (Mailchimp then refuses to import the address
+again). 204 is deleted, 404 not found; any other answer fails the erasure of that member with
+the status and the error's `title` (never its `detail`, which may quote the address).
+
 Batch size: 500 members per batch call, Mailchimp's limit.
 
 Rate limit: at most 10 simultaneous connections per API key. The connection pool holds 10,
@@ -52,6 +58,8 @@ from orchestration.activation.destinations.base import (
     ConfigError,
     DeliveryError,
     Destination,
+    Erasure,
+    ErasureAnswer,
     Record,
     secret,
 )
@@ -117,6 +125,16 @@ def _problem(response) -> str:
         return ""
     parts = [str(body.get(k)) for k in ("title", "detail") if body.get(k)]
     return ": ".join(parts)[:300]
+
+
+def _title(response) -> str:
+    """The `title` of Mailchimp's error document (a few words such as "Resource Not Found");
+    its `detail` is left out, as it may quote the email address."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("title") or "")[:100] if isinstance(body, dict) else ""
 
 
 class MailchimpMembers(Destination):
@@ -281,3 +299,33 @@ class MailchimpMembers(Destination):
                 f"Mailchimp {record.operation}: HTTP {response.status_code}: {_problem(response)}"
             )
         return False, f"HTTP {response.status_code}: {_problem(response)}"[:500]
+
+    # -- erasure ------------------------------------------------------------------------
+
+    def erase(self, records: list[Erasure]) -> list[ErasureAnswer]:
+        """Delete each member permanently, a few at a time; one answer per record."""
+        if len(records) <= 1 or self.member_workers == 1:
+            return [self._erase(r) for r in records]
+        with ThreadPoolExecutor(max_workers=self.member_workers) as pool:
+            return list(pool.map(self._erase, records))
+
+    def _erase(self, record: Erasure) -> ErasureAnswer:
+        email = _email(record.fields, self.email_field)
+        member_id = subscriber_hash(email) if email else (record.destination_id or "")
+        if not re.fullmatch(r"[0-9a-f]{32}", member_id):
+            return ErasureAnswer(record.key, "cannot_delete", "no email address nor member id")
+        path = f"/lists/{self.list_id}/members/{quote(member_id)}/actions/delete-permanent"
+        assert self.http is not None
+        try:
+            response = self.http.request("POST", path)
+        except DeliveryError as exc:  # retries ran out, or the connection failed
+            return ErasureAnswer(record.key, "failed", str(exc)[:200])
+        status = response.status_code
+        if status in (200, 204):
+            return ErasureAnswer(record.key, "deleted", f"HTTP {status}")
+        if status == 404:
+            return ErasureAnswer(record.key, "not_found", "HTTP 404")
+        title = _title(response)
+        return ErasureAnswer(
+            record.key, "failed", f"HTTP {status}: {title}" if title else f"HTTP {status}"
+        )

@@ -12,6 +12,12 @@ applies the upload within about a day; there is no per-person id. When a record'
 phone both change, the engine first removes the old row (`identity`), then adds the new one. Any answer but 200 (a Graph
 API `error`) raises DeliveryError. Upload sessions are not used: each batch stands alone.
 
+Erasure (`erase`): Meta offers no delete of a person through this API, only their removal
+from the audience: the records go out as removals do (`DELETE .../users`, the same hashed
+payload, 10,000 rows a request), and a row Meta accepts is answered deleted, "removed from the
+audience". A row Meta counts invalid, or a request it refuses, fails the erasure of those
+records (with the status and the Graph API error's type and code, not its message).
+
 Normalisation (module functions, so they can be checked): email trimmed and lowercased;
 phone digits only, without leading zeros, so it must already include the country code;
 names lowercased, letters only (no punctuation or spaces; accented letters kept, UTF-8).
@@ -45,6 +51,8 @@ from orchestration.activation.destinations.base import (
     ConfigError,
     DeliveryError,
     Destination,
+    Erasure,
+    ErasureAnswer,
     Record,
     secret,
 )
@@ -158,31 +166,39 @@ class MetaCustomAudience(Destination):
         return text.replace(self._token, "***") if self._token else text
 
     def _upload(self, method: str, records: list[Record], result: BatchResult) -> None:
-        fields = [f for f in KEYS if any(r.fields.get(f) not in (None, "") for r in records)]
-        schema = [KEYS[f][0] for f in fields]
-        rows: list[list[str]] = []
-        keys: list[str] = []
-        for record in records:
-            row = [sha256_hex(KEYS[f][1](record.fields.get(f))) for f in fields]
-            if not any(row):
+        schema, rows = _payload(records)
+        sent = [(r.key, row) for r, row in zip(records, rows, strict=True) if row]
+        for record, row in zip(records, rows, strict=True):
+            if row is None:
                 result.rejected[record.key] = (
                     "no email, phone or name to match on (map email, phone, first_name, last_name)"
                 )
-                continue
-            rows.append(row)
-            keys.append(record.key)
-        if not rows:
+        if not sent:
             return
+        response = self._users(method, schema, [row for _, row in sent])
+        what = "add to" if method == "POST" else "remove from"
+        if response.status_code != 200:
+            raise DeliveryError(self._scrub(f"Meta {what} audience: {_graph_error(response)}"))
+        valid = self._valid_rows(response, [row for _, row in sent], what)
+        for (key, _), ok in zip(sent, valid, strict=True):
+            if ok:
+                result.confirmed[key] = None
+            else:
+                result.rejected[key] = "Meta counted this entry invalid"
+
+    def _users(self, method: str, schema: list[str], rows: list[list[str]]):
+        """One request to the audience's users edge with the hashed payload."""
         payload = json.dumps({"schema": schema, "data": rows}, separators=(",", ":"))
         assert self.http is not None
-        response = self.http.request(
+        return self.http.request(
             method,
             f"/{self.api_version}/{self.audience_id}/users",
             data={"payload": payload, "access_token": self._token},
         )
-        what = "add to" if method == "POST" else "remove from"
-        if response.status_code != 200:
-            raise DeliveryError(self._scrub(f"Meta {what} audience: {_graph_error(response)}"))
+
+    def _valid_rows(self, response, rows: list[list[str]], what: str) -> list[bool]:
+        """For each row of a 200 answer: False when its hashes are among Meta's invalid
+        entry samples. DeliveryError when the answer is not JSON."""
         try:
             body = response.json()
         except ValueError:
@@ -192,13 +208,8 @@ class MetaCustomAudience(Destination):
             log.warning("Meta received %s of %d entries", received, len(rows))
         invalid = _count(body.get("num_invalid_entries")) or 0
         samples = _strings(body.get("invalid_entry_samples")) if invalid else set()
-        flagged = 0
-        for key, row in zip(keys, rows, strict=True):
-            if any(h and h in samples for h in row):
-                result.rejected[key] = "Meta counted this entry invalid"
-                flagged += 1
-            else:
-                result.confirmed[key] = None
+        valid = [not any(h and h in samples for h in row) for row in rows]
+        flagged = valid.count(False)
         if invalid > flagged:
             log.warning(
                 "Meta counted %d entries invalid and named %d of them; the others are "
@@ -206,6 +217,57 @@ class MetaCustomAudience(Destination):
                 invalid,
                 flagged,
             )
+        return valid
+
+    # -- erasure ------------------------------------------------------------------------
+
+    def erase(self, records: list[Erasure]) -> list[ErasureAnswer]:
+        """Remove the people from the audience, 10,000 rows a request: all Meta offers."""
+        answers: list[ErasureAnswer] = []
+        for start in range(0, len(records), BATCH_LIMIT):
+            answers += self._erase(records[start : start + BATCH_LIMIT])
+        return answers
+
+    def _erase(self, records: list[Erasure]) -> list[ErasureAnswer]:
+        """One request for up to 10,000 records; their answers in order."""
+        schema, rows = _payload(records)
+        sent = [row for row in rows if row]
+        valid: list[bool] = []
+        failure = ""
+        if sent:
+            try:
+                response = self._users("DELETE", schema, sent)
+                if response.status_code != 200:
+                    raise DeliveryError(_graph_status(response))
+                valid = self._valid_rows(response, sent, "remove from")
+            except DeliveryError as exc:  # refused, retries ran out, or not JSON
+                failure = self._scrub(str(exc))[:200]
+        answers: list[ErasureAnswer] = []
+        verdicts = iter(valid)
+        for record, row in zip(records, rows, strict=True):
+            if row is None:
+                detail = "no email, phone or name to match on"
+                answers.append(ErasureAnswer(record.key, "cannot_delete", detail))
+            elif failure:
+                answers.append(ErasureAnswer(record.key, "failed", failure))
+            elif next(verdicts):
+                answers.append(ErasureAnswer(record.key, "deleted", "removed from the audience"))
+            else:
+                answers.append(ErasureAnswer(record.key, "failed", "Meta counted it invalid"))
+        return answers
+
+
+def _payload(records) -> tuple[list[str], list[list[str] | None]]:
+    """The schema (the keys some record has) and, per record, its row of SHA-256 hashes, or
+    None when it has nothing to match on. Takes Records and Erasures alike (both have
+    `fields`)."""
+    fields = [f for f in KEYS if any(r.fields.get(f) not in (None, "") for r in records)]
+    schema = [KEYS[f][0] for f in fields]
+    rows: list[list[str] | None] = []
+    for record in records:
+        row = [sha256_hex(KEYS[f][1](record.fields.get(f))) for f in fields]
+        rows.append(row if any(row) else None)
+    return schema, rows
 
 
 def _count(value: Any) -> int | None:
@@ -213,6 +275,17 @@ def _count(value: Any) -> int | None:
         return None if value is None else int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _graph_status(response) -> str:
+    """A Graph API error answer in a few words without its message: status, type, code."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    codes = [f"{k} {error[k]}" for k in ("type", "code", "error_subcode") if error.get(k)]
+    status = f"HTTP {response.status_code}"
+    return f"{status} ({', '.join(codes)})" if codes else status
 
 
 def _graph_error(response) -> str:

@@ -5,6 +5,11 @@ primary key), one text column per mapped field and `_synced_at`. Upserts use
 `insert ... on conflict (key) do update`; clear sets the fields to null; delete removes the
 row. Each batch is one transaction, so a batch is written whole or not at all.
 
+Erasure (`erase`): `delete from <table> where <key column> = %s` per record, all in one
+transaction: a deleted row is deleted, no row (or no table yet) is not found; a database
+error rolls back and fails every record of the call (named by its error class and SQLSTATE,
+never its message, which may quote a value).
+
 Settings: table, dsn_env (a libpq connection string; default: the PG* variables),
 key_column (cdp_key), batch_size (5,000).
 """
@@ -19,6 +24,8 @@ from orchestration.activation.destinations.base import (
     BatchResult,
     ConfigError,
     Destination,
+    Erasure,
+    ErasureAnswer,
     Record,
 )
 
@@ -110,6 +117,28 @@ class PostgresTable(Destination):
             if deletes:
                 cur.execute(f"delete from {self.table} where {key} = any(%s)", (deletes,))
         return BatchResult(confirmed={r.key: r.key for r in batch})
+
+    def erase(self, records: list[Erasure]) -> list[ErasureAnswer]:
+        """Delete each record's row by its key; one transaction for the call."""
+        import psycopg2
+
+        key = _ident(self.key_column)
+        answers: list[ErasureAnswer] = []
+        try:
+            with self.con, self.con.cursor() as cur:
+                cur.execute("select to_regclass(%s)", (self.table,))
+                if cur.fetchone()[0] is None:  # nothing was ever synced here
+                    return [ErasureAnswer(r.key, "not_found", "no table") for r in records]
+                for r in records:
+                    cur.execute(f"delete from {self.table} where {key} = %s", (str(r.key),))
+                    if cur.rowcount > 0:
+                        answers.append(ErasureAnswer(r.key, "deleted", "row deleted"))
+                    else:
+                        answers.append(ErasureAnswer(r.key, "not_found", "no row with this key"))
+        except psycopg2.Error as exc:  # rolled back: nothing of this call was deleted
+            detail = exc.__class__.__name__ + (f" ({exc.pgcode})" if exc.pgcode else "")
+            return [ErasureAnswer(r.key, "failed", detail) for r in records]
+        return answers
 
     def close(self, complete: bool) -> None:
         if hasattr(self, "con"):

@@ -11,6 +11,14 @@ Answers: any 2xx confirms the batch, unless its JSON body lists rejected records
 timeouts are retried by the HTTP client; another 4xx fails the batch at once. A `url` that
 is not http(s) with a host stops the sync before anything is sent.
 
+Erasure (`erase`): the same signed envelope, in batches of `batch_size`, with records whose
+`operation` is "erase" and whose `fields` are the ones last sent, so the receiver can find the
+person and remove everything it holds of them. Each erasure call gives its records new
+idempotency keys (`erase-<hex>`): a person synced again and erased again later must not be
+dropped as a repeat, and removing twice does no harm. A 2xx answer is deleted, except for the
+records its `rejected` list names, which fail (the receiver's reason is not repeated: it may
+quote the person); any other answer, or retries running out, fails the batch's records.
+
 Settings: url (or url_env), secret_env, auth_header, auth_env, batch_size (500),
 concurrency (4), timeout (30), attempts (6), retry_initial (0.5), retry_max_wait (30),
 per_second.
@@ -30,6 +38,8 @@ from orchestration.activation.destinations.base import (
     ConfigError,
     DeliveryError,
     Destination,
+    Erasure,
+    ErasureAnswer,
     Record,
     secret,
 )
@@ -77,20 +87,26 @@ class Webhook(Destination):
         )
 
     def send(self, batch: list[Record]) -> BatchResult:
-        body = json.dumps(
+        items = [
             {
-                "sync": self.sync_name,
-                "batch_id": uuid.uuid4().hex,
-                "records": [
-                    {
-                        "key": r.key,
-                        "operation": r.operation,
-                        "fields": r.fields,
-                        "idempotency_key": r.idempotency_key,
-                    }
-                    for r in batch
-                ],
-            },
+                "key": r.key,
+                "operation": r.operation,
+                "fields": r.fields,
+                "idempotency_key": r.idempotency_key,
+            }
+            for r in batch
+        ]
+        _, rejected = self._post(items)
+        return BatchResult(
+            confirmed={r.key: None for r in batch if r.key not in rejected},
+            rejected={r.key: rejected[r.key] for r in batch if r.key in rejected},
+        )
+
+    def _post(self, items: list[dict[str, Any]]) -> tuple[int, dict[str, str]]:
+        """POST one signed batch; (status, rejected key -> reason). DeliveryError when the
+        receiver does not answer 2xx (after the HTTP client's retries)."""
+        body = json.dumps(
+            {"sync": self.sync_name, "batch_id": uuid.uuid4().hex, "records": items},
             default=_default,
             separators=(",", ":"),
         ).encode()
@@ -107,7 +123,30 @@ class Webhook(Destination):
                 raise DeliveryError("webhook answered invalid JSON") from None
             for item in (answer.get("rejected") if isinstance(answer, dict) else None) or []:
                 rejected[str(item.get("key"))] = str(item.get("reason") or "rejected")
-        return BatchResult(
-            confirmed={r.key: None for r in batch if r.key not in rejected},
-            rejected={r.key: rejected[r.key] for r in batch if r.key in rejected},
-        )
+        return response.status_code, rejected
+
+    def erase(self, records: list[Erasure]) -> list[ErasureAnswer]:
+        """Send an "erase" event per record, in batches; one answer per record."""
+        answers: list[ErasureAnswer] = []
+        for start in range(0, len(records), self.batch_size):
+            batch = records[start : start + self.batch_size]
+            items = [
+                {
+                    "key": r.key,
+                    "operation": "erase",
+                    "fields": r.fields,
+                    "idempotency_key": f"erase-{uuid.uuid4().hex}",
+                }
+                for r in batch
+            ]
+            try:
+                status, rejected = self._post(items)
+            except DeliveryError as exc:
+                answers += [ErasureAnswer(r.key, "failed", str(exc)[:200]) for r in batch]
+                continue
+            for r in batch:
+                if r.key in rejected:
+                    answers.append(ErasureAnswer(r.key, "failed", "rejected by the receiver"))
+                else:
+                    answers.append(ErasureAnswer(r.key, "deleted", f"HTTP {status}"))
+        return answers
