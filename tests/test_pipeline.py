@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import privacy_scenario
 import pytest
 from receiver import Receiver
 from support import (
@@ -307,7 +308,7 @@ def _dbt_unit_tests(target_name: str) -> int:
 
 @pytest.mark.postgres
 def test_postgres_stages_and_resolves_the_same_as_duckdb(
-    landing, duckdb_run, tmp_path, monkeypatch, pg_database
+    landing, duckdb_run, tmp_path, monkeypatch, pg_database, serve, vendor_credentials
 ):
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(duckdb_run[0]))
     cdp_run(landing, tmp_path, "postgres")
@@ -397,6 +398,12 @@ def test_postgres_stages_and_resolves_the_same_as_duckdb(
     shutil.copytree(landing, tmp_path / "live_landing")
     env = {"CDP_TARGET": "postgres", "DAGSTER_HOME": str(tmp_path / "dagster_live")}
     _seed_scenario(pg, tmp_path / "live_landing", env)
+
+    # a person erased everywhere (a landing folder of its own: the erasure rewrites it)
+    shutil.copytree(landing, tmp_path / "erase" / "landing")
+    privacy_scenario.rebase(pg, landing, tmp_path / "erase" / "landing")
+    env = {"CDP_TARGET": "postgres", "DAGSTER_HOME": str(tmp_path / "dagster_erase")}
+    privacy_scenario.run(pg, tmp_path / "erase" / "landing", env, serve, monkeypatch)
 
 
 def _serve(db: Path, tokens: str):
@@ -595,3 +602,14 @@ def test_seed_scenario_live_on_duckdb(landing, duckdb_run, tmp_path, monkeypatch
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(db))
     env = {"CDP_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(tmp_path / "dagster")}
     _seed_scenario(resolve_warehouse("duckdb"), tmp_path / "landing", env)
+
+
+def test_erasure_on_duckdb(landing, duckdb_run, tmp_path, monkeypatch, serve, vendor_credentials):
+    db = tmp_path / "cdp.duckdb"
+    shutil.copy(duckdb_run[0], db)  # its own copy and landing folder: the erasure rewrites
+    shutil.copytree(landing, tmp_path / "erase" / "landing")
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(db))
+    duck = resolve_warehouse("duckdb")
+    privacy_scenario.rebase(duck, landing, tmp_path / "erase" / "landing")
+    env = {"CDP_DUCKDB_PATH": str(db), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    privacy_scenario.run(duck, tmp_path / "erase" / "landing", env, serve, monkeypatch)

@@ -103,6 +103,7 @@ def build_loader_asset(source: Source):
                     "target": target.name,
                     "rows_loaded": res.rows_loaded,
                     "rows_quarantined": res.rows_quarantined,
+                    "rows_suppressed": res.rows_suppressed,
                     "files_loaded": res.files_loaded,
                     "files_skipped": res.files_skipped,
                     "files": MetadataValue.md(

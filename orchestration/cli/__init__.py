@@ -12,6 +12,7 @@ from orchestration.cli import (  # noqa: F401 - each registers its commands on t
     explain,
     generate,
     landing,
+    privacy,
     quality,
     run,
     segments,

@@ -103,6 +103,7 @@ def _execute(settings, job_name: str = "cdp_all") -> dict:
     # every failed step and why; a dbt step names each failed model, its file and dbt's message
     failure = run_failure(result.all_events, run_log)
     loaded: dict[str, tuple[int, int]] = {}
+    suppressed: dict[str, int] = {}
     identity: dict = {}
     records = [e.step_materialization_data.materialization for e in result.all_events
                if e.is_step_materialization]  # fmt: skip
@@ -118,6 +119,8 @@ def _execute(settings, job_name: str = "cdp_all") -> dict:
         if "rows_loaded" in meta:
             key = "/".join(mat.asset_key.path[1:])
             loaded[key] = (meta["rows_loaded"].value, meta["rows_quarantined"].value)
+            if "rows_suppressed" in meta and meta["rows_suppressed"].value:
+                suppressed[key] = meta["rows_suppressed"].value
     return {
         "run_id": result.run_id,
         "success": result.success,
@@ -125,6 +128,7 @@ def _execute(settings, job_name: str = "cdp_all") -> dict:
         "stages": stages,
         "elapsed": elapsed,
         "loaded": loaded,
+        "suppressed": suppressed,
         "identity": identity,
         "log": run_log,
     }
@@ -149,6 +153,8 @@ def _print_summary(target, summary: dict) -> None:
         raw_name = key.replace("/", "_")
         rows.add_row(key, f"{loaded:,}", f"{quarantined:,}", f"{totals.get(raw_name, 0):,}")
     console.print(rows)
+    for key, n in sorted(summary.get("suppressed", {}).items()):
+        console.print(f"{key}: {n:,} rows suppressed (identifiers of erased people)")
     quarantine = RichTable(title="quarantined rows by reason (all loads)", title_justify="left")
     for col in ("raw table", "reason", "rows"):
         quarantine.add_column(col, justify="right" if col == "rows" else "left")

@@ -162,6 +162,21 @@ def _explain(q: Query, query: str, cap: int) -> Explanation:
     return out
 
 
+def resolve_customers(q: Query, query: str) -> list[str]:
+    """The customer_ids a query stands for, as `explain` resolves it: a customer_id, one
+    merged away since (its survivor), else the customers holding the identifier (as typed
+    or normalised, the most literal form that matches). Empty when nothing matches."""
+    value = query.strip()
+    if not value:
+        return []
+    if _find_customer(q, value) is not None:
+        return [value]
+    if merged := follow_merges(q, value):
+        return [merged[-1].new_customer_id]
+    cands = candidates(query, lambda identifier_type, v: normalise(q, identifier_type, v))
+    return sorted({match.customer_id for match in _find_identifiers(q, cands)})
+
+
 def _find_customer(q: Query, value: str) -> str | None:
     rows = q(f"select customer_id from {CUSTOMERS} where customer_id = ?", [value])
     return rows[0][0] if rows else None

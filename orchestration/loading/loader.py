@@ -45,6 +45,7 @@ from orchestration.loading.parse import (
     reader_error,
     release,
 )
+from orchestration.privacy import suppression
 from orchestration.sources import Table, load_sources, settle_seconds
 from orchestration.warehouse import (
     DEFAULT_TARGET,
@@ -122,6 +123,7 @@ class FileLoad:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_suppressed: int = 0  # rows with an erased person's identifier, left out
     skipped: bool = False
     seconds: float = 0.0
     note: str = ""  # how it was taken: "appended rows", "accepted", "skipped (decision)"
@@ -151,6 +153,10 @@ class TableLoad:
     @property
     def rows_quarantined(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def rows_suppressed(self) -> int:
+        return sum(f.rows_suppressed for f in self.files)
 
     @property
     def files_loaded(self) -> int:
@@ -489,7 +495,7 @@ def check_batch(table: Table, manifest: dict, recent: list[int]) -> None:
 def _count_rows(manifest: dict, good: int) -> None:
     """Good rows are known once written; the manifest row goes in after them."""
     manifest["rows_loaded"] = good
-    manifest["rows_read"] = good + manifest["rows_quarantined"]
+    manifest["rows_read"] = good + manifest["rows_quarantined"] + manifest["rows_suppressed"]
 
 
 def _sink(warehouse: Warehouse) -> _Sink:
@@ -536,6 +542,7 @@ def load_tables(
         raise LoadError(f"landing folder {landing_dir} does not exist")
     results = []
     with _sink(warehouse) as sink:
+        sink.suppressed = suppression.listed(sink.session, warehouse)
         for table in tables:
             result = TableLoad(table)
             results.append(result)
@@ -707,6 +714,7 @@ def _load_file(
     with _part_to_parse(table, f, part) as (path, offset):
         parsed = parse_file(sink.parser, table, path, row_offset=offset)  # BatchError: why
         rows_bad = parsed.rows_bad + row_contract.apply(sink.parser, table)
+        rows_suppressed = suppression.apply(sink, table, sink.suppressed)
         loaded_at = _now()
         manifest = {
             "load_id": uuid.uuid4().hex,
@@ -719,6 +727,7 @@ def _load_file(
             "rows_read": None,  # set by the sink's commit, once the good rows are written
             "rows_loaded": None,
             "rows_quarantined": rows_bad,
+            "rows_suppressed": rows_suppressed,
             "started_at": started_at,
             "loaded_at": loaded_at,
             "appended": appending,
@@ -734,16 +743,20 @@ def _load_file(
         try:
             good = sink.commit(table, manifest, loaded_at, verify)
         finally:
+            suppression.release(sink.parser)
             row_contract.release(sink.parser)
             release(sink.parser)
             parsed.close()
     rows_bad = manifest["rows_quarantined"]
-    done.rows_read, done.rows_loaded = good + rows_bad, good
-    done.rows_quarantined = rows_bad
+    done.rows_read, done.rows_loaded = good + rows_bad + rows_suppressed, good
+    done.rows_quarantined, done.rows_suppressed = rows_bad, rows_suppressed
+    if rows_suppressed:
+        suppression.record(sink.session, manifest)
     done.note = "appended rows" if appending else ("accepted" if decision == "accept" else "")
     done.seconds = time.perf_counter() - started
     if progress:
-        progress(f"{_shown(rel)}: {good:,} rows, {rows_bad:,} quarantined", f.size)
+        suppressed = f", {rows_suppressed:,} suppressed" if rows_suppressed else ""
+        progress(f"{_shown(rel)}: {good:,} rows, {rows_bad:,} quarantined{suppressed}", f.size)
     return done
 
 

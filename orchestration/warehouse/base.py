@@ -68,6 +68,10 @@ class Session(ABC):
     def run(self, sql: str, params: Sequence = ()) -> list[tuple]: ...
 
     @abstractmethod
+    def changed(self, sql: str, params: Sequence = ()) -> int:
+        """Run an insert, update or delete; the rows it changed."""
+
+    @abstractmethod
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Statements inside commit together, or roll back together on an error."""
@@ -304,6 +308,11 @@ class Warehouse(ABC):
         reads query, `functions` schema.name of functions they call. The default has
         nothing to do; says where the reads go."""
         return f"read from the tables of {self.label}"
+
+    def prune_serving(self) -> int:
+        """Remove every published serving state but the current one (after an erasure);
+        how many went. The default keeps none apart: nothing to remove."""
+        return 0
 
     @abstractmethod
     def copy_as(self, suffix: str) -> Warehouse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -136,6 +137,13 @@ class DuckDBWarehouse(Warehouse):
             shutil.rmtree(older, ignore_errors=True)
         return f"written to {version}"
 
+    def prune_serving(self) -> int:
+        current = os.path.realpath(self.serving_path)
+        older = [v for v in self._serving_versions() if os.path.realpath(v) != current]
+        for version in older:
+            shutil.rmtree(version, ignore_errors=True)
+        return len(older)
+
     def _serving_versions(self) -> list[Path]:
         """The serving copy's versions, oldest first."""
         link = self.serving_path
@@ -232,6 +240,9 @@ class _DuckDBSession(Session):
     def run(self, sql: str, params: Sequence = ()) -> list[tuple]:
         result = self.con.execute(sql, list(params))
         return result.fetchall() if result.description else []
+
+    def changed(self, sql: str, params: Sequence = ()) -> int:
+        return int(self.con.execute(sql, list(params)).fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -249,6 +249,14 @@ class _PostgresSession(Session):
             cur.execute(_pg(sql), tuple(params) or None)
             return cur.fetchall() if cur.description else []
 
+    def changed(self, sql: str, params: Sequence = ()) -> int:
+        if self._cur is not None:
+            self._cur.execute(_pg(sql), tuple(params) or None)
+            return max(self._cur.rowcount, 0)
+        with self.con, self.con.cursor() as cur:
+            cur.execute(_pg(sql), tuple(params) or None)
+            return max(cur.rowcount, 0)
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.con, self.con.cursor() as cur:

@@ -1,0 +1,161 @@
+"""The `privacy` schema, the same on every warehouse.
+
+  requests              one row per request: kind (erase, export), who asked and when, the
+                        status (open, done, failed), how many customers and records it
+                        resolved, and the receipt (JSON) once it ended. The query itself is
+                        kept only as a salted hash.
+  request_steps         the steps of a request that are done, with what each did (JSON)
+  erasure_items         the working set of an open erasure: the person's customer ids,
+                        records, identifiers, raw rows, graph nodes. Plain values, needed until
+                        every copy is gone; deleted when the erasure ends.
+  erasure_files         landing files an erasure rewrites: planned, then done
+  suppressed_identifiers  identifier type and salted hash of every identifier of an erased
+                        person; never the value
+  suppressed_loads      per loaded file, the rows left out because they carried a
+                        suppressed identifier (counts only)
+
+The salt is CDP_PRIVACY_SALT, else the file CDP_PRIVACY_SALT_FILE (default
+warehouse/privacy.salt in the project, created on first use, owner-only). Keep it with the
+warehouse's backups: without it the suppression list matches nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.warehouse import PROJECT_DIR, Session, Warehouse
+
+SCHEMA = "privacy"
+REQUESTS = f"{SCHEMA}.requests"
+STEPS = f"{SCHEMA}.request_steps"
+ITEMS = f"{SCHEMA}.erasure_items"
+FILES = f"{SCHEMA}.erasure_files"
+SUPPRESSED = f"{SCHEMA}.suppressed_identifiers"
+SUPPRESSED_LOADS = f"{SCHEMA}.suppressed_loads"
+
+TABLES: dict[str, list[tuple[str, str]]] = {
+    REQUESTS: [
+        ("request_id", "varchar"),
+        ("kind", "varchar"),  # erase | export
+        ("query_hash", "varchar"),
+        ("requested_by", "varchar"),
+        ("requested_at", "timestamp"),
+        ("status", "varchar"),  # open | done | failed
+        ("customers", "bigint"),
+        ("records", "bigint"),
+        ("finished_at", "timestamp"),
+        ("receipt", "varchar"),
+    ],
+    STEPS: [
+        ("request_id", "varchar"),
+        ("step", "varchar"),
+        ("done_at", "timestamp"),
+        ("detail", "varchar"),
+    ],
+    ITEMS: [
+        ("request_id", "varchar"),
+        ("kind", "varchar"),
+        ("k1", "varchar"),
+        ("k2", "varchar"),
+        ("k3", "varchar"),
+    ],
+    FILES: [
+        ("request_id", "varchar"),
+        ("landing_dir", "varchar"),
+        ("file_path", "varchar"),
+        ("old_checksum", "varchar"),
+        ("new_checksum", "varchar"),
+        ("lines_removed", "bigint"),
+        ("status", "varchar"),  # planned | done
+    ],
+    SUPPRESSED: [
+        ("identifier_type", "varchar"),
+        ("identifier_hash", "varchar"),
+        ("request_id", "varchar"),
+        ("suppressed_at", "timestamp"),
+    ],
+    SUPPRESSED_LOADS: [
+        ("load_id", "varchar"),
+        ("table_name", "varchar"),
+        ("file_path", "varchar"),
+        ("rows_suppressed", "bigint"),
+        ("suppressed_at", "timestamp"),
+    ],
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def ensure(warehouse: Warehouse, session: Session) -> None:
+    """Create the schema and its tables where missing."""
+    session.run(f"create schema if not exists {SCHEMA}")
+    for table, columns in TABLES.items():
+        session.run(f"create table if not exists {table} ({warehouse.column_ddl(columns)})")
+
+
+def exists(warehouse: Warehouse, run) -> bool:
+    rows = run(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [SCHEMA, SUPPRESSED.split(".")[1]],
+    )
+    return rows[0][0] > 0
+
+
+# ------------------------------------------------------------------ salted hashes
+
+SALT_ENV, SALT_FILE_ENV = "CDP_PRIVACY_SALT", "CDP_PRIVACY_SALT_FILE"
+DEFAULT_SALT_FILE = PROJECT_DIR / "warehouse" / "privacy.salt"
+
+
+def salt() -> bytes:
+    """The project's secret salt (created on first use when neither setting is given)."""
+    if value := os.environ.get(SALT_ENV, "").strip():
+        return value.encode()
+    path = Path(os.environ.get(SALT_FILE_ENV) or DEFAULT_SALT_FILE)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    return path.read_text().strip().encode()
+
+
+def keyed_hash(identifier_type: str, value: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of the identifier (type and normalised value) with the salt."""
+    message = f"{identifier_type}\x1f{value}".encode()
+    return hmac.new(key if key is not None else salt(), message, hashlib.sha256).hexdigest()
+
+
+# ------------------------------------------------------------------ requests
+
+
+def steps_done(run, request_id: str) -> dict[str, dict]:
+    rows = run(f"select step, detail from {STEPS} where request_id = ?", [request_id])
+    return {step: json.loads(detail or "{}") for step, detail in rows}
+
+
+def mark_done(run, request_id: str, step: str, detail: dict) -> None:
+    run(
+        f"insert into {STEPS} values (?, ?, ?, ?)",
+        [request_id, step, now(), json.dumps(detail, default=str, sort_keys=True)],
+    )
+
+
+def items(run, request_id: str, kind: str) -> list[tuple[str, str | None, str | None]]:
+    return [
+        tuple(r)
+        for r in run(
+            f"select k1, k2, k3 from {ITEMS} where request_id = ? and kind = ? order by k1, k2, k3",
+            [request_id, kind],
+        )
+    ]
