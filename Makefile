@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_profiles.py
 	$(BIN)/python bench/bench_freshness.py
 	$(BIN)/python bench/bench_quality.py
+	$(BIN)/python bench/bench_privacy.py
 
 ui: $(STAMP)
 	$(BIN)/cdp ui

@@ -21,6 +21,7 @@ from orchestration.activation.spec import SyncSpecError
 from orchestration.assets.dbt import cdp_dbt_assets, cdp_dbt_traits_and_segments
 from orchestration.assets.identity import IDENTITY_QUALITY_KEY, identity_quality
 from orchestration.assets.predictions import PREDICTIONS_KEY, customer_predictions
+from orchestration.assets.privacy import privacy_requests
 from orchestration.assets.quality import quality_checks
 from orchestration.assets.raw import loader_assets
 from orchestration.assets.serving import serving_asset
@@ -29,7 +30,7 @@ from orchestration.dbt_project import DBT_EXECUTABLE, dbt_project
 from orchestration.live.stream import LIVE_JOB, LIVE_TAG, live_selection
 from orchestration.progress import cdp_console_logger
 from orchestration.resources import CdpDbtCli, CdpSettings
-from orchestration.sensors import build_landing_sensor, build_live_sensor
+from orchestration.sensors import build_landing_sensor, build_live_sensor, build_privacy_sensor
 from orchestration.settings import WAREHOUSE_TAG, Settings
 
 
@@ -42,14 +43,14 @@ def build_definitions(settings: Settings) -> Definitions:
     # DuckDB allows one writer per file: run every step of a run in one process, in order.
     cdp_job = define_asset_job(
         "cdp_all",
-        selection=AssetSelection.all() - AssetSelection.groups("landing", "syncs"),
+        selection=AssetSelection.all() - AssetSelection.groups("landing", "syncs", "privacy"),
         executor_def=in_process_executor,
         tags=tags,
         description="Load every landing file into raw, then build and test every dbt model.",
     )
     cdp_sync_job = define_asset_job(
         "cdp_all_and_syncs",
-        selection=AssetSelection.all() - AssetSelection.groups("landing"),
+        selection=AssetSelection.all() - AssetSelection.groups("landing", "privacy"),
         executor_def=in_process_executor,
         tags=tags,
         description="Everything cdp_all does, then every sync its checks let through.",
@@ -64,6 +65,14 @@ def build_definitions(settings: Settings) -> Definitions:
             "Live micro-batch: load new landing files, build the models downstream of them "
             "(no tests; last predictions kept) and publish the profiles the API serves."
         ),
+    )
+    # Privacy requests from the landing folder's intake files (erasures write: one process).
+    privacy_job = define_asset_job(
+        "privacy_requests",
+        selection=AssetSelection.groups("privacy"),
+        executor_def=in_process_executor,
+        tags=tags,
+        description="Take the privacy requests of <landing>/privacy/requests*.csv.",
     )
     daily = ScheduleDefinition(
         name="cdp_daily", job=cdp_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
@@ -103,13 +112,15 @@ def build_definitions(settings: Settings) -> Definitions:
             identity_quality,
             customer_predictions,
             serving_asset(),
+            privacy_requests,
             *(asset for _, asset in syncs),
         ],
-        jobs=[cdp_job, cdp_sync_job, live_job, *sync_jobs],
+        jobs=[cdp_job, cdp_sync_job, live_job, privacy_job, *sync_jobs],
         schedules=[daily, *sync_schedules],
         sensors=[
             build_landing_sensor(cdp_job, settings.landing_dir),
             build_live_sensor(live_job, settings.landing_dir),
+            build_privacy_sensor(privacy_job, settings.landing_dir),
         ],
         loggers={"console": cdp_console_logger},
         resources={

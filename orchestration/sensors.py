@@ -97,3 +97,31 @@ def build_live_sensor(job, landing_dir: Path, interval_seconds: int = 5):
         )
 
     return live_landing_sensor
+
+
+def build_privacy_sensor(job, landing_dir: Path, interval_seconds: int = 60):
+    """Starts the privacy job when an intake file of requests appears or changes."""
+    from dagster import DefaultSensorStatus
+
+    from orchestration.privacy.intake import FOLDER, PATTERN
+
+    @sensor(
+        name="privacy_requests_sensor",
+        job=job,
+        minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.STOPPED,
+        description=f"Starts {job.name} when {landing_dir / FOLDER / PATTERN} files change.",
+    )
+    def privacy_requests_sensor(context: SensorEvaluationContext):
+        folder = landing_dir / FOLDER
+        current = {
+            p.name: [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in (sorted(folder.glob(PATTERN)) if folder.is_dir() else [])
+        }
+        if not current or json.loads(context.cursor or "{}") == current:
+            return SkipReason("no new privacy request files")
+        context.update_cursor(json.dumps(current, sort_keys=True))
+        digest = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
+        return RunRequest(run_key=digest, tags={"cdp/trigger": "privacy_requests"})
+
+    return privacy_requests_sensor

@@ -34,7 +34,7 @@ from vendor_fakes import (
 
 from orchestration.activation.engine import run_sync
 from orchestration.activation.spec import SyncSpec
-from orchestration.privacy import erasure, export, store
+from orchestration.privacy import erasure, export, intake, store
 from orchestration.privacy.resolve import _record_key
 from orchestration.sources import all_tables
 from orchestration.warehouse import qualified, quote_ident
@@ -333,6 +333,33 @@ def run(target, landing: Path, env: dict[str, str], serve, monkeypatch) -> None:
     # the suppression list holds hashes, never the values
     listed = target.fetch_all(f"select identifier_hash from {store.SUPPRESSED}")
     assert listed and all(re.fullmatch(r"[0-9a-f]{64}", h) for (h,) in listed)
+
+    # requests from a ticketing system's export in the landing folder
+    others = target.fetch_all(
+        "select customer_id, phone, email from marts.dim_customers where phone is not null "
+        "and email is not null order by customer_id desc limit 2"
+    )
+    (erased_id, phone, _), (_, _, exported_email) = others
+    intake_file = landing / "privacy" / "requests_2026-12.csv"
+    intake_file.parent.mkdir()
+    intake_file.write_text(
+        "request_ref,kind,identifier,requested_by\n"
+        f"T-1,erase,{phone},support\nT-2,export,{exported_email},support\n"
+        "T-3,delete,x@y.org,support\n"
+    )
+    taken = intake.take(target, landing, landing.parent / "exp", syncs=specs)
+    assert [(r["request_ref"], r["outcome"]) for r in taken.rows] == [
+        ("T-1", "done"),
+        ("T-2", "done"),
+    ]
+    assert taken.errors and "T-3" in taken.errors[0] and "erase or export" in taken.errors[0]
+    text = intake_file.read_text()
+    assert phone not in text and exported_email not in text and "[request " in text
+    assert target.fetch_all(
+        "select count(*) from marts.dim_customers where customer_id = ?", [erased_id]
+    ) == [(0,)]
+    again = intake.take(target, landing, landing.parent / "exp", syncs=specs)
+    assert again.rows == []  # each row once
 
     status = cdp("privacy", "status", **env)
     assert status.returncode == 0 and outcome.request_id in status.stdout, status.stderr

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from orchestration.cli.app import TARGET_OPTION, CliError, app, console, settings_for
+from orchestration.cli.app import (
+    LANDING_OPTION,
+    TARGET_OPTION,
+    CliError,
+    app,
+    console,
+    settings_for,
+)
 
 BY_OPTION = click.option(
     "--by", "requested_by", default=None, help="Who asked (default: your user name)."
@@ -103,6 +110,32 @@ def export(target: str | None, requested_by: str | None, out: Path, identifier: 
 
 @privacy.command()
 @TARGET_OPTION
+@LANDING_OPTION
+def intake(target: str | None, landing: Path | None) -> None:
+    """Take the requests of <landing>/privacy/requests*.csv not taken yet.
+
+    Columns: request_ref, kind (erase or export), identifier, requested_by. Each row is
+    taken once; its identifier is then replaced in the file by the request's id.
+    """
+    from orchestration.privacy.intake import take
+    from orchestration.warehouse import PROJECT_DIR, WarehouseError
+
+    settings = settings_for(target, landing)
+    try:
+        taken = take(settings.warehouse, settings.landing_dir, PROJECT_DIR / "exports" / "privacy")
+    except WarehouseError as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
+    for row in taken.rows:
+        console.print(f"{row['request_ref']}: {row['kind']} {row['request_id'] or ''} "
+                      f"{row['outcome']}")  # fmt: skip
+    if not taken.rows and not taken.errors:
+        console.print("no new requests")
+    if taken.errors:
+        raise CliError("; ".join(taken.errors))
+
+
+@privacy.command()
+@TARGET_OPTION
 @click.option("--receipt", "receipt_of", default=None, help="Print this request's receipt.")
 def status(target: str | None, receipt_of: str | None) -> None:
     """List privacy requests (newest first), or print one request's receipt."""
@@ -150,7 +183,7 @@ def _print_outcome(outcome) -> None:
     if (wh := steps.get("warehouse")) is not None:
         console.print(f"  rows deleted: {wh.get('total', 0):,} in {len(wh['rows_deleted'])} tables")
     if (land := steps.get("landing")) is not None:
-        lines = sum(f["lines_removed"] for f in land.get("files", []))
+        lines = sum(f.get("lines_removed", 0) for f in land.get("files", []))
         console.print(f"  landing lines removed: {lines:,} in {len(land.get('files', []))} files")
         for item in land.get("not_rewritten", []):
             console.print(f"  not rewritten: {item['file']} ({item['why']})")

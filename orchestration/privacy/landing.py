@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -116,11 +117,46 @@ def rewrite_all(
             progress("done", rel)
         report["files"].append({"file": rel, "lines_removed": len(lines)})
     folders = {d for (d,) in run(f"select distinct landing_dir from {RAW_SCHEMA}.{MANIFEST_TABLE}")}
+    rewritten = {
+        (old, new): Path(d) / f
+        for d, f, old, new in run(
+            f"select landing_dir, file_path, old_checksum, new_checksum from {FILES} "
+            "where request_id = ? and status = 'done'",
+            [request_id],
+        )
+    }
     records = {(a, b) for a, b, _ in store_items(run, request_id, "record")}
     for folder in sorted(folders):
+        for copy in _copies(Path(folder), rewritten):
+            report["files"].append({"file": str(copy), "copy_rewritten": True})
         if removed := _without_truth_records(Path(folder) / TRUTH_FILE, records):
-            report["files"].append({"file": str(TRUTH_FILE), "lines_removed": removed})
+            report["files"].append(
+                {"file": str(Path(folder) / TRUTH_FILE), "lines_removed": removed}
+            )
     return report
+
+
+def _copies(folder: Path, rewritten: dict[tuple[str, str], Path]) -> list[Path]:
+    """Files of a landing folder that are copies of a file as it was before the erasure
+    rewrote it (the same content, left out of loads as already loaded): replaced by the
+    rewritten file, so they stay copies of a loaded file and hold nothing of the person."""
+    if not folder.is_dir() or not rewritten:
+        return []
+    by_old = {old: path for (old, _), path in rewritten.items()}
+    replaced = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest, _ = _sha256(path)
+        match = by_old.get(digest)
+        if match is None or match == path:
+            continue
+        tmp = path.with_name(f".{path.name}.erasing")
+        shutil.copyfile(match, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+        replaced.append(path)
+    return replaced
 
 
 def _without_truth_records(path: Path, records: set[tuple[str, str]]) -> int:

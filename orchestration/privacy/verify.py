@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from orchestration.privacy.intake import FOLDER as INTAKE_FOLDER
 from orchestration.privacy.resolve import MIN_SEARCH_LENGTH
 from orchestration.privacy.store import ITEMS, SCHEMA
 from orchestration.warehouse import qualified, quote_ident
@@ -85,7 +86,10 @@ def search_files(folders: list[Path], values: list[str]) -> tuple[int, list[dict
     for folder in folders:
         if not folder.is_dir():
             continue
+        requests = folder / INTAKE_FOLDER  # the requests themselves, scrubbed once taken
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if path.is_relative_to(requests):
+                continue
             searched += 1
             lines = 0
             if path.suffix.lower() == ".parquet":
