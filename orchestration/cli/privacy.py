@@ -164,7 +164,9 @@ def status(target: str | None, receipt_of: str | None) -> None:
     table = RichTable(title="privacy requests", title_justify="left")
     for col in ("request", "kind", "status", "by", "requested at", "records"):
         table.add_column(
-            col, no_wrap=col == "request", justify="right" if col == "records" else "left"
+            col,
+            no_wrap=col in ("request", "requested at"),
+            justify="right" if col == "records" else "left",
         )
     for rid, kind, state, by, at, _customers, records in rows:
         table.add_row(rid, kind, state, by or "", f"{at:%Y-%m-%d %H:%M}", f"{records or 0:,}")

@@ -98,7 +98,21 @@ def erase(
         if open_ones:
             request_id = open_ones[0][0]
         else:
-            request_id = _start(warehouse, session, query, query_hash, requested_by)
+            try:
+                request_id = _start(warehouse, session, query, query_hash, requested_by)
+            except resolve.NotFound:
+                done = session.run(
+                    f"select request_id, finished_at from {REQUESTS} where kind = 'erase' "
+                    "and status = 'done' and query_hash = ? order by finished_at desc",
+                    [query_hash],
+                )
+                if done:
+                    raise resolve.NotFound(
+                        f"{query.strip()!r} was erased by request {done[0][0]} on "
+                        f"{done[0][1]:%Y-%m-%d}: nothing of it is left "
+                        f"(`cdp privacy status --receipt {done[0][0]}`)"
+                    ) from None
+                raise
     return run_steps(warehouse, request_id, progress=progress, syncs=syncs)
 
 
