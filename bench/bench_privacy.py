@@ -43,15 +43,16 @@ def _new_delivery(landing: Path) -> Path:
     """The web events file again, every event with a new message id: a new delivery."""
     source = sorted((landing / "web").glob("events*.jsonl"))[0]
     out = landing / "web" / "events_part-9001.jsonl"
-    with source.open() as src, out.open("w") as dst:
+    with source.open("rb") as src, out.open("wb") as dst:
         for line in src:
             try:
                 event = json.loads(line)
-            except ValueError:
+            except ValueError:  # the generator's planted defects stay as they are
                 dst.write(line)
                 continue
-            event["messageId"] = str(uuid.uuid4())
-            dst.write(json.dumps(event) + "\n")
+            if isinstance(event, dict):
+                event["messageId"] = str(uuid.uuid4())
+            dst.write(json.dumps(event).encode() + b"\n")
     return out
 
 

@@ -542,7 +542,7 @@ def load_tables(
         raise LoadError(f"landing folder {landing_dir} does not exist")
     results = []
     with _sink(warehouse) as sink:
-        sink.suppressed = suppression.listed(sink.session, warehouse)
+        sink.suppressed = suppression.active(sink.session, warehouse)
         for table in tables:
             result = TableLoad(table)
             results.append(result)

@@ -22,7 +22,6 @@ warehouse's backups: without it the suppression list matches nothing.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -112,11 +111,13 @@ def exists(warehouse: Warehouse, run) -> bool:
 # ------------------------------------------------------------------ salted hashes
 
 SALT_ENV, SALT_FILE_ENV = "CDP_PRIVACY_SALT", "CDP_PRIVACY_SALT_FILE"
+SEPARATOR = "\x1f"
 DEFAULT_SALT_FILE = PROJECT_DIR / "warehouse" / "privacy.salt"
 
 
 def salt() -> bytes:
-    """The project's secret salt (created on first use when neither setting is given)."""
+    """The project's secret salt (created on first use when neither setting is given):
+    text without the separator."""
     if value := os.environ.get(SALT_ENV, "").strip():
         return value.encode()
     path = Path(os.environ.get(SALT_FILE_ENV) or DEFAULT_SALT_FILE)
@@ -131,9 +132,19 @@ def salt() -> bytes:
 
 
 def keyed_hash(identifier_type: str, value: str, key: bytes | None = None) -> str:
-    """HMAC-SHA256 of the identifier (type and normalised value) with the salt."""
-    message = f"{identifier_type}\x1f{value}".encode()
-    return hmac.new(key if key is not None else salt(), message, hashlib.sha256).hexdigest()
+    """SHA-256 of the salt, the identifier type and its normalised value (separated by
+    SEPARATOR), as hex: what `keyed_hash_sql` computes in the warehouse."""
+    key = key if key is not None else salt()
+    return hashlib.sha256(
+        key + f"{SEPARATOR}{identifier_type}{SEPARATOR}{value}".encode()
+    ).hexdigest()
+
+
+def keyed_hash_sql(warehouse, type_sql: str, value_sql: str) -> tuple[str, list[str]]:
+    """(SQL, its two parameters) of keyed_hash in the warehouse, for loads that check every
+    text of a batch without sending it through Python."""
+    text = f"? || {type_sql} || ? || {value_sql}"
+    return warehouse.sha256_hex.format(text), [salt().decode() + SEPARATOR, SEPARATOR]
 
 
 # ------------------------------------------------------------------ requests

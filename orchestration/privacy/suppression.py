@@ -14,27 +14,22 @@ from __future__ import annotations
 from orchestration.identity.normalise import FUNCTION
 from orchestration.privacy import store
 from orchestration.sources import Table
+from orchestration.warehouse import csv_rows
 
 MAX_TEXT = 320  # longer texts are no identifier
-CHUNK = 1000  # values per insert
 
 
-def listed(session, warehouse) -> dict[str, set[str]]:
-    """{identifier type: salted hashes} of the suppression list (empty before any erasure)."""
+def active(session, warehouse) -> bool:
+    """Whether the suppression list holds anything (it is empty before any erasure)."""
     if not store.exists(warehouse, session.run):
-        return {}
-    out: dict[str, set[str]] = {}
-    for identifier_type, digest in session.run(
-        f"select identifier_type, identifier_hash from {store.SUPPRESSED}"
-    ):
-        out.setdefault(identifier_type, set()).add(digest)
-    return out
+        return False
+    return session.run(f"select count(*) from {store.SUPPRESSED}")[0][0] > 0
 
 
-def apply(sink, table: Table, hashes: dict[str, set[str]]) -> int:
+def apply(sink, table: Table, listed: bool) -> int:
     """Leave the rows of the parsed batch (`_cdp_good` of the sink's parser) that hold a
-    suppressed identifier out of it; how many."""
-    if not hashes:
+    suppressed identifier out of it; how many. `listed`: the list holds anything."""
+    if not listed:
         return 0
     parser = sink.parser
     parts = [
@@ -54,8 +49,7 @@ def apply(sink, table: Table, hashes: dict[str, set[str]]) -> int:
         + " union all ".join(parts)
         + f") as t where length(trim(v)) between 1 and {MAX_TEXT}"
     )
-    values = [r[0] for r in parser.execute("select distinct v from _cdp_texts").fetchall()]
-    found = _matching(sink.session, values, hashes)
+    found = _matching(sink)
     if not found:
         parser.execute("drop table _cdp_texts")
         return 0
@@ -93,29 +87,31 @@ def release(parser) -> None:
     parser.execute("drop table if exists _cdp_kept")
 
 
-def _matching(session, values: list[str], hashes: dict[str, set[str]]) -> set[str]:
-    """The values whose normal form, for a listed type, is on the list."""
-    if not values:
-        return set()
-    key = store.salt()
-    session.run("create temp table if not exists _cdp_suppress_check (v varchar)")
-    session.run("delete from _cdp_suppress_check")
+def _matching(sink) -> set[str]:
+    """The batch's texts whose normal form, for a listed type, is on the list: normalised
+    and hashed in the warehouse, where the list is. Where the batch was parsed beside the
+    warehouse (PostgreSQL), its distinct texts are copied over first."""
+    session, warehouse = sink.session, sink.warehouse
+    if warehouse.reads_files:  # parsed in the warehouse itself: the texts are there
+        texts = "(select distinct v from _cdp_texts)"
+    else:
+        session.run("create temp table if not exists _cdp_suppress_check (v varchar)")
+        session.run("delete from _cdp_suppress_check")
+        rows = sink.parser.execute("select distinct v from _cdp_texts").fetchall()
+        data, _ = csv_rows(rows)
+        session.copy_in("_cdp_suppress_check", ["v"], data)
+        texts = "_cdp_suppress_check"
+    normal = f"{FUNCTION}(y.identifier_type, t.v, cast(null as varchar))"
+    hashed, params = store.keyed_hash_sql(warehouse, "y.identifier_type", normal)
     try:
-        for start in range(0, len(values), CHUNK):  # plain inserts: the parser's names are
-            part = values[start : start + CHUNK]  # its own (on DuckDB it is this connection)
-            marks = ", ".join("(?)" for _ in part)
-            session.run(f"insert into _cdp_suppress_check values {marks}", part)
-        found = set()
-        for identifier_type, digests in hashes.items():
-            rows = session.run(
-                f"select v, {FUNCTION}(?, v, cast(null as varchar)) from _cdp_suppress_check",
-                [identifier_type],
-            )
-            found |= {
-                v
-                for v, normal in rows
-                if normal is not None and store.keyed_hash(identifier_type, normal, key) in digests
-            }
-        return found
+        rows = session.run(  # hashes first, then an equality join (a hash join)
+            f"with hashed as (select t.v, y.identifier_type, {hashed} as h from {texts} as t "
+            f"cross join (select distinct identifier_type from {store.SUPPRESSED}) as y) "
+            f"select distinct hashed.v from hashed join {store.SUPPRESSED} as s "
+            "on s.identifier_type = hashed.identifier_type and s.identifier_hash = hashed.h",
+            params,
+        )
     finally:
-        session.run("drop table if exists _cdp_suppress_check")
+        if not warehouse.reads_files:
+            session.run("drop table if exists _cdp_suppress_check")
+    return {v for (v,) in rows}

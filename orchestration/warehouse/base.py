@@ -135,6 +135,8 @@ class Warehouse(ABC):
     utc_statement: ClassVar[str]
     # A 60-bit integer from the md5 of the text `{}` (as dbt's cdp.hash_bigint macro).
     hash_bigint: ClassVar[str] = "cast(concat('0x', substr(md5({}), 1, 15)) as bigint)"
+    # The SHA-256 of the text `{}`, as 64 lower-case hex digits (hashlib's hexdigest).
+    sha256_hex: ClassVar[str] = "sha256({})"
     # The warehouse reads landing files itself (the loader parses in it, rows never leave).
     reads_files: ClassVar[bool] = False
     # Several processes may write at once (else a run queue lets one run write at a time).

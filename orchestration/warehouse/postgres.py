@@ -59,6 +59,7 @@ class PostgresWarehouse(Warehouse):
     title = "PostgreSQL"
     utc_statement = "set time zone 'UTC'"
     hash_bigint = "cast(cast(concat('x', substr(md5({}), 1, 15)) as bit(60)) as bigint)"
+    sha256_hex = "encode(sha256(convert_to({}, 'UTF8')), 'hex')"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> PostgresWarehouse:
