@@ -34,6 +34,7 @@ from vendor_fakes import (
 
 from orchestration.activation.engine import run_sync
 from orchestration.activation.spec import SyncSpec
+from orchestration.activation.state import sync_lock
 from orchestration.privacy import erasure, export, intake, store
 from orchestration.privacy.resolve import _record_key
 from orchestration.sources import all_tables
@@ -253,7 +254,13 @@ def run(target, landing: Path, env: dict[str, str], serve, monkeypatch) -> None:
                   for t in all_tables()}  # fmt: skip
 
     # interrupted once a landing file's rewrite is planned, before it replaces the file
+    held = []
+
     def crash(event: str, what: str) -> None:
+        if event == "step" and what == "warehouse" and target.name == "postgres":
+            for spec in specs:  # no run of a sync may start while their rows go
+                with target.session() as other, other.lock(sync_lock(spec.name), wait=False) as got:
+                    held.append(not got)
         if event == "file planned":
             raise Interrupted(what)
 
@@ -262,6 +269,7 @@ def run(target, landing: Path, env: dict[str, str], serve, monkeypatch) -> None:
         raise AssertionError("the erasure was not interrupted")
     except Interrupted:
         pass
+    assert held == ([True] * len(specs) if target.name == "postgres" else [])
     [(status,)] = target.fetch_all(f"select status from {store.REQUESTS} where kind = 'erase'")
     assert status == "open"
     outcome = erasure.erase(target, email, requested_by="scenario", syncs=specs)  # resumes

@@ -187,6 +187,12 @@ def payload_fields(payload: str | None) -> dict[str, str | None]:
     }
 
 
+def sync_lock(sync: str) -> str:
+    """The lock one run of a sync holds (an erasure holds it too, so that no sync sends the
+    person while they are being erased)."""
+    return f"cdp-sync:{sync}"
+
+
 class SyncBusy(RuntimeError):
     """Another run of the same sync holds its lock."""
 
@@ -220,7 +226,7 @@ class Store:
             if not sync:
                 yield self
                 return
-            with session.lock(f"cdp-sync:{sync}", wait=False) as got:
+            with session.lock(sync_lock(sync), wait=False) as got:
                 if not got:
                     raise SyncBusy(f"sync {sync} is already running")
                 yield self

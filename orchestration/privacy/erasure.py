@@ -28,10 +28,12 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from orchestration.activation.state import sync_lock
 from orchestration.loading.loader import MANIFEST_TABLE, QUARANTINE_TABLE
 from orchestration.privacy import landing, resolve, store, verify
 from orchestration.privacy.store import ITEMS, REQUESTS, STEPS
@@ -168,9 +170,12 @@ def run_steps(
 ) -> Outcome:
     """Run the steps of an open erasure that are not done yet; the outcome."""
     waiting: list[str] = []
-    with warehouse.session() as session:
+    with warehouse.session() as session, ExitStack() as held:
         session.set_utc()
         done = store.steps_done(session.run, request_id)
+        if "warehouse" not in done:  # no sync sends them until their rows are gone
+            for name in _sync_names(session.run, request_id, syncs):
+                held.enter_context(session.lock(sync_lock(name)))
         for step in STEPS_IN_ORDER:
             if step in done:
                 continue
@@ -490,6 +495,20 @@ STEP_FUNCTIONS = {
     "serving": _serving,
     "verify": _verify,
 }
+
+
+def _sync_names(run, request_id: str, syncs: list | None) -> list[str]:
+    """Every sync that could send the person: those holding them, and those declared."""
+    names = {s for s, _, _ in store.items(run, request_id, "sync_record")}
+    if syncs is None:
+        from orchestration.activation.spec import SyncSpecError, load_syncs
+        from orchestration.dbt_project import MANIFEST
+
+        try:
+            syncs = load_syncs(MANIFEST)
+        except (OSError, SyncSpecError):  # no manifest, a broken declaration: none to hold
+            syncs = []
+    return sorted(names | {s.name for s in syncs})
 
 
 def _receipt(run, request_id: str) -> dict:
