@@ -36,7 +36,7 @@ from orchestration.activation.engine import run_sync
 from orchestration.activation.spec import SyncSpec
 from orchestration.activation.state import sync_lock
 from orchestration.privacy import erasure, export, intake, store
-from orchestration.privacy.resolve import _record_key
+from orchestration.privacy.resolve import record_key
 from orchestration.sources import all_tables
 from orchestration.warehouse import qualified, quote_ident
 
@@ -125,7 +125,7 @@ def _fingerprints(target, person_ids: list[str]) -> dict[str, tuple[int, int]]:
         mine = [rid for src, rid in records if src == t.raw_name]
         cols = [c for c in target.columns("raw", t.raw_name) if c != "_source_row"]
         cond = (
-            f"{_record_key(t, 'r')} not in ({', '.join(repr(m) for m in mine)})" if mine else "true"
+            f"{record_key(t, 'r')} not in ({', '.join(repr(m) for m in mine)})" if mine else "true"
         )
         out[f"raw.{t.raw_name}"] = target.fingerprint(
             f"(select * from raw.{t.raw_name} r where {cond}) as kept", cols

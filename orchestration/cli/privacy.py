@@ -145,7 +145,7 @@ def status(target: str | None, receipt_of: str | None) -> None:
 
     warehouse = _warehouse(target)
     with warehouse.session(read_only=True) as session:
-        if not store.exists(warehouse, session.run):
+        if not store.exists(session.run):
             console.print("no privacy requests yet")
             return
         if receipt_of:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from orchestration.activation.state import SCHEMA as SYNC_SCHEMA
 from orchestration.activation.state import sync_lock
 from orchestration.loading.loader import MANIFEST_TABLE, QUARANTINE_TABLE
 from orchestration.privacy import landing, resolve, store, verify
@@ -52,7 +53,6 @@ CUSTOMER_COLUMNS = ("customer_id", "old_customer_id", "new_customer_id", "previo
 NODE_COLUMNS = ("node_id", "node_a", "node_b")
 SAMPLE_COLUMNS = {"quality.validation_results": "sample"}  # values shown as examples
 ERASED_SAMPLE = "[erased]"
-SYNC_SCHEMA = "syncs"
 
 Progress = Callable[[str, str], None]  # (event, what): "step" / name, "file" / path
 
@@ -150,7 +150,7 @@ def _start(warehouse, session, query, query_hash, requested_by) -> str:
 
 def open_requests(warehouse: Warehouse) -> list[str]:
     with warehouse.session() as session:
-        if not store.exists(warehouse, session.run):
+        if not store.exists(session.run):
             return []
         return [
             r[0]
@@ -235,18 +235,11 @@ def _suppress(warehouse, session, request_id, progress):
 def _copy_sync_records(run, request_id: str) -> None:
     """The sync state's records of the person (what each destination was sent), kept in the
     working set: the warehouse step deletes the state, the destinations step needs it."""
-    exists = run(
-        "select count(*) from information_schema.tables where table_schema = ? "
-        "and table_name = 'sync_state'",
-        [SYNC_SCHEMA],
-    )[0][0]
-    if not exists:
+    if not store.table_exists(run, store.SYNC_STATE):
         return
     rows = run(
         f"select s.sync_name, s.record_key, s.payload, s.destination_id "
-        f"from {SYNC_SCHEMA}.sync_state s where exists (select 1 from {ITEMS} i "
-        "where i.request_id = ? and ((i.kind = 'customer' and i.k1 = s.record_key) "
-        "or (i.kind = 'identifier' and i.k2 = s.record_key)))",
+        f"from {store.SYNC_STATE} s where {store.PERSON_KEY_SQL.format('s.record_key')}",
         [request_id],
     )
     for sync_name, key, payload, destination_id in rows:
@@ -348,9 +341,9 @@ def _warehouse(warehouse, session, request_id, progress):
     counts: dict[str, int] = {}
     with session.transaction() as tx:
         run = tx.run
-        tables = _columns_by_table(run)
+        tables = store.base_tables(run)
         for relation, columns in tables.items():
-            rules = _rules(relation, columns, request_id)
+            rules = _rules(relation, set(columns), request_id)
             if rules:
                 n = tx.changed(
                     f"delete from {relation} where " + " or ".join(r for r, _ in rules),
@@ -363,36 +356,13 @@ def _warehouse(warehouse, session, request_id, progress):
                 continue
             col = quote_ident(column)
             n = tx.changed(
-                f"update {relation} set {col} = ? where exists (select 1 from {ITEMS} i "
-                "where i.request_id = ? and ((i.kind = 'customer' and "
-                f"position(lower(i.k1) in lower({col})) > 0) or (i.kind in ('identifier', "
-                f"'raw_value') and length(i.k2) >= {resolve.MIN_SEARCH_LENGTH} and "
-                f"position(lower(i.k2) in lower({col})) > 0)))",
-                [ERASED_SAMPLE, request_id],
+                f"update {relation} set {col} = ? where exists (select 1 from "
+                f"({store.PERSON_VALUES_SQL}) as p where position(p.v in lower({col})) > 0)",
+                [ERASED_SAMPLE, request_id, request_id],
             )
             if n:
                 counts[f"{relation}.{column} (values replaced)"] = n
     return {"rows_deleted": dict(sorted(counts.items())), "total": sum(counts.values())}, True
-
-
-def _columns_by_table(run) -> dict[str, set[str]]:
-    base = {
-        (s, t)
-        for s, t in run(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_catalog = current_database() "
-            "and table_schema not in ('information_schema', 'pg_catalog', ?)",
-            [store.SCHEMA],
-        )
-    }
-    out: dict[str, set[str]] = {}
-    for schema, table, column in run(
-        "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_catalog = current_database()"
-    ):
-        if (schema, table) in base:
-            out.setdefault(f"{schema}.{table}", set()).add(column)
-    return dict(sorted(out.items()))
 
 
 def _rules(relation: str, columns: set[str], request_id: str) -> list[tuple[str, list]]:
@@ -419,8 +389,7 @@ def _rules(relation: str, columns: set[str], request_id: str) -> list[tuple[str,
     if relation == f"{RAW_SCHEMA}.{QUARANTINE_TABLE}":
         rules.append(item("quarantine", [("load_id", "k2"), ("source_row", "k3")]))
     if relation.startswith(f"{SYNC_SCHEMA}.") and "record_key" in columns:
-        rules.append(item("customer", [("record_key", "k1")]))
-        rules.append(item("identifier", [("record_key", "k2")]))
+        rules.append((store.PERSON_KEY_SQL.format(f"{relation}.record_key"), [request_id]))
     return rules
 
 
@@ -451,7 +420,7 @@ def _expected_texts(run, request_id: str) -> Callable[[str, str], list[str]]:
         v.lower()
         for kind in ("identifier", "raw_value")
         for _, v, _ in store.items(run, request_id, kind)
-        if v and len(v) >= resolve.MIN_SEARCH_LENGTH
+        if v and len(v) >= store.MIN_SEARCH_LENGTH
     ]
 
     def expected(kind: str, table: str) -> list[str]:

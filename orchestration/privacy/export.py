@@ -154,7 +154,7 @@ def _document(session, request_id: str, found: resolve.Resolved) -> dict:
         table = by_table.get(link["source"])
         rows = []
         if table is not None:
-            key = resolve._record_key(table, "r")
+            key = resolve.record_key(table, "r")
             rows = _query(
                 run,
                 f"select * from {RAW_SCHEMA}.{table.raw_name} r where {key} = ?",
@@ -167,18 +167,12 @@ def _document(session, request_id: str, found: resolve.Resolved) -> dict:
 
 
 def _sent(run, request_id: str) -> list[dict]:
-    exists = run(
-        "select count(*) from information_schema.tables where table_schema = ? "
-        "and table_name = 'sync_state'",
-        [SYNC_SCHEMA],
-    )[0][0]
-    if not exists:
+    if not store.table_exists(run, store.SYNC_STATE):
         return []
     rows = run(
         f"select sync_name, record_key, payload, destination_id, version, removed, confirmed_at "
-        f"from {SYNC_SCHEMA}.sync_state s where exists (select 1 from {ITEMS} i "
-        "where i.request_id = ? and ((i.kind = 'customer' and i.k1 = s.record_key) "
-        "or (i.kind = 'identifier' and i.k2 = s.record_key))) order by sync_name",
+        f"from {store.SYNC_STATE} s where {store.PERSON_KEY_SQL.format('s.record_key')} "
+        "order by sync_name",
         [request_id],
     )
     names = ["sync", "record_key", "payload", "destination_id", "version", "removed", "sent_at"]

@@ -36,8 +36,9 @@ from pathlib import Path
 from orchestration.identity.metrics import TRUTH_FILE
 from orchestration.loading.loader import MANIFEST_TABLE, QUARANTINE_TABLE
 from orchestration.privacy.store import FILES, ITEMS
+from orchestration.privacy.store import base_tables as store_base_tables
 from orchestration.privacy.store import items as store_items
-from orchestration.warehouse import RAW_SCHEMA, Session, qualified, quote_ident, sql_literal
+from orchestration.warehouse import RAW_SCHEMA, Session, quote_ident, sql_literal
 
 LINEAGE = ("_load_id", "_source_row")
 QUARANTINE_LINEAGE = ("load_id", "source_row")
@@ -314,30 +315,12 @@ def _commit(session, request_id, landing_dir, rel, table, lines, path: Path) -> 
 
 def _lineage_tables(run) -> list[tuple[str, tuple[str, str]]]:
     """Every table whose rows know their load and line: raw, staging, quarantine."""
-    rows = run(
-        "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_schema not in ('information_schema', 'pg_catalog', 'privacy') "
-        "and column_name in (?, ?, ?, ?) and table_catalog = current_database()",
-        [*LINEAGE, *QUARANTINE_LINEAGE],
-    )
-    columns: dict[tuple[str, str], set] = defaultdict(set)
-    for schema, table, column in rows:
-        columns[(schema, table)].add(column)
-    base = {
-        (s, t)
-        for s, t in run(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_catalog = current_database()"
-        )
-    }
     out = []
-    for key, cols in sorted(columns.items()):
-        if key not in base:
-            continue
-        if set(LINEAGE) <= cols:
-            out.append((qualified(*key), LINEAGE))
-        elif set(QUARANTINE_LINEAGE) <= cols and key == (RAW_SCHEMA, QUARANTINE_TABLE):
-            out.append((qualified(*key), QUARANTINE_LINEAGE))
+    for relation, columns in store_base_tables(run).items():
+        if set(LINEAGE) <= set(columns):
+            out.append((relation, LINEAGE))
+        elif relation == f"{RAW_SCHEMA}.{QUARANTINE_TABLE}":
+            out.append((relation, QUARANTINE_LINEAGE))
     return out
 
 

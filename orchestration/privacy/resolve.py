@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 from orchestration.identity.explain import HISTORY, IDENTIFIERS, RECORDS, resolve_customers
 from orchestration.loading.loader import QUARANTINE_TABLE
-from orchestration.privacy.store import ITEMS
+from orchestration.privacy.store import ITEMS, PERSON_VALUES_SQL
+from orchestration.privacy.store import table_exists as _exists
 from orchestration.sources import Table, all_tables
 from orchestration.warehouse import RAW_SCHEMA, quote_ident
 
 NODES = "intermediate.int_identity_nodes_numbered"
 ASSIGNED = "intermediate.int_customer_ids_assigned"
 NORMALISED = "intermediate.int_identifiers_normalised"
-MIN_SEARCH_LENGTH = 6  # shorter values are not searched for inside text (too many false hits)
 MAX_CUSTOMERS = 1  # a query that matches more customers names a customer_id instead
 
 
@@ -57,16 +57,7 @@ def customers_of(run, query: str) -> list[str]:
     return found
 
 
-def _exists(run, relation: str) -> bool:
-    schema, name = relation.split(".")
-    rows = run(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    )
-    return rows[0][0] > 0
-
-
-def _record_key(table: Table, alias: str) -> str:
+def record_key(table: Table, alias: str) -> str:
     """The source record id of a raw row, as the identity models write it (the contract's
     key columns, trimmed, joined with '|')."""
     parts = [f"trim(cast({alias}.{quote_ident(c)} as varchar))" for c in table.record_id]
@@ -151,7 +142,7 @@ def collect(run, request_id: str, customers: list[str]) -> Resolved:
         relation = f"{RAW_SCHEMA}.{table.raw_name}"
         if not _exists(run, relation):
             continue
-        key = _record_key(table, "r")
+        key = record_key(table, "r")
         rows = run(
             f"select distinct i.k2, cast(r._load_id as varchar), "
             f"cast(r._source_row as varchar) from {relation} r join {ITEMS} i "
@@ -169,11 +160,9 @@ def collect(run, request_id: str, customers: list[str]) -> Resolved:
             "quarantine",
             run(
                 f"select distinct q.table_name, q.load_id, cast(q.source_row as varchar) "
-                f"from {quarantine} q where exists (select 1 from {ITEMS} i "
-                "where i.request_id = ? and i.kind in ('identifier', 'raw_value') "
-                f"and length(i.k2) >= {MIN_SEARCH_LENGTH} "
-                "and position(lower(i.k2) in lower(q.raw_text)) > 0)",
-                [request_id],
+                f"from {quarantine} q where exists (select 1 from ({PERSON_VALUES_SQL}) as p "
+                "where position(p.v in lower(q.raw_text)) > 0)",
+                [request_id, request_id],
             ),
         )
     identifiers = run(f"select count(*) from ({have('identifier')}) as r")[0][0]

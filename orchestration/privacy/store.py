@@ -28,6 +28,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestration.activation.state import SCHEMA as SYNC_SCHEMA
 from orchestration.warehouse import PROJECT_DIR, Session, Warehouse
 
 SCHEMA = "privacy"
@@ -100,12 +101,60 @@ def ensure(warehouse: Warehouse, session: Session) -> None:
         session.run(f"create table if not exists {table} ({warehouse.column_ddl(columns)})")
 
 
-def exists(warehouse: Warehouse, run) -> bool:
+def exists(run) -> bool:
+    """Whether the privacy schema has been created (by a first request)."""
+    return table_exists(run, SUPPRESSED)
+
+
+def table_exists(run, relation: str) -> bool:
+    schema, name = relation.split(".")
     rows = run(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [SCHEMA, SUPPRESSED.split(".")[1]],
+        "select count(*) from information_schema.tables where table_schema = ? "
+        "and table_name = ? and table_catalog = current_database()",
+        [schema, name],
     )
     return rows[0][0] > 0
+
+
+def base_tables(run) -> dict[str, dict[str, str]]:
+    """{schema.table: {column: data type}} of every base table of the warehouse outside the
+    privacy schema (views store nothing): what an erasure deletes from and searches."""
+    base = {
+        (s, t)
+        for s, t in run(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_catalog = current_database() "
+            "and table_schema not in ('information_schema', 'pg_catalog', ?)",
+            [SCHEMA],
+        )
+    }
+    out: dict[str, dict[str, str]] = {}
+    for schema, table, column, data_type in run(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() order by table_schema, table_name, "
+        "ordinal_position"
+    ):
+        if (schema, table) in base:
+            out.setdefault(f"{schema}.{table}", {})[column] = data_type
+    return dict(sorted(out.items()))
+
+
+# A sync's record key (`{}`) that stands for the person: one of their customer_ids or
+# identifier values (syncs key on either). Parameter: the request id.
+PERSON_KEY_SQL = (
+    f"exists (select 1 from {ITEMS} i where i.request_id = ? and ((i.kind = 'customer' "
+    "and i.k1 = {0}) or (i.kind = 'identifier' and i.k2 = {0})))"
+)
+SYNC_STATE = f"{SYNC_SCHEMA}.sync_state"
+
+MIN_SEARCH_LENGTH = 6  # shorter values are not searched for inside text (too many false hits)
+# The person's values searched for inside texts (column `v`, lower case): their customer_ids,
+# identifier values and identifiers as the sources wrote them. Parameters: request id twice.
+PERSON_VALUES_SQL = (
+    f"select lower(k1) as v from {ITEMS} where request_id = ? and kind = 'customer' "
+    f"union select lower(k2) from {ITEMS} where request_id = ? "
+    f"and kind in ('identifier', 'raw_value') and length(k2) >= {MIN_SEARCH_LENGTH}"
+)
 
 
 # ------------------------------------------------------------------ salted hashes

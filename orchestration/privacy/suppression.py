@@ -21,7 +21,7 @@ MAX_TEXT = 320  # longer texts are no identifier
 
 def active(session, warehouse) -> bool:
     """Whether the suppression list holds anything (it is empty before any erasure)."""
-    if not store.exists(warehouse, session.run):
+    if not store.exists(session.run):
         return False
     return session.run(f"select count(*) from {store.SUPPRESSED}")[0][0] > 0
 

@@ -13,45 +13,22 @@ import re
 from pathlib import Path
 
 from orchestration.privacy.intake import FOLDER as INTAKE_FOLDER
-from orchestration.privacy.resolve import MIN_SEARCH_LENGTH
-from orchestration.privacy.store import ITEMS, SCHEMA
-from orchestration.warehouse import qualified, quote_ident
+from orchestration.privacy.store import PERSON_VALUES_SQL, base_tables
+from orchestration.warehouse import quote_ident
 
 TEXT_TYPES = ("varchar", "text", "character varying", "json", "jsonb", "character")
 
 
 def terms(run, request_id: str) -> list[str]:
-    rows = run(
-        f"select lower(k1) from {ITEMS} where request_id = ? and kind = 'customer' "
-        f"union select lower(k2) from {ITEMS} where request_id = ? "
-        "and kind in ('identifier', 'raw_value')",
-        [request_id, request_id],
-    )
-    return sorted({r[0] for r in rows if r[0] and len(r[0]) >= MIN_SEARCH_LENGTH})
+    return sorted({v for (v,) in run(PERSON_VALUES_SQL, [request_id, request_id]) if v})
 
 
 def text_columns(run) -> dict[str, list[str]]:
     """{schema.table: its text columns} of every base table outside the privacy schema."""
-    base = {
-        (s, t)
-        for s, t in run(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_catalog = current_database() "
-            "and table_schema not in ('information_schema', 'pg_catalog', ?)",
-            [SCHEMA],
-        )
+    return {
+        relation: [c for c, t in columns.items() if t.lower().startswith(TEXT_TYPES)]
+        for relation, columns in base_tables(run).items()
     }
-    out: dict[str, list[str]] = {}
-    for schema, table, column, data_type in run(
-        "select table_schema, table_name, column_name, data_type from information_schema.columns "
-        "where table_catalog = current_database() order by table_schema, table_name, "
-        "ordinal_position"
-    ):
-        if (schema, table) in base and data_type.lower().startswith(TEXT_TYPES):
-            out.setdefault(qualified(schema, table), []).append(column)
-    for key in base:  # tables without text columns are searched too (nothing to find)
-        out.setdefault(qualified(*key), [])
-    return dict(sorted(out.items()))
 
 
 def search_tables(run, request_id: str) -> tuple[int, list[dict]]:
@@ -65,11 +42,8 @@ def search_tables(run, request_id: str) -> tuple[int, list[dict]]:
             f"position(t.v in lower(cast(r.{quote_ident(c)} as varchar))) > 0" for c in columns
         )
         [(rows,)] = run(
-            f"with t as (select lower(k1) as v from {ITEMS} where request_id = ? "
-            "and kind = 'customer' union select lower(k2) from "
-            f"{ITEMS} where request_id = ? and kind in ('identifier', 'raw_value')) "
-            f"select count(*) from {relation} r where exists (select 1 from t "
-            f"where length(t.v) >= {MIN_SEARCH_LENGTH} and ({hit}))",
+            f"with t as ({PERSON_VALUES_SQL}) "
+            f"select count(*) from {relation} r where exists (select 1 from t where {hit})",
             [request_id, request_id],
         )
         if rows:

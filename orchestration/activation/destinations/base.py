@@ -61,6 +61,23 @@ class ErasureAnswer:
     detail: str  # the destination's answer in a few words (HTTP status, its message), no PII
 
 
+def erase_request(http, key: str, method: str, path: str, reason, **kwargs) -> ErasureAnswer:
+    """One HTTP delete of a person at a vendor, answered as the erasure needs: 200/204
+    deleted, 404 not_found, anything else failed with the status and `reason(response)` (the
+    vendor's error title or category: never its message, which may quote the person)."""
+    try:
+        response = http.request(method, path, **kwargs)
+    except DeliveryError as exc:  # retries ran out, or the connection failed
+        return ErasureAnswer(key, "failed", str(exc)[:200])
+    status = response.status_code
+    if status in (200, 204):
+        return ErasureAnswer(key, "deleted", f"HTTP {status}")
+    if status == 404:
+        return ErasureAnswer(key, "not_found", "HTTP 404")
+    why = reason(response)
+    return ErasureAnswer(key, "failed", f"HTTP {status}: {why}" if why else f"HTTP {status}")
+
+
 class DeliveryError(RuntimeError):
     """The batch could not be delivered (retries exhausted, a 4xx on the whole request)."""
 

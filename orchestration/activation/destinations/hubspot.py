@@ -51,6 +51,7 @@ from orchestration.activation.destinations.base import (
     Erasure,
     ErasureAnswer,
     Record,
+    erase_request,
     secret,
 )
 from orchestration.activation.http import Http, check_url, http_options, url_setting
@@ -276,18 +277,7 @@ class HubSpotContacts(Destination):
             detail = f"no {self.id_property} nor contact id to name the contact"
             return ErasureAnswer(record.key, "cannot_delete", detail)
         assert self.http is not None
-        try:
-            response = self.http.request("POST", GDPR_DELETE, json=body)
-        except DeliveryError as exc:  # retries ran out, or the connection failed
-            return ErasureAnswer(record.key, "failed", str(exc)[:200])
-        status = response.status_code
-        if status in (200, 204):
-            return ErasureAnswer(record.key, "deleted", f"HTTP {status}")
-        if status == 404:
-            return ErasureAnswer(record.key, "not_found", "HTTP 404")
-        category = _category(response)
-        detail = f"HTTP {status}: {category}" if category else f"HTTP {status}"
-        return ErasureAnswer(record.key, "failed", detail)
+        return erase_request(self.http, record.key, "POST", GDPR_DELETE, _category, json=body)
 
 
 def _category(response) -> str:

@@ -61,6 +61,7 @@ from orchestration.activation.destinations.base import (
     Erasure,
     ErasureAnswer,
     Record,
+    erase_request,
     secret,
 )
 from orchestration.activation.http import (
@@ -316,16 +317,4 @@ class MailchimpMembers(Destination):
             return ErasureAnswer(record.key, "cannot_delete", "no email address nor member id")
         path = f"/lists/{self.list_id}/members/{quote(member_id)}/actions/delete-permanent"
         assert self.http is not None
-        try:
-            response = self.http.request("POST", path)
-        except DeliveryError as exc:  # retries ran out, or the connection failed
-            return ErasureAnswer(record.key, "failed", str(exc)[:200])
-        status = response.status_code
-        if status in (200, 204):
-            return ErasureAnswer(record.key, "deleted", f"HTTP {status}")
-        if status == 404:
-            return ErasureAnswer(record.key, "not_found", "HTTP 404")
-        title = _title(response)
-        return ErasureAnswer(
-            record.key, "failed", f"HTTP {status}: {title}" if title else f"HTTP {status}"
-        )
+        return erase_request(self.http, record.key, "POST", path, _title)
